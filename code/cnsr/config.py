@@ -1,0 +1,363 @@
+"""JSON configs for dataset generation and training: every key, its default, and validation.
+
+The keys are those of the paper's release (see the README's "Config options"); a few keys
+of our own are marked as such. Loading validates everything up front so that a typo fails
+with an error naming the file and the key instead of hours into a run::
+
+    cfg = load_config("configs/room_beauty.json")
+    cfg.batch_size, cfg.model.representations[0].render_size, cfg.model.generators[0].settings["loss"]
+
+Relative data paths (``train_data_dir``...) resolve against the current directory when they
+exist there, else against ``code/`` (where the reference scripts were run from), so the
+reference's ``../datasets/room/train`` works from the repository root and from ``code/``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+
+from .passes import PASS_NAMES, PASSES
+
+#: The repository's ``code/`` folder: the working directory the reference scripts assumed.
+CODE_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = CODE_DIR.parent
+
+ENCODER_TYPES = ("Pool", "Tower", "Pyramid")
+GENERATOR_TYPES = ("GQN", "PixelCNN", "Unet", "Sum", "Copy")
+LOSSES = ("logl1", "logssim", "l1", "ssim", "nll", "logl2")
+AGGREGATIONS = ("mean", "max")
+DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmaterialroom", "archviz")
+
+#: Keys the reference configs carry but never read; accepted and ignored.
+IGNORED_KEYS = ("observation_dim", "query_dim", "output_dim")
+
+
+class ConfigError(ValueError):
+    """A config file is malformed; the message names the file and the key."""
+
+
+#: Per generator type: the keys allowed in ``settings`` and their defaults.
+GENERATOR_SETTINGS: Dict[str, Dict[str, Any]] = {
+    "GQN": {"cell_type": "LSTM", "latent_dim": 3, "state_dim": 128, "core_count": 12,
+            "downscaling": 4, "weight_sharing": False, "upscale_sharing": True,
+            # sigma annealing of the Gaussian likelihood (Eslami et al. 2018)
+            "sigma_start": 2.0, "sigma_end": 0.7, "sigma_steps": 200000, "loss": ["nll"]},
+    "PixelCNN": {"loss": ["logl1", "logssim"], "end_relu": True, "layers": 8, "hidden_units": 512,
+                 "propagate_buffers": False, "propagate_representation": True,
+                 "propagate_viewpoint": True},
+    "Unet": {"loss": ["l1", "ssim"], "end_relu": True},
+    "Sum": {},
+    "Copy": {"index": None},
+}
+_SETTING_TYPES = {"cell_type": str, "latent_dim": int, "state_dim": int, "core_count": int,
+                  "downscaling": int, "weight_sharing": bool, "upscale_sharing": bool,
+                  "sigma_start": float, "sigma_end": float, "sigma_steps": int, "loss": List[str],
+                  "end_relu": bool, "layers": int, "hidden_units": int, "propagate_buffers": bool,
+                  "propagate_representation": bool, "propagate_viewpoint": bool, "index": int}
+
+
+@dataclass
+class RepresentationConfig:
+    """One encoder (an entry of ``model.representations``)."""
+    type: str = "Tower"
+    detach: bool = False
+    aggregation_func: str = "mean"
+    observation_passes: List[str] = field(default_factory=lambda: ["beauty"])
+    representation_dim: int = 256
+    render_size: int = 64
+    start_sigmoid: float = 5.0
+    end_sigmoid: float = 100.0
+    sharpen_sigmoid: float = 100.0
+    sharpening: int = 500000
+    final_sharpening: int = 100000
+    gradient_reg: float = 0.0
+
+
+@dataclass
+class GeneratorConfig:
+    """One generator (an entry of ``model.generators``); ``settings`` holds type-specific keys."""
+    type: str = "GQN"
+    query_passes: List[str] = field(default_factory=list)
+    output_passes: List[str] = field(default_factory=lambda: ["beauty"])
+    representations: List[int] = field(default_factory=lambda: [0])
+    render_size: int = 64
+    override_sample: bool = False
+    override_train: bool = False
+    discard_loss: bool = False
+    detach: bool = False
+    settings: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    pose_dim: int = 16
+    output_pass: str = "beauty"
+    representations: List[RepresentationConfig] = field(default_factory=list)
+    generators: List[GeneratorConfig] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    """A whole config file. Keys marked (ours) are not in the reference release."""
+    logging: bool = True
+    seed: int = -1
+    train_data_dir: Optional[str] = None
+    test_data_dir: Optional[str] = None
+    job_name: str = "job"
+    job_group: str = ""
+    checkpoint_interval: int = 500
+    test_interval: int = 25
+    iterations: int = 1000000
+    batch_size: int = 36
+    test_batch_size: int = 16
+    dataset: str = "room"
+    cached_dataset: bool = False
+    samples_per_pixel: int = 64
+    views_per_scene: int = 5
+    random_num_views: bool = True
+    latent_separation: bool = False
+    adaptive_separation: bool = True
+    empty_partition: bool = False
+    partition_loss: float = 0.01
+    multi_gpu: bool = False
+    # (ours) optimisation and data loading
+    learning_rate: float = 1e-4
+    num_workers: int = 2
+    mixed_precision: bool = False
+    skip_corrupt: bool = False
+    render_size: Optional[int] = None   # (ours) dataset render size; default: max network render_size
+    model: ModelConfig = field(default_factory=ModelConfig)
+    #: where the config came from (not a key)
+    source: Optional[str] = field(default=None, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ helpers
+    def to_dict(self) -> Dict[str, Any]:
+        """The config as a JSON-serialisable dict (the file layout, without ``source``)."""
+        d = dataclasses.asdict(self)
+        d.pop("source", None)
+        return d
+
+    def needed_passes(self) -> List[str]:
+        """All passes any network reads or predicts, in canonical order."""
+        names = set()
+        for r in self.model.representations:
+            names.update(r.observation_passes)
+        for g in self.model.generators:
+            names.update(g.query_passes)
+            names.update(g.output_passes)
+        if self.model.output_pass:
+            names.add(self.model.output_pass)
+        return [n for n in PASS_NAMES if n in names]
+
+    def max_render_size(self) -> int:
+        """Image size a dataset for this config is rendered at (``render_size`` or the largest network size)."""
+        if self.render_size:
+            return self.render_size
+        sizes = [r.render_size for r in self.model.representations] + [g.render_size for g in self.model.generators]
+        return max(sizes) if sizes else 64
+
+    def data_dir(self, split: str) -> Path:
+        """Resolved dataset folder for ``split`` ('train' or 'test'); defaults to ``datasets/<dataset>/<split>``."""
+        p = self.train_data_dir if split == "train" else self.test_data_dir
+        if not p:
+            return REPO_DIR / "datasets" / self.dataset / split
+        return resolve_path(p)
+
+
+def resolve_path(p: Union[str, os.PathLike]) -> Path:
+    """Resolve a path from a config: absolute as is; relative against the current directory if
+    it exists there, else against ``code/`` (the reference's working directory)."""
+    path = Path(os.path.expanduser(str(p)))
+    if path.is_absolute():
+        return path
+    if path.exists():
+        return path.resolve()
+    return (CODE_DIR / path).resolve()
+
+
+# ---------------------------------------------------------------------- validation
+def _type_name(t) -> str:
+    return getattr(t, "__name__", str(t).replace("typing.", ""))
+
+
+def _coerce(value: Any, typ, where: str) -> Any:
+    """Check ``value`` against the annotation ``typ`` (with JSON leniencies), returning it coerced."""
+    origin = typing.get_origin(typ)
+    if origin is Union:  # Optional[X]
+        args = [a for a in typing.get_args(typ) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(value, args[0], where)
+    if origin in (list, List):
+        (item,) = typing.get_args(typ)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list of {_type_name(item)}, got {value!r}")
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return int(value)
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _key(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _fill(cls, data: Dict[str, Any], where: str, skip=()):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - {"source"}
+    kwargs = {}
+    for key, value in data.items():
+        if key in IGNORED_KEYS or key in skip:
+            continue
+        if key not in names:
+            close = [n for n in names if n.lower() == key.lower() or n.startswith(key[:4])]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{_key(where, key)}: unknown key{hint}")
+        kwargs[key] = _coerce(value, hints[key], _key(where, key))
+    return cls(**kwargs)
+
+
+def _check_passes(names: List[str], where: str) -> None:
+    for i, n in enumerate(names):
+        if n not in PASSES:
+            raise ConfigError(f"{where}[{i}]: unknown pass {n!r}; known passes: {', '.join(PASS_NAMES)}")
+
+
+def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig:
+    r = _fill(RepresentationConfig, d, where)
+    if r.type not in ENCODER_TYPES:
+        raise ConfigError(f"{where}.type: unknown encoder type {r.type!r}; one of {', '.join(ENCODER_TYPES)}")
+    r.aggregation_func = r.aggregation_func.lower()
+    if r.aggregation_func not in AGGREGATIONS:
+        raise ConfigError(f"{where}.aggregation_func: {r.aggregation_func!r} is not 'mean' or 'max'")
+    _check_passes(r.observation_passes, f"{where}.observation_passes")
+    if not r.observation_passes:
+        raise ConfigError(f"{where}.observation_passes: at least one pass is needed")
+    if r.representation_dim < 3:
+        raise ConfigError(f"{where}.representation_dim: must be >= 3, got {r.representation_dim}")
+    if r.render_size < 4 or r.render_size & (r.render_size - 1):
+        raise ConfigError(f"{where}.render_size: must be a power of two >= 4, got {r.render_size}")
+    return r
+
+
+def _parse_generator(d: Dict[str, Any], where: str) -> GeneratorConfig:
+    g = _fill(GeneratorConfig, d, where)
+    if g.type not in GENERATOR_TYPES:
+        raise ConfigError(f"{where}.type: unknown generator type {g.type!r}; one of {', '.join(GENERATOR_TYPES)}")
+    _check_passes(g.query_passes, f"{where}.query_passes")
+    _check_passes(g.output_passes, f"{where}.output_passes")
+    if not g.output_passes:
+        raise ConfigError(f"{where}.output_passes: at least one pass is needed")
+    defaults = GENERATOR_SETTINGS[g.type]
+    settings = copy.deepcopy(defaults)
+    for key, value in g.settings.items():
+        if key not in defaults:
+            raise ConfigError(f"{where}.settings: unknown key {key!r} for a {g.type} generator; "
+                              f"known: {', '.join(defaults) or 'none'}")
+        settings[key] = _coerce(value, _SETTING_TYPES.get(key, object), f"{where}.settings.{key}")
+    if "loss" in settings:
+        for i, name in enumerate(settings["loss"]):
+            if name not in LOSSES:
+                raise ConfigError(f"{where}.settings.loss[{i}]: unknown loss {name!r}; one of {', '.join(LOSSES)}")
+    if g.type == "GQN" and settings["cell_type"] not in ("LSTM", "GRU"):
+        raise ConfigError(f"{where}.settings.cell_type: {settings['cell_type']!r} is not 'LSTM' or 'GRU'")
+    if g.type == "Copy" and settings["index"] is None:
+        raise ConfigError(f"{where}.settings.index: a Copy generator needs the index of the generator it reuses")
+    g.settings = settings
+    return g
+
+
+def parse_config(data: Dict[str, Any], source: Optional[str] = None) -> Config:
+    """Validate a config dict (the parsed JSON) into a :class:`Config`; ``source`` names it in errors.
+
+    Errors read ``<file>: <key path>: <problem>``, e.g. ``room.json: model.generators[0].type: ...``.
+    """
+    try:
+        return _parse_config(data, source)
+    except ConfigError as e:
+        raise ConfigError(f"{source or '<config>'}: {e}") from None
+
+
+def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
+    where = ""
+    if not isinstance(data, dict):
+        raise ConfigError("a config must be a JSON object")
+    model = data.get("model", {})
+    cfg = _fill(Config, data, where, skip=("model",))
+    cfg.source = source
+    mw = "model"
+    m = _fill(ModelConfig, model, mw, skip=("representations", "generators"))
+    reps = model.get("representations", [])
+    gens = model.get("generators", [])
+    if not isinstance(reps, list) or not isinstance(gens, list):
+        raise ConfigError(f"{mw}: representations and generators must be lists")
+    m.representations = [_parse_representation(r, f"{mw}.representations[{i}]") for i, r in enumerate(reps)]
+    m.generators = [_parse_generator(g, f"{mw}.generators[{i}]") for i, g in enumerate(gens)]
+    if m.output_pass and m.output_pass not in PASSES:
+        raise ConfigError(f"{mw}.output_pass: unknown pass {m.output_pass!r}")
+    for i, g in enumerate(m.generators):
+        for j in g.representations:
+            if not 0 <= j < len(m.representations):
+                raise ConfigError(f"{mw}.generators[{i}].representations: no encoder with index {j} "
+                                  f"(the config has {len(m.representations)})")
+        if g.type == "Copy" and not 0 <= g.settings["index"] < i:
+            raise ConfigError(f"{mw}.generators[{i}].settings.index: must name an earlier generator")
+    cfg.model = m
+    if cfg.dataset not in DATASETS:
+        raise ConfigError(f"dataset: unknown dataset {cfg.dataset!r}; one of {', '.join(DATASETS)}")
+    if cfg.views_per_scene < 2:
+        raise ConfigError(f"views_per_scene: needs at least 2 (observations + query), got {cfg.views_per_scene}")
+    for key in ("batch_size", "test_batch_size", "samples_per_pixel", "checkpoint_interval", "test_interval"):
+        if getattr(cfg, key) < 1:
+            raise ConfigError(f"{key}: must be >= 1, got {getattr(cfg, key)}")
+    return cfg
+
+
+def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Config:
+    """Load and validate a config from a JSON file path, a dict, or pass a :class:`Config` through."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return parse_config(copy.deepcopy(config))
+    path = Path(config)
+    if not path.is_file() and not path.is_absolute() and (CODE_DIR / path).is_file():
+        path = CODE_DIR / path
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"{config}: cannot read config file ({e.strerror or e})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    return parse_config(data, str(path))
+
+
+def save_config(cfg: Config, path: Union[str, os.PathLike]) -> None:
+    """Write ``cfg`` as JSON, atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
+    os.replace(tmp, path)
