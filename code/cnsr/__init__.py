@@ -5,3 +5,11 @@ meshes and textures), ``scenes`` (scene randomizers), ``data`` (datasets), ``mod
 (encoders, partitioning, generators, losses), ``engine`` (training).
 """
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # lazy: ``import cnsr`` stays light (no torch) until the entry point is used
+    if name == "load_model":
+        from .engine.api import load_model
+        return load_model
+    raise AttributeError(f"module 'cnsr' has no attribute {name!r}")

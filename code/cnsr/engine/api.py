@@ -1,0 +1,55 @@
+"""The Python entry point for notebooks and tools: a trained model from a config and a checkpoint.
+
+>>> import cnsr
+>>> model = cnsr.load_model("configs/room_beauty.json", "checkpoints/room_beauty_1000000.pt")
+>>> outputs = model.sample(batch)          # batch: the layout of cnsr.data (docs/ARCHITECTURE.md)
+>>> outputs[-1]["beauty"].shape            # one dict pass -> [B, C, H, W] per generator, linear
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import torch
+
+from ..config import Config, load_config
+from . import checkpoint as ckpt
+
+
+def load_model(config: Union[Config, dict, str, os.PathLike],
+               checkpoint: Optional[Union[str, os.PathLike]] = None,
+               device: Union[str, torch.device] = "cpu") -> torch.nn.Module:
+    """Build the model of ``config`` and load ``checkpoint`` into it, in eval mode on ``device``.
+
+    ``checkpoint`` may be ours or the reference's (``{'iteration', 'model_state', ...}``),
+    with or without the ``module.`` prefixes of (Distributed)DataParallel, or a bare state
+    dict. A checkpoint of another config raises :class:`~cnsr.engine.checkpoint.CheckpointError`
+    naming the file and the mismatching keys and shapes. The checkpoint's ``iteration`` is
+    passed to the model (``model.iteration``) so that schedules that depend on it (the
+    partition sharpness) are those it was trained to.
+    """
+    from ..models import build_model
+
+    cfg = load_config(config)
+    model = build_model(cfg)
+    if checkpoint is not None:
+        source = str(checkpoint)
+        state = ckpt.read_checkpoint(checkpoint)
+        params = ckpt.model_state_from(state, source)
+        try:
+            from ..models import load_reference_state_dict
+        except ImportError:
+            load_reference_state_dict = None
+        ckpt.check_compatible(model, params, source)
+        if load_reference_state_dict is not None:
+            load_reference_state_dict(model, params)
+        else:
+            model.load_state_dict(params)
+        if isinstance(state, dict) and "iteration" in state:
+            iteration = int(state["iteration"])
+            setter = getattr(model, "set_iteration", None)
+            if callable(setter):
+                setter(iteration)
+            else:
+                model.iteration = iteration
+    return model.to(device).eval()

@@ -1,0 +1,275 @@
+"""Training checkpoints: the reference's file layout plus what an exact resume needs.
+
+A checkpoint ``<job_name>_<iteration>.pt`` is a dict with the reference's three keys
+
+- ``iteration``: the next iteration to run (the reference stores ``i + 1`` in the file of
+  iteration ``i``, and so do we, so either kind of file resumes where it stopped),
+- ``model_state``: the model's ``state_dict()`` (never with DDP/DataParallel prefixes),
+- ``optimizer_state``: the Adam ``state_dict()``,
+
+and, in ours only, ``rng_state`` (python, numpy, torch and CUDA generators), ``config``
+(the config dict it was trained with), ``seed`` (the run's base seed, which drives the
+per-iteration choice of observations) and ``format``. The sharpness and sigma schedules are
+functions of the iteration, so the iteration is all they need.
+
+Files are written atomically (temporary file + ``os.replace``): a crash or Ctrl-C while
+writing never leaves a truncated checkpoint under the final name.
+"""
+from __future__ import annotations
+
+import os
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+#: Marks files written by this module (reference checkpoints have no ``format`` key).
+FORMAT = "cnsr-checkpoint-1"
+
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read or does not fit the model; the message names the file."""
+
+
+# ---------------------------------------------------------------------------- names
+def checkpoint_path(folder: PathLike, job_name: str, iteration: int) -> Path:
+    """``<folder>/<job_name>_<iteration>.pt``, the reference's naming."""
+    return Path(folder) / f"{job_name}_{int(iteration)}.pt"
+
+
+def list_checkpoints(folder: PathLike, job_name: str) -> List[Tuple[int, Path]]:
+    """The checkpoints of ``job_name`` in ``folder`` as ``(iteration, path)``, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(re.escape(job_name) + r"_(\d+)\.pt")
+    found = []
+    for p in folder.iterdir():
+        m = pattern.fullmatch(p.name)
+        if m and p.is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(folder: PathLike, job_name: str) -> Optional[Path]:
+    """The newest checkpoint of ``job_name`` in ``folder``, or None."""
+    found = list_checkpoints(folder, job_name)
+    return found[-1][1] if found else None
+
+
+def prune_checkpoints(folder: PathLike, job_name: str, keep: int) -> List[Path]:
+    """Delete all but the ``keep`` newest checkpoints of ``job_name``; returns the deleted paths.
+    ``keep <= 0`` keeps everything."""
+    if keep <= 0:
+        return []
+    old = list_checkpoints(folder, job_name)[:-keep]
+    for _, p in old:
+        try:
+            p.unlink()
+        except FileNotFoundError:  # another process pruned it first
+            pass
+    return [p for _, p in old]
+
+
+# ---------------------------------------------------------------------------- RNG
+def capture_rng_state() -> Dict[str, Any]:
+    """The state of every random generator a training step draws from.
+
+    NumPy's state is stored as plain lists/tensors so that the file loads with
+    ``torch.load(weights_only=True)``.
+    """
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: Mapping[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state`."""
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "numpy" in state:
+        s = state["numpy"]
+        keys = np.asarray(s["keys"].numpy() if torch.is_tensor(s["keys"]) else s["keys"], dtype=np.uint32)
+        np.random.set_state((s["name"], keys, int(s["pos"]), int(s["has_gauss"]), float(s["cached_gaussian"])))
+    if "torch" in state:
+        torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        states = state["cuda"][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(states)
+
+
+# ---------------------------------------------------------------------------- state dicts
+def strip_parallel_prefixes(state: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Remove DataParallel/DDP wrappers from parameter names.
+
+    The reference wraps each encoder and generator in ``DataParallel`` when trained with
+    ``multi_gpu`` (``representation.representations.0.module.conv1.weight``); a whole wrapped
+    model has a leading ``module.``. Both are removed.
+    """
+    out = {}
+    for key, value in state.items():
+        k = key
+        while k.startswith("module."):
+            k = k[len("module."):]
+        k = k.replace(".module.", ".")
+        out[k] = value
+    return out
+
+
+def model_state_from(checkpoint: Mapping[str, Any], source: str = "<checkpoint>") -> Dict[str, torch.Tensor]:
+    """The model parameters in a loaded checkpoint, whatever its layout.
+
+    Accepts our files and the reference's (``model_state``), the reference's older split
+    layout (``representation_state`` + ``generator_state``) and a bare state dict.
+    Prefixes of (Distributed)DataParallel are removed.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise CheckpointError(f"{source}: not a checkpoint (a {type(checkpoint).__name__}, expected a dict)")
+    if "model_state" in checkpoint:
+        state = checkpoint["model_state"]
+    elif "representation_state" in checkpoint and "generator_state" in checkpoint:
+        state = {f"representation.{k}": v for k, v in checkpoint["representation_state"].items()}
+        state.update({f"generator.{k}": v for k, v in checkpoint["generator_state"].items()})
+    elif checkpoint and all(torch.is_tensor(v) for v in checkpoint.values()):
+        state = checkpoint
+    else:
+        raise CheckpointError(f"{source}: no 'model_state' in the checkpoint (keys: {', '.join(map(str, checkpoint))})")
+    return strip_parallel_prefixes(state)
+
+
+def describe_mismatch(model_state: Mapping[str, torch.Tensor], loaded: Mapping[str, torch.Tensor],
+                      limit: int = 8) -> Optional[str]:
+    """A readable list of the keys missing, unexpected and of different shape, or None if they fit."""
+    missing = [k for k in model_state if k not in loaded]
+    unexpected = [k for k in loaded if k not in model_state]
+    shapes = [(k, tuple(loaded[k].shape), tuple(model_state[k].shape)) for k in model_state
+              if k in loaded and tuple(loaded[k].shape) != tuple(model_state[k].shape)]
+    if not (missing or unexpected or shapes):
+        return None
+
+    def listing(items: List[str]) -> str:
+        more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+        return ", ".join(items[:limit]) + more
+
+    parts = []
+    if shapes:
+        parts.append("shape mismatch: " + listing([f"{k} {tuple(a)} in file vs {tuple(b)} in model"
+                                                    for k, a, b in shapes]))
+    if missing:
+        parts.append("missing in file: " + listing(missing))
+    if unexpected:
+        parts.append("not in model: " + listing(unexpected))
+    return "; ".join(parts)
+
+
+def check_compatible(model: torch.nn.Module, loaded: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`CheckpointError` naming the file and the mismatching keys/shapes if
+    ``loaded`` does not fit ``model``."""
+    problem = describe_mismatch(model.state_dict(), loaded)
+    if problem:
+        raise CheckpointError(f"{source}: the checkpoint does not fit the model of this config "
+                              f"(was it trained with another config?): {problem}")
+
+
+# ---------------------------------------------------------------------------- files
+def read_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
+    """Load a checkpoint file (ours or the reference's) with ``torch.load(weights_only=True)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # truncated zip, not a torch file, pickled objects we do not trust
+        raise CheckpointError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+
+
+def atomic_torch_save(obj: Any, path: PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The bare model inside DDP/DataParallel/``torch.compile`` wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+            model = model.module
+        else:
+            return model
+
+
+def make_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, next_iteration: int,
+                    config: Optional[Dict[str, Any]] = None, seed: Optional[int] = None,
+                    extra: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The checkpoint dict (see the module docstring); ``next_iteration`` is the iteration to resume at."""
+    state = {
+        "iteration": int(next_iteration),
+        "model_state": unwrap(model).state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "format": FORMAT,
+        "rng_state": capture_rng_state(),
+    }
+    if config is not None:
+        state["config"] = config
+    if seed is not None:
+        state["seed"] = int(seed)
+    if extra:
+        state.update(extra)
+    return state
+
+
+def save_checkpoint(folder: PathLike, job_name: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    iteration: int, config: Optional[Dict[str, Any]] = None, seed: Optional[int] = None,
+                    keep_last: int = 0, extra: Optional[Dict[str, Any]] = None) -> Path:
+    """Write ``<folder>/<job_name>_<iteration>.pt`` after iteration ``iteration`` completed
+    (stored ``iteration`` is ``iteration + 1``), atomically; then keep only the ``keep_last``
+    newest checkpoints of the job (0 keeps all). Returns the path."""
+    state = make_checkpoint(model, optimizer, iteration + 1, config=config, seed=seed, extra=extra)
+    path = atomic_torch_save(state, checkpoint_path(folder, job_name, iteration))
+    prune_checkpoints(folder, job_name, keep_last)
+    return path
+
+
+def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str,
+              optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+    """Load a read checkpoint's parameters (and optimizer state) into ``model``; a checkpoint
+    for another config raises :class:`CheckpointError` naming the keys/shapes and the file."""
+    state = model_state_from(checkpoint, source)
+    target = unwrap(model)
+    check_compatible(target, state, source)
+    target.load_state_dict(state)
+    if optimizer is not None and "optimizer_state" in checkpoint:
+        try:
+            optimizer.load_state_dict(checkpoint["optimizer_state"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{source}: the optimizer state does not fit the model ({e})") from e

@@ -1,0 +1,462 @@
+"""The training loop of ``train-gqn.py``: Adam, one batch per iteration, as the paper's.
+
+Per iteration ``i`` (1-based, as the reference counts): draw a batch, shuffle the order of
+its observations and, with ``random_num_views``, keep a random number of them in
+[1, views_per_scene - 1]; ``loss, logs = model.compute_loss(batch, i)``; backward; Adam step.
+Every ``test_interval`` the TensorBoard monitor records the averaged losses, the partition
+sizes and the metrics of a fixed test batch; every ``checkpoint_interval`` a checkpoint
+``<job_name>_<i>.pt`` is written (see :mod:`cnsr.engine.checkpoint`). SIGINT/SIGTERM finish the
+current iteration, write a checkpoint and return.
+
+The per-iteration choice of observations depends only on (seed, iteration, rank), and the
+checkpoint carries every random generator's state, so a resumed run takes the same steps as
+an uninterrupted one (single process; with a loader that resumes its stream, see
+:func:`Trainer._restore_loader`).
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+
+import numpy as np
+import torch
+
+from ..config import REPO_DIR, Config, load_config
+from . import checkpoint as ckpt
+from .distributed import DistributedContext, init_distributed
+
+Batch = Dict[str, Any]
+LoaderFactory = Callable[..., Any]
+
+
+# ------------------------------------------------------------------------- defaults
+def _project_folder(name: str) -> Path:
+    """``<repo>/<name>`` when running from a source checkout, else ``./<name>``."""
+    if (REPO_DIR / "code" / "cnsr").is_dir():
+        return REPO_DIR / name
+    return Path.cwd() / name
+
+
+def default_checkpoint_folder() -> Path:
+    """Where checkpoints go without ``--out_folder`` (the reference's ``../checkpoints``)."""
+    return _project_folder("checkpoints")
+
+
+def default_runs_folder() -> Path:
+    """Parent of the TensorBoard folders ``runs/<job_name>`` (the reference's ``../runs``)."""
+    return _project_folder("runs")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def iteration_generator(seed: int, iteration: int, rank: int = 0) -> torch.Generator:
+    """A CPU generator that depends only on (seed, iteration, rank): the per-batch choices are
+    reproducible after a resume without storing any state."""
+    g = torch.Generator()
+    g.manual_seed((int(seed) * 1_000_003 + int(iteration) * 7_919 + int(rank) * 104_729) % (2 ** 63 - 1))
+    return g
+
+
+# ------------------------------------------------------------------------- batches
+def select_observations(batch: Batch, generator: torch.Generator, random_num_views: bool) -> Batch:
+    """Shuffle the order of the observations of a training batch and, with ``random_num_views``,
+    keep the first k of them, k uniform in [1, N] (N = views_per_scene - 1).
+
+    The same permutation applies to every scene and pass of the batch (the encoder
+    aggregates over views, so the order matters only through max-aggregation ties and
+    ``random_num_views``). ``observation_images[p]``: [B, N, C, H, W]; ``observation_poses``: [B, N, 16, 1, 1].
+    """
+    poses = batch["observation_poses"]
+    n = poses.shape[1]
+    order = torch.randperm(n, generator=generator)
+    k = int(torch.randint(1, n + 1, (1,), generator=generator).item()) if random_num_views else n
+    index = order[:k].to(poses.device)
+    out = dict(batch)
+    out["observation_images"] = {p: t.index_select(1, index) for p, t in batch["observation_images"].items()}
+    out["observation_poses"] = poses.index_select(1, index)
+    return out
+
+
+def batch_to(batch: Batch, device: torch.device, channels_last: bool = False) -> Batch:
+    """Move every tensor of a batch to ``device`` (4-D tensors in channels-last if asked)."""
+    def move(x):
+        if torch.is_tensor(x):
+            x = x.to(device, non_blocking=True)
+            if channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            return x
+        if isinstance(x, Mapping):
+            return {k: move(v) for k, v in x.items()}
+        return x
+    return {k: move(v) for k, v in batch.items()}
+
+
+def batch_factor(batch: Batch) -> int:
+    f = batch.get("factor", -1)
+    return int(f.flatten()[0].item()) if torch.is_tensor(f) else int(f)
+
+
+class _Endless:
+    """Iterates a loader forever (a new pass whenever one ends); ``rank::world_size`` striding
+    when the loader cannot split the data per rank itself."""
+
+    def __init__(self, loader, stride: int = 1, offset: int = 0):
+        self.loader, self.stride, self.offset = loader, stride, offset
+        self._it = iter(loader)
+
+    def __iter__(self):
+        return self
+
+    def _next_raw(self):
+        try:
+            return next(self._it)
+        except StopIteration:
+            self._it = iter(self.loader)
+            try:
+                return next(self._it)
+            except StopIteration:
+                raise RuntimeError("the data loader yields no batches (empty dataset?)") from None
+
+    def __next__(self):
+        if self.stride == 1:
+            return self._next_raw()
+        batches = [self._next_raw() for _ in range(self.stride)]
+        return batches[self.offset]
+
+
+class _LossModule(torch.nn.Module):
+    """``forward(batch, iteration) = model.compute_loss(batch, iteration)``: DDP synchronises
+    gradients of what runs through ``forward``, and ``torch.compile`` compiles a forward."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch, iteration: int):
+        return self.model.compute_loss(batch, iteration)
+
+
+# ------------------------------------------------------------------------- trainer
+class Trainer:
+    """Trains the model of a config; see the module docstring.
+
+    Args:
+        config: a :class:`~cnsr.config.Config`, a dict or a JSON path.
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default: a GPU if there is one.
+            Under ``torchrun`` each process takes ``cuda:LOCAL_RANK`` (or the CPU with gloo).
+        checkpoint: a checkpoint (ours or the reference's) to resume from.
+        out_folder: where checkpoints go; default the checkpoint's folder when resuming,
+            else ``checkpoints/``.
+        log_dir: TensorBoard folder; default ``runs/<job_name>``.
+        keep_checkpoints: keep only the newest K checkpoints of the job (0 keeps all).
+        model, loader_factory: inject a model / ``loader_factory(cfg, split, device)``
+            (defaults: ``cnsr.models.build_model`` and ``cnsr.data.build_loader``).
+        channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
+        progress: show the tqdm bar (rank 0).
+    """
+
+    def __init__(self, config: Union[Config, dict, str, os.PathLike], *, device=None,
+                 checkpoint: Optional[Union[str, os.PathLike]] = None,
+                 out_folder: Optional[Union[str, os.PathLike]] = None,
+                 log_dir: Optional[Union[str, os.PathLike]] = None, keep_checkpoints: int = 5,
+                 model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
+                 channels_last: bool = False, compile: bool = False, progress: bool = True,
+                 handle_signals: bool = True, dist: Optional[DistributedContext] = None):
+        self.cfg = load_config(config)
+        self.dist = dist or init_distributed(device)
+        self.device = self.dist.device
+        self.channels_last = channels_last
+        self.progress = progress
+        self.keep_checkpoints = keep_checkpoints
+        self.handle_signals = handle_signals
+        self._stop_requested = False
+        self._loader_factory = loader_factory
+
+        # ---- checkpoint to resume from (read first: it carries the run's seed)
+        self.checkpoint_source = str(checkpoint) if checkpoint else None
+        state = ckpt.read_checkpoint(checkpoint) if checkpoint else None
+        if state is not None and "seed" in state:
+            self.seed = int(state["seed"])
+        elif self.cfg.seed >= 0:
+            self.seed = int(self.cfg.seed)
+        else:
+            self.seed = random.SystemRandom().randrange(2 ** 31)
+        seed_everything(self.seed)
+
+        # ---- model and optimizer
+        if model is None:
+            from ..models import build_model
+            model = build_model(self.cfg)
+        self.model = model.to(self.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
+        self.start_iteration = 1
+        if state is not None:
+            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer)
+            self.start_iteration = int(state.get("iteration", 1))
+            if "rng_state" in state and not self.dist.enabled:
+                ckpt.restore_rng_state(state["rng_state"])
+            self._warn_config_drift(state.get("config"))
+        if self.dist.enabled:
+            # each rank draws its own GQN latents; parameters come from rank 0 (DDP broadcast)
+            torch.manual_seed(self.seed + 7919 * self.dist.rank + self.start_iteration)
+
+        self.loss_module: torch.nn.Module = _LossModule(self.model)
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # find_unused_parameters: e.g. the partition deltas are unused without partitioning
+            self.loss_module = DDP(self.loss_module, device_ids=ids, find_unused_parameters=True)
+        elif self.cfg.multi_gpu and torch.cuda.device_count() > 1 and self.dist.is_main:
+            print(f"multi_gpu: launch with `torchrun --nproc_per_node={torch.cuda.device_count()} "
+                  f"code/train-gqn.py ...` to train on all {torch.cuda.device_count()} GPUs")
+        self.compiled = bool(compile)
+        self.loss_fn = torch.compile(self.loss_module) if compile else self.loss_module
+
+        self.autocast = bool(self.cfg.mixed_precision and self.device.type == "cuda")
+        if self.cfg.mixed_precision and not self.autocast and self.dist.is_main:
+            print("mixed_precision: bf16 autocast is used on CUDA devices only; training in fp32")
+
+        # ---- folders
+        if out_folder is not None:
+            self.out_folder = Path(out_folder)
+        elif checkpoint:
+            self.out_folder = Path(checkpoint).resolve().parent
+        else:
+            self.out_folder = default_checkpoint_folder()
+        self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name
+
+        # ---- data (built lazily in train(): a dry run or a test may not want it)
+        self._train_iter: Optional[Iterator[Batch]] = None
+        self._test_batch: Optional[Batch] = None
+        self.monitor = None
+        self.history: List[Dict[str, float]] = []
+        self.last_checkpoint: Optional[Path] = None
+
+    # ---------------------------------------------------------------- helpers
+    def _warn_config_drift(self, saved: Optional[Mapping[str, Any]]) -> None:
+        if not saved or not self.dist.is_main:
+            return
+        now = self.cfg.to_dict()
+        ignore = {"iterations", "checkpoint_interval", "test_interval", "logging", "num_workers",
+                  "train_data_dir", "test_data_dir", "job_group"}
+        changed = sorted(k for k in set(now) | set(saved) if k not in ignore and now.get(k) != saved.get(k))
+        if changed:
+            print(f"note: {self.checkpoint_source} was trained with different values of: {', '.join(changed)}")
+
+    def _make_loader(self, split: str):
+        factory = self._loader_factory
+        if factory is None:
+            from ..data import build_loader as factory
+        kwargs = {}
+        try:
+            params = inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if split == "train" and self.dist.enabled:
+            if "rank" in params and "world_size" in params:
+                kwargs.update(rank=self.dist.rank, world_size=self.dist.world_size)
+        if split == "train":
+            if "seed" in params:
+                kwargs["seed"] = self.seed
+            if "start_iteration" in params:
+                kwargs["start_iteration"] = self.start_iteration
+        loader = factory(self.cfg, split, self.device, **kwargs)
+        if split == "train" and self.dist.enabled and "rank" not in kwargs:
+            # the loader cannot split the data: every rank reads all batches and keeps its share
+            return _Endless(loader, self.dist.world_size, self.dist.rank)
+        return _Endless(loader)
+
+    def request_stop(self, *_args) -> None:
+        """Finish the current iteration, write a checkpoint and stop (SIGINT/SIGTERM handler).
+        A second request interrupts at once."""
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
+        if self.dist.is_main:
+            print("\nstopping: writing a checkpoint after this iteration (press Ctrl-C again to abort)", flush=True)
+
+    @contextlib.contextmanager
+    def _signals(self):
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in previous:
+            signal.signal(s, self.request_stop)
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def save_checkpoint(self, iteration: int) -> Optional[Path]:
+        """Write the checkpoint of a completed ``iteration`` (rank 0 only)."""
+        if not self.dist.is_main:
+            return None
+        self.last_checkpoint = ckpt.save_checkpoint(
+            self.out_folder, self.cfg.job_name, self.model, self.optimizer, iteration,
+            config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints)
+        return self.last_checkpoint
+
+    # ---------------------------------------------------------------- one step
+    def step(self, iteration: int) -> Dict[str, float]:
+        """One optimisation step on the next training batch; returns its logs (floats),
+        including ``total_loss`` and ``data_time`` (seconds spent waiting for the batch)."""
+        if self._train_iter is None:
+            self._train_iter = self._make_loader("train")
+        t0 = time.perf_counter()
+        batch = next(self._train_iter)
+        t_data = time.perf_counter() - t0
+        batch = batch_to(batch, self.device, self.channels_last)
+        batch = select_observations(batch, iteration_generator(self.seed, iteration, self.dist.rank),
+                                    self.cfg.random_num_views)
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            loss, logs = self.loss_fn(batch, iteration)
+        if not torch.isfinite(loss.detach()).all():
+            raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()} "
+                                     f"(logs: {dict((k, float(v)) for k, v in logs.items())})")
+        loss.backward()
+        self.optimizer.step()
+        out = {k: float(v) for k, v in logs.items()}
+        out["total_loss"] = float(loss.detach())
+        out["data_time"] = t_data
+        out["num_views"] = float(batch["observation_poses"].shape[1])
+        return out
+
+    # ---------------------------------------------------------------- testing
+    def test_batch(self) -> Batch:
+        """The fixed test batch (drawn once) the monitor evaluates every ``test_interval``."""
+        if self._test_batch is None:
+            loader = self._make_loader("test")
+            self._test_batch = batch_to(next(loader), self.device, self.channels_last)
+        return self._test_batch
+
+    @torch.no_grad()
+    def evaluate(self, iteration: int) -> Dict[str, float]:
+        """Sample the fixed test batch and log metrics and images (rank 0)."""
+        batch = self.test_batch()
+        self.model.eval()
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            outputs = self.model.sample(batch)
+        outputs = [{k: v.float() for k, v in out.items()} for out in outputs]
+        self.model.train()
+        if self.monitor is None:
+            from .monitor import image_metrics
+            metrics = {}
+            for g, out in enumerate(outputs):
+                for name, pred in out.items():
+                    if name in batch["query_images"]:
+                        for k, v in image_metrics(pred, batch["query_images"][name]).items():
+                            metrics[f"{k}/{name}_{g}"] = v
+            return metrics
+        return self.monitor.test_batch(batch, outputs, iteration)
+
+    def partition_stats(self) -> Dict[str, float]:
+        from .monitor import flatten_stats
+        fn = getattr(self.model, "partition_stats", None)
+        return flatten_stats(fn()) if fn is not None else {}
+
+    # ---------------------------------------------------------------- the loop
+    def train(self, iterations: Optional[int] = None) -> Dict[str, Any]:
+        """Train from the start (or resumed) iteration up to ``iterations`` (default the
+        config's), inclusive. Returns a summary: ``iterations_run``, ``first_loss``,
+        ``last_loss``, ``it_per_s``, ``data_wait_fraction``, ``stopped_early``, ``checkpoint``."""
+        from tqdm import tqdm
+
+        cfg = self.cfg
+        end = int(iterations if iterations is not None else cfg.iterations)
+        main = self.dist.is_main
+        if main and cfg.logging and self.monitor is None:
+            from .monitor import TensorBoardMonitor
+            self.monitor = TensorBoardMonitor(self.log_dir, cfg.model.output_pass)
+        if self._train_iter is None:
+            self._train_iter = self._make_loader("train")
+
+        sums: Dict[str, float] = {}
+        count = 0
+        done = 0
+        t_total = t_data = 0.0
+        first_loss = last_loss = None
+        last_saved = None
+        bar = tqdm(total=end, initial=self.start_iteration - 1, disable=not (main and self.progress),
+                   dynamic_ncols=True, unit="it", desc=cfg.job_name)
+        it = completed = self.start_iteration - 1
+        interval_t0 = time.perf_counter()
+        interval_data = 0.0
+        with self._signals():
+            try:
+                for it in range(self.start_iteration, end + 1):
+                    t0 = time.perf_counter()
+                    logs = self.step(it)
+                    dt = time.perf_counter() - t0
+                    t_total += dt
+                    t_data += logs["data_time"]
+                    interval_data += logs["data_time"]
+                    done += 1
+                    loss = logs["total_loss"]
+                    first_loss = loss if first_loss is None else first_loss
+                    last_loss = loss
+                    self.history.append({"iteration": it, "loss": loss})
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    count += 1
+                    completed = it
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.4f}", views=int(logs["num_views"]),
+                                    data=f"{t_data / max(t_total, 1e-9):.0%}", refresh=False)
+
+                    if main and self.monitor is not None and it % cfg.test_interval == 0:
+                        elapsed = time.perf_counter() - interval_t0
+                        means = {k: v / count for k, v in sums.items() if k not in ("data_time",)}
+                        self.monitor.scalars("loss", {k: v for k, v in means.items() if k != "num_views"}, it)
+                        self.monitor.scalars("partition", self.partition_stats(), it)
+                        self.monitor.scalars("perf", {"it_per_s": count / max(elapsed, 1e-9),
+                                                      "data_wait_fraction": interval_data / max(elapsed, 1e-9)}, it)
+                        self.evaluate(it)
+                        self.monitor.flush()
+                        sums, count = {}, 0
+                        interval_t0, interval_data = time.perf_counter(), 0.0
+
+                    if it % cfg.checkpoint_interval == 0:
+                        self.save_checkpoint(it)
+                        last_saved = it
+                    if self.dist.any_true(self._stop_requested):
+                        self._stop_requested = True
+                        break
+            finally:
+                bar.close()
+                if self.monitor is not None:
+                    self.monitor.flush()
+            # only after a normal end or a requested stop: an exception may leave a half-done step
+            if done and last_saved != completed:
+                self.save_checkpoint(completed)
+        if main and self.last_checkpoint is not None and self.progress:
+            print(f"checkpoint: {self.last_checkpoint}")
+        self.start_iteration = completed + 1
+        return {"iterations_run": done, "first_loss": first_loss, "last_loss": last_loss,
+                "it_per_s": done / t_total if t_total else float("nan"),
+                "data_wait_fraction": t_data / t_total if t_total else float("nan"),
+                "stopped_early": self._stop_requested, "checkpoint": self.last_checkpoint,
+                "next_iteration": completed + 1}
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()
+            self.monitor = None
