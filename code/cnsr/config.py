@@ -51,7 +51,9 @@ GENERATOR_SETTINGS: Dict[str, Dict[str, Any]] = {
     "PixelCNN": {"loss": ["logl1", "logssim"], "end_relu": True, "layers": 8, "hidden_units": 512,
                  "propagate_buffers": False, "propagate_representation": True,
                  "propagate_viewpoint": True},
-    "Unet": {"loss": ["l1", "ssim"], "end_relu": True},
+    "Unet": {"loss": ["l1", "ssim"], "end_relu": True,
+             # (ours) channels of the down blocks; the reference's are fixed to these 7 levels
+             "channels": [128, 256, 512, 512, 512, 512, 512]},
     "Sum": {},
     "Copy": {"index": None},
 }
@@ -59,7 +61,8 @@ _SETTING_TYPES = {"cell_type": str, "latent_dim": int, "state_dim": int, "core_c
                   "downscaling": int, "weight_sharing": bool, "upscale_sharing": bool,
                   "sigma_start": float, "sigma_end": float, "sigma_steps": int, "loss": List[str],
                   "end_relu": bool, "layers": int, "hidden_units": int, "propagate_buffers": bool,
-                  "propagate_representation": bool, "propagate_viewpoint": bool, "index": int}
+                  "propagate_representation": bool, "propagate_viewpoint": bool, "index": int,
+                  "channels": List[int]}
 
 
 @dataclass
@@ -283,6 +286,11 @@ def _parse_generator(d: Dict[str, Any], where: str) -> GeneratorConfig:
                 raise ConfigError(f"{where}.settings.loss[{i}]: unknown loss {name!r}; one of {', '.join(LOSSES)}")
     if g.type == "GQN" and settings["cell_type"] not in ("LSTM", "GRU"):
         raise ConfigError(f"{where}.settings.cell_type: {settings['cell_type']!r} is not 'LSTM' or 'GRU'")
+    if g.type == "Unet":
+        levels = len(settings["channels"])
+        if levels < 2 or g.render_size % (1 << (levels - 1)):
+            raise ConfigError(f"{where}.settings.channels: {levels} U-net levels need a render_size divisible "
+                              f"by {1 << max(levels - 1, 1)} (and at least 2 levels), render_size is {g.render_size}")
     if g.type == "Copy" and settings["index"] is None:
         raise ConfigError(f"{where}.settings.index: a Copy generator needs the index of the generator it reuses")
     g.settings = settings

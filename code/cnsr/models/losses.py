@@ -1,0 +1,79 @@
+"""Image losses of the generators (``settings.loss``).
+
+``Y`` is the network output, ``y`` the linear ground truth, both [B, C, H, W]. For the log
+losses (``logl1``, ``logssim``, ``logl2``) the network predicts ``log1p`` values, so these
+compare ``Y`` with ``log1p(y)``; the others compare with ``y`` directly. Each returns a
+scalar (mean over the batch and pixels). SSIM is ``pytorch_msssim``'s with a gaussian
+window of 11 pixels and sigma 1.5 (data range 1, as the reference's SSIM constants).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Sequence
+
+import torch
+from pytorch_msssim import ssim as _ssim
+
+#: Losses computed on log1p values; a generator trained with any of them predicts in log space.
+LOG_LOSSES = ("logl1", "logssim", "logl2")
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of two image batches [B, C, H, W] (gaussian window 11, sigma 1.5, data range 1)."""
+    return _ssim(a.float(), b.float(), data_range=1.0, size_average=True, win_size=11, win_sigma=1.5)
+
+
+def logl1(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``mean(2 |Y - log1p(y)|)``."""
+    return 2 * (Y - torch.log1p(y)).abs().mean()
+
+
+def logssim(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``1 - SSIM(log1p(y), Y)``."""
+    return 1 - ssim(torch.log1p(y), Y)
+
+
+def logl2(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``250 * mean(2 (Y - log1p(y))^2)`` (the reference's weighting)."""
+    return 250 * 2 * (Y - torch.log1p(y)).square().mean()
+
+
+def l1(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``mean(2 |Y - y|)`` on linear values."""
+    return 2 * (Y - y).abs().mean()
+
+
+def ssim_loss(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``1 - SSIM(y, Y)`` on linear values."""
+    return 1 - ssim(y, Y)
+
+
+def annealed_sigma(iteration: int, start: float, end: float, steps: float) -> float:
+    """Standard deviation annealed linearly from ``start`` to ``end`` over ``steps`` iterations."""
+    return max(end + (start - end) * (1 - iteration / steps), end)
+
+
+def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Per-element negative log-likelihood of ``target`` under N(mean, sigma^2)."""
+    return 0.5 * ((target - mean) / sigma).square() + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+
+
+def nll(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """``0.2 * mean(-log N(y; Y, sigma))`` with sigma annealed 2.0 -> 0.1 over 2e5 iterations."""
+    return 0.2 * gaussian_nll(Y, y, annealed_sigma(iteration, 2.0, 0.1, 2e5)).mean()
+
+
+LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
+    "logl1": logl1, "logssim": logssim, "logl2": logl2, "l1": l1, "ssim": ssim_loss, "nll": nll,
+}
+
+
+def predicts_log(losses: Sequence[str]) -> bool:
+    """Whether a generator trained with ``losses`` predicts log1p values."""
+    return any(name in LOG_LOSSES for name in losses)
+
+
+def image_losses(names: Sequence[str], Y: torch.Tensor, y: torch.Tensor, iteration: int = 0
+                 ) -> Dict[str, torch.Tensor]:
+    """Evaluate each named loss on (Y, y): name -> scalar tensor."""
+    return {name: LOSSES[name](Y, y, iteration) for name in names}

@@ -1,0 +1,140 @@
+"""Partitioning of a scene representation into lighting | geometry | material [| null].
+
+The representation's ``r`` dimensions are split into contiguous partitions. With adaptive
+partitioning the split is learned: ``p = softmax(deltas)`` are the partition fractions and
+``s = cumsum(p)`` their boundaries; dimension ``i`` sits at ``t_i = (i + 1) / r``. A smooth
+"basket" mask is ~0 inside ``[a, b]`` and ~1 outside; it is the product of three copies
+shifted by -1, 0 and +1 so that it stays ~1 away from the basket for t in [0, 1]::
+
+    m(t; a, b, k) = prod_{o in {-1, 0, 1}} [(1 - sigmoid(k (t - (a + o)))) + sigmoid(k (t - (b + o)))]
+
+Training on a batch where only factor ``f`` varies (0 lighting, 1 geometry, 2 material),
+dimensions outside f's partition are replaced by the batch mean so that only f's partition
+can carry scene-specific information. Every function here is pure and works on tensors.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+
+#: Partition names in representation order; the null partition ("empty") only exists with
+#: ``empty_partition``.
+PARTITIONS = ("lighting", "geometry", "material", "empty")
+
+#: Boundaries and sharpness the reference uses for gradient regularization with static partitions.
+STATIC_BOUNDARIES = (0.33, 0.66, 1.0)
+STATIC_SHARPNESS = 1e5
+
+
+def partition_fractions(deltas: torch.Tensor) -> torch.Tensor:
+    """Fractions of the representation given to each partition: ``softmax(deltas)``, shape [P]."""
+    return torch.softmax(deltas, dim=0)
+
+
+def partition_boundaries(fractions: torch.Tensor) -> torch.Tensor:
+    """Right boundary of each partition in [0, 1]: ``cumsum(fractions)``, shape [P]."""
+    return torch.cumsum(fractions, dim=0)
+
+
+def dimension_positions(r_dim: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Position ``t_i = (i + 1) / r`` of each representation dimension, shape [r]."""
+    return torch.arange(1, r_dim + 1, dtype=dtype, device=device) / r_dim
+
+
+def basket_mask(t: torch.Tensor, a, b, k: float) -> torch.Tensor:
+    """Smooth mask that is ~0 for ``a < t < b`` and ~1 elsewhere (``k`` = sharpness); shape of ``t``."""
+    mask = None
+    for o in (-1.0, 0.0, 1.0):
+        term = (1 - torch.sigmoid(k * (t - (a + o)))) + torch.sigmoid(k * (t - (b + o)))
+        mask = term if mask is None else mask * term
+    return mask
+
+
+def sharpness(iteration: int, start: float = 5.0, end: float = 100.0, sharpen: float = 100.0,
+              sharpening: float = 5e5, final_sharpening: float = 1e5) -> float:
+    """Sharpness ``k`` of the partition masks at ``iteration``.
+
+    Ramps linearly from ``start`` to ``end`` over ``sharpening`` iterations, then from ``end``
+    to ``sharpen`` over ``final_sharpening`` iterations, and stays there.
+    """
+    if iteration <= sharpening:
+        return max(start + (end - start) * iteration / max(sharpening, 1), start)
+    k = end + (sharpen - end) * (iteration - sharpening) / max(final_sharpening, 1)
+    return min(sharpen, max(k, end))
+
+
+def factor_bounds(boundaries: Sequence, factor: int) -> Tuple:
+    """Interval ``[a, b]`` of factor ``factor``'s partition given the boundaries ``s``."""
+    if factor == 0:
+        return 0.0, boundaries[0]
+    if factor == 1:
+        return boundaries[0], boundaries[1]
+    if factor == 2:
+        return boundaries[1], boundaries[2]
+    raise ValueError(f"factor: expected 0 (lighting), 1 (geometry) or 2 (material), got {factor}")
+
+
+def factor_mask(r_dim: int, boundaries: torch.Tensor, factor: int, k: float) -> torch.Tensor:
+    """Adaptive mask for a batch varying ``factor``: ~0 inside its partition, ~1 outside; shape [r]."""
+    t = dimension_positions(r_dim, boundaries.dtype, boundaries.device)
+    a, b = factor_bounds(boundaries, factor)
+    return basket_mask(t, a, b, k)
+
+
+def static_factor_mask(r_dim: int, factor: int, dtype=torch.float32, device=None) -> torch.Tensor:
+    """Hard mask for static partitioning (thirds split at ``r//3`` and ``2r//3``); shape [r]."""
+    third = r_dim // 3
+    if factor not in (0, 1, 2):
+        raise ValueError(f"factor: expected 0 (lighting), 1 (geometry) or 2 (material), got {factor}")
+    lo, hi = ((0, third), (third, 2 * third), (2 * third, r_dim))[factor]
+    mask = torch.ones(r_dim, dtype=dtype, device=device)
+    mask[lo:hi] = 0
+    return mask
+
+
+def aggregate_factor(rk: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Aggregate per-view representations for a batch that varies one factor.
+
+    ``rk``: [B, N, r, h, w] per-view representations; ``mask``: [r] (0 = scene-specific).
+    Returns ``(1 - mask) * mean_views(rk) + mask * mean_batch_and_views(rk)``, shape [B, r, h, w].
+    """
+    per_scene = rk.mean(dim=1)
+    shared = rk.mean(dim=(0, 1), keepdim=False).unsqueeze(0)
+    m = mask.view(1, -1, 1, 1).to(rk.dtype)
+    return (1 - m) * per_scene + m * shared
+
+
+def null_partition_mask(r_dim: int, boundaries: torch.Tensor, k: float) -> torch.Tensor:
+    """Mask zeroing the null partition ``[s2, 1]``: ``clamp(m(t; s2, 1, k), 0, 1)``, shape [r]."""
+    t = dimension_positions(r_dim, boundaries.dtype, boundaries.device)
+    return basket_mask(t, boundaries[2], 1.0, k).clamp(0, 1)
+
+
+def null_partition_loss(fractions: torch.Tensor, r_dim: int, beta: float) -> torch.Tensor:
+    """Loss pushing dimensions into the null partition: ``beta * r / 256 * (1 - p_null)`` (scalar)."""
+    return beta * r_dim / 256 * (1 - fractions[3])
+
+
+def regularize_gradient(grad: torch.Tensor, mask: torch.Tensor, weight: float) -> torch.Tensor:
+    """Gradient regularization after Kulkarni et al. 2015 for a batch varying one factor.
+
+    ``grad``: [B, r, h, w] gradient of the aggregated representation; ``mask``: [r], 1 outside
+    the varying partition. Returns ``g*mask*(mean_batch(grad) - grad) + (1 - g*mask)*grad``:
+    with ``g = 1`` the dimensions outside the varying partition all receive the batch-mean
+    gradient, so the shared partitions are pushed to agree across the batch.
+    """
+    m = weight * mask.view(1, -1, 1, 1).to(grad.dtype)
+    grad_mean = grad.mean(dim=0, keepdim=True)
+    return m * (grad_mean - grad) + (1 - m) * grad
+
+
+def register_gradient_regularization(r: torch.Tensor, mask: torch.Tensor, weight: float) -> Optional[object]:
+    """Apply :func:`regularize_gradient` to the gradient flowing into ``r`` during backward.
+
+    Returns the hook handle, or None when ``r`` needs no gradient or ``weight`` is 0.
+    """
+    if weight == 0 or not r.requires_grad:
+        return None
+    mask = mask.detach()
+    return r.register_hook(lambda g: regularize_gradient(g, mask, weight))
