@@ -52,4 +52,5 @@ def load_model(config: Union[Config, dict, str, os.PathLike],
                 setter(iteration)
             else:
                 model.iteration = iteration
-    return model.to(device).eval()
+    from .trainer import move_to
+    return move_to(model, torch.device(device)).eval()

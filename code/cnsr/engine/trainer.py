@@ -70,6 +70,14 @@ def iteration_generator(seed: int, iteration: int, rank: int = 0) -> torch.Gener
     return g
 
 
+def move_to(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model.to(device)``, skipped when every tensor is already there (the common CPU case)."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    if all(t.device == torch.device(device) for t in tensors):
+        return model
+    return model.to(device)
+
+
 # ------------------------------------------------------------------------- batches
 def select_observations(batch: Batch, generator: torch.Generator, random_num_views: bool) -> Batch:
     """Shuffle the order of the observations of a training batch and, with ``random_num_views``,
@@ -200,7 +208,7 @@ class Trainer:
         if model is None:
             from ..models import build_model
             model = build_model(self.cfg)
-        self.model = model.to(self.device)
+        self.model = move_to(model, self.device)
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
@@ -270,6 +278,8 @@ class Trainer:
         if split == "train" and self.dist.enabled:
             if "rank" in params and "world_size" in params:
                 kwargs.update(rank=self.dist.rank, world_size=self.dist.world_size)
+        if split == "test" and "num_workers" in params:
+            kwargs["num_workers"] = 0        # one fixed batch: worker processes would only cost start-up
         if split == "train":
             if "seed" in params:
                 kwargs["seed"] = self.seed

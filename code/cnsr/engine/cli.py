@@ -1,0 +1,162 @@
+"""Command line of ``code/train-gqn.py`` (the script itself only calls :func:`main`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from ..config import CODE_DIR, REPO_DIR, ConfigError, load_config
+
+EXAMPLES = """examples:
+  python code/train-gqn.py --config configs/quickstart.json
+  python code/train-gqn.py --config configs/room_beauty.json --checkpoint checkpoints/room_beauty_id_10000.pt
+  python code/train-gqn.py --config configs/room_beauty.json --dry_run
+  torchrun --nproc_per_node=2 code/train-gqn.py --config configs/room_beauty.json
+  tensorboard --logdir runs
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train-gqn.py", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train the encoders and generators of a config (Adam, one batch per iteration). "
+                    "Checkpoints <job_name>_<iteration>.pt go to --out_folder, TensorBoard logs to "
+                    "runs/<job_name>; Ctrl-C writes a checkpoint and stops; --checkpoint resumes exactly.")
+    p.add_argument("--config", required=True,
+                   help="config JSON: a path, or a name in configs/ (e.g. room_beauty)")
+    p.add_argument("--config_dir", default="", help="folder to look the config up in (as the reference's)")
+    p.add_argument("--checkpoint", default="", help="checkpoint to resume from (ours or the reference's)")
+    p.add_argument("--out_folder", default=None,
+                   help="where to write checkpoints (default: the --checkpoint's folder, else checkpoints/)")
+    p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
+    p.add_argument("--iterations", type=int, default=None, help="train up to this iteration (overrides the config)")
+    p.add_argument("--dry_run", action="store_true",
+                   help="build the model, print its size, check that the data can be opened, and exit")
+    p.add_argument("--keep_checkpoints", type=int, default=5, metavar="K",
+                   help="keep only the K newest checkpoints of the job (0: keep all; default 5)")
+    p.add_argument("--log_dir", default=None, help="TensorBoard folder (default runs/<job_name>)")
+    p.add_argument("--no_logging", action="store_true", help="no TensorBoard output (overrides 'logging')")
+    p.add_argument("--channels_last", action="store_true", help="channels-last memory format (speed)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step (speed)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p
+
+
+def find_config(name: str, config_dir: str = "") -> Path:
+    """A config path from what the user typed: as given (from the current folder or ``code/``),
+    inside ``--config_dir``, or a name in ``configs/`` with or without ``.json``."""
+    candidates = []
+    if config_dir:
+        candidates.append(Path(config_dir) / name)
+    candidates += [Path(name), CODE_DIR / name]
+    for base in (REPO_DIR / "configs",):
+        candidates += [base / name, base / f"{name}.json"]
+    for c in candidates:
+        if c.is_file():
+            return c
+    return Path(name)   # load_config reports it as missing
+
+
+def describe_model(model) -> str:
+    """Trainable parameters of each encoder and generator, one per line."""
+    counts = model.parameter_counts() if hasattr(model, "parameter_counts") else {}
+    if not counts:
+        counts = {"model": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    width = max(len(k) for k in counts)
+    lines = [f"  {k:<{width}}  {v:>12,} trainable parameters" for k, v in counts.items()]
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    lines.append(f"  {'total':<{width}}  {total:>12,}")
+    return "\n".join(lines)
+
+
+def check_data(cfg, device) -> List[str]:
+    """Open the training and test data the config names and draw one batch of each; returns a
+    description per split. Raises the loader's error (naming the folder/file) if it cannot."""
+    from ..data import build_loader
+
+    notes = []
+    for split in ("train", "test"):
+        kwargs = {"num_workers": 0}
+        loader = build_loader(cfg, split, device, **kwargs)
+        batch = next(iter(loader))
+        obs = batch["observation_images"]
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in obs.items())
+        source = str(cfg.data_dir(split)) if cfg.cached_dataset else "rendered on the fly"
+        notes.append(f"  {split}: {source}; observations {shapes}")
+    return notes
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..data.exrbatch import DatasetError
+    from .checkpoint import CheckpointError
+
+    try:
+        cfg = load_config(find_config(args.config, args.config_dir))
+        if args.iterations is not None:
+            cfg.iterations = args.iterations
+        if args.no_logging:
+            cfg.logging = False
+        if args.dry_run:
+            return dry_run(cfg, args)
+        return train(cfg, args)
+    except (ConfigError, CheckpointError, DatasetError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def dry_run(cfg, args) -> int:
+    import torch
+
+    from ..models import build_model
+    from .distributed import resolve_device
+
+    model = build_model(cfg)
+    print(f"config: {cfg.source}  (job {cfg.job_name})")
+    print(describe_model(model))
+    if args.checkpoint:
+        from . import checkpoint as ckpt
+        state = ckpt.read_checkpoint(args.checkpoint)
+        ckpt.check_compatible(model, ckpt.model_state_from(state, args.checkpoint), args.checkpoint)
+        print(f"checkpoint: {args.checkpoint} fits (resumes at iteration {state.get('iteration', 1)})")
+    device = resolve_device(args.device or None)
+    with torch.no_grad():
+        notes = check_data(cfg, device)
+    print("data:")
+    print("\n".join(notes))
+    print("dry run: OK")
+    return 0
+
+
+def train(cfg, args) -> int:
+    from .trainer import Trainer
+
+    trainer = Trainer(cfg, device=args.device or None, checkpoint=args.checkpoint or None,
+                      out_folder=args.out_folder, log_dir=args.log_dir, keep_checkpoints=args.keep_checkpoints,
+                      channels_last=args.channels_last, compile=args.compile, progress=not args.no_progress)
+    main_rank = trainer.dist.is_main
+    if main_rank:
+        print(f"config: {cfg.source}  (job {cfg.job_name})")
+        print(describe_model(trainer.model))
+        where = f"{trainer.dist.world_size} processes (DDP, {trainer.dist.backend})" if trainer.dist.enabled else "1 process"
+        data = "files in " + str(cfg.data_dir("train")) if cfg.cached_dataset else "rendered on the fly"
+        print(f"training on {trainer.device}, {where}; data {data}; batch {cfg.batch_size}; "
+              f"iterations {trainer.start_iteration}..{cfg.iterations}")
+        print(f"checkpoints: {trainer.out_folder}   TensorBoard: "
+              f"{trainer.log_dir if cfg.logging else '(off)'}")
+    t0 = time.time()
+    try:
+        summary = trainer.train()
+    finally:
+        trainer.close()
+        trainer.dist.shutdown()
+    if main_rank and summary["iterations_run"]:
+        print(f"{summary['iterations_run']} iterations in {time.time() - t0:.1f} s "
+              f"({summary['it_per_s']:.2f} it/s, {summary['data_wait_fraction']:.0%} waiting for data); "
+              f"loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}")
+        if summary["stopped_early"]:
+            print(f"stopped at iteration {summary['next_iteration'] - 1}; resume with "
+                  f"--checkpoint {summary['checkpoint']}")
+    return 0
