@@ -1,0 +1,17 @@
+"""Datasets: folder layout, factor batches, generation, EXR/.npz batch files and loading.
+
+- :mod:`.exrbatch` our batch file format (one contact-sheet OpenEXR per batch) and :class:`DatasetError`
+- :mod:`.npzbatch` the reference release's ``.npz`` batches
+- :mod:`.batches` factor batches from the scene randomizers (the heart of partition training)
+- :mod:`.jsonfiles` the reference's JSON folder layout (``batch%09d/scene%04d/view%03d.json``)
+- :mod:`.generate` rendering batches into dataset files (workers, shards, resume)
+- :mod:`.loader` training batches from files; :func:`build_loader`
+- :mod:`.onthefly` batches rendered while training (``cached_dataset: false``)
+"""
+from .exrbatch import BatchData, DatasetError, ExrBatchFile, read_batch_exr, read_batch_meta, write_batch_exr
+from .loader import BatchFileDataset, BatchLoader, build_loader, list_batch_files
+from .npzbatch import read_batch_npz, write_batch_npz
+
+__all__ = ["BatchData", "DatasetError", "ExrBatchFile", "read_batch_exr", "read_batch_meta", "write_batch_exr",
+           "read_batch_npz", "write_batch_npz", "BatchFileDataset", "BatchLoader", "build_loader",
+           "list_batch_files"]

@@ -1,0 +1,143 @@
+"""Command lines of ``create-dataset-json-files.py`` and ``generate-dataset.py`` (thin scripts in ``code/``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from ..config import ConfigError, load_config
+from .exrbatch import COMPRESSIONS, DatasetError
+from .jsonfiles import parse_shard
+
+SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
+              "or $JOB_COMPLETION_INDEX/8: COUNT machines split the work with no coordination")
+
+
+def _seed(args, cfg) -> int:
+    if args.seed is not None:
+        return args.seed
+    return cfg.seed if cfg.seed >= 0 else 0
+
+
+def _shard(text: str):
+    try:
+        return parse_shard(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def create_json_main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="create-dataset-json-files.py",
+        description="Write the scene JSON files of a dataset: OUT/{train,test}/batch%%09d/scene%%04d/view%%03d.json "
+                    "and a factor.txt per batch (0 lighting, 1 geometry, 2 material, -1 all random). "
+                    "Render them with generate-dataset.py.")
+    p.add_argument("--config", required=True, help="dataset config, e.g. configs/save_room.json "
+                   "(uses dataset, batch_size, test_batch_size, views_per_scene, latent_separation, seed)")
+    p.add_argument("--out_folder", required=True, help="where the train/ and test/ folders go")
+    p.add_argument("--size", type=int, default=90, help="number of training batches (default 90)")
+    p.add_argument("--testing_size", type=int, default=10, help="number of test batches (default 10)")
+    p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the config's seed, 0 if it is -1)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="INDEX/COUNT", help=SHARD_HELP)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        p.error(str(e))
+    if args.size < 0 or args.testing_size < 0:
+        p.error("--size and --testing_size must be >= 0")
+    from .generate import write_info
+    from .jsonfiles import create_json_dataset
+
+    seed = _seed(args, cfg)
+    out = Path(args.out_folder)
+    write_info(out / "dataset.json", _info(cfg, seed, args.size, args.testing_size))
+    counts = create_json_dataset(cfg.dataset, out, {"train": args.size, "test": args.testing_size}, seed,
+                                 cfg.batch_size, cfg.test_batch_size, cfg.views_per_scene,
+                                 cfg.latent_separation, shard=args.shard, progress=not args.quiet)
+    print(f"{counts['written']} batch folders written, {counts['skipped']} already there, under {out}")
+    return 0
+
+
+def _info(cfg, seed, size, testing_size, **extra) -> dict:
+    return {"dataset": cfg.dataset, "seed": seed, "size": size, "testing_size": testing_size,
+            "batch_size": cfg.batch_size, "test_batch_size": cfg.test_batch_size,
+            "views_per_scene": cfg.views_per_scene, "latent_separation": cfg.latent_separation,
+            "config": cfg.source, **extra}
+
+
+def generate_main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="generate-dataset.py",
+        description="Render dataset batches into OpenEXR batch files (OUT/batch%%09d.exr; see the README's "
+                    "'Datasets' section). Either from JSON folders (--in_folder, made by "
+                    "create-dataset-json-files.py) or in one step (--size/--testing_size, no JSON files). "
+                    "Finished batches are skipped, so rerunning after an interruption continues.")
+    p.add_argument("--config", required=True, help="dataset config: samples_per_pixel, the image size "
+                   "(its largest network render_size, or render_size) and, in one step, the batch shape")
+    p.add_argument("--in_folder", help="a split folder of JSON batches, e.g. datasets/room_json/train")
+    p.add_argument("--out_folder", required=True,
+                   help="with --in_folder: where the batch files go; in one step: the dataset root (train/, test/)")
+    p.add_argument("--size", type=int, help="one step: number of training batches")
+    p.add_argument("--testing_size", type=int, default=None, help="one step: number of test batches")
+    p.add_argument("--seed", type=int, default=None, help="one step: dataset seed (default: the config's, 0 if -1)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), metavar="INDEX/COUNT", help=SHARD_HELP)
+    p.add_argument("--workers", type=int, default=0,
+                   help="rendering processes (default 0: one per core, at most one per batch)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="render threads per process (default 0: the cores divided among the processes)")
+    p.add_argument("--passes", default="all",
+                   help="passes to store: 'all' (default, any training config can use the data), "
+                        "'needed' (only those the config's networks read), or a comma list")
+    p.add_argument("--compression", default="none", choices=sorted(COMPRESSIONS),
+                   help="EXR compression (default none: fastest to load; zip etc. save disk, load slower)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        p.error(str(e))
+    from .generate import RenderSettings, json_tasks, parse_passes, random_tasks, run_tasks, write_info
+
+    one_step = args.in_folder is None
+    if one_step and args.size is None:
+        p.error("give --in_folder (render JSON folders) or --size/--testing_size (one step)")
+    if not one_step and (args.size is not None or args.testing_size is not None):
+        p.error("--size/--testing_size are for the one-step path; with --in_folder the JSON folders say what to render")
+    try:
+        passes = parse_passes(args.passes, cfg.needed_passes())
+    except ValueError as e:
+        p.error(str(e))
+    settings = RenderSettings(size=cfg.max_render_size(), spp=cfg.samples_per_pixel, passes=passes,
+                              threads=args.threads, compression=args.compression, dataset=cfg.dataset)
+    out = Path(args.out_folder)
+    try:
+        if one_step:
+            seed = _seed(args, cfg)
+            sizes = {"train": args.size, "test": args.testing_size or 0}
+            tasks = random_tasks(cfg.dataset, out, seed, sizes, cfg.batch_size, cfg.test_batch_size,
+                                 cfg.views_per_scene, cfg.latent_separation)
+            info = _info(cfg, seed, args.size, args.testing_size or 0)
+        else:
+            tasks = json_tasks(args.in_folder, out)
+            info = {"dataset": cfg.dataset, "json_folder": str(args.in_folder), "config": cfg.source}
+        write_info(out / "dataset.json", {**info, "render_size": settings.size, "samples_per_pixel": settings.spp,
+                                          "passes": passes, "compression": args.compression,
+                                          "format": "cnsr-batch-1"})
+        print(f"{len(tasks)} batches, {settings.size}x{settings.size} px, {settings.spp} spp, "
+              f"{len(passes)} passes -> {out}", file=sys.stderr)
+        start = time.time()
+        counts = run_tasks(tasks, settings, workers=args.workers or None, shard=args.shard,
+                           progress=not args.quiet)
+    except DatasetError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    dt = time.time() - start
+    print(f"{counts['rendered']} batches rendered in {dt:.1f} s, {counts['skipped']} already finished "
+          f"(shard {args.shard[0]}/{args.shard[1]}: {counts['total']} batches)", file=sys.stderr)
+    return 0

@@ -1,0 +1,263 @@
+"""Rendering dataset batches into batch files: worker processes, shards, resume, progress.
+
+Two ways in, one engine:
+
+- from JSON folders (the reference's two steps): :func:`json_tasks` lists ``IN/batch*`` folders;
+- one step, no JSON files: :func:`random_tasks` draws batch ``i`` of each split from its seed
+  (:func:`cnsr.data.batches.make_batch`), identical to what the JSON path would hold.
+
+:func:`run_tasks` renders every task whose output file does not exist yet (so a rerun skips
+finished batches), each into ``OUT/batch%09d.exr`` written atomically (a hidden temp file
+renamed into place), in ``workers`` processes of ``threads`` render threads each. Ctrl-C or
+SIGTERM (a cluster scheduler's pre-emption) stops it: finished files stay, the batches in
+flight are dropped (their temp files removed), and a rerun continues where it stopped.
+``shard=(i, n)`` keeps every n-th task from i, so n machines split the work with no coordination.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from ..passes import PASS_NAMES, channels, check_passes
+from .exrbatch import DatasetError, atomic_target, finish_atomic, write_batch_exr
+from .jsonfiles import batch_name, list_json_batches, load_view_json, read_json_batch, shard_items
+
+PathLike = Union[str, os.PathLike]
+
+
+@dataclass
+class RenderSettings:
+    """How batches are rendered and stored."""
+    size: int = 64
+    spp: int = 1
+    passes: List[str] = field(default_factory=lambda: list(PASS_NAMES))
+    threads: int = 0                 # render threads per worker; 0 = all cores
+    compression: str = "none"
+    dataset: str = ""
+
+
+@dataclass
+class Task:
+    """One batch to render into ``out``: from a JSON ``folder``, or drawn from a seed."""
+    out: Path
+    folder: Optional[Path] = None
+    dataset: str = ""
+    seed: int = 0
+    split: str = "train"
+    index: int = 0
+    batch_size: int = 0
+    views_per_scene: int = 0
+    latent_separation: bool = False
+
+    @property
+    def scenes_count(self) -> Optional[int]:
+        return self.batch_size or None
+
+
+def render_seed(scene: dict, scene_index: int, view_index: int, views: int) -> int:
+    """Sampler seed of one view: from the scene's own ``seed`` and its place in the batch, so the
+    JSON path and the one-step path render identical noise."""
+    base = int(scene.get("seed", 0)) if isinstance(scene, dict) else 0
+    return (base * 1000003 + scene_index * views + view_index) % (2 ** 31)
+
+
+def _same_scene(a: dict, b: dict) -> bool:
+    """True when two views differ at most in their camera (then only the camera is reset)."""
+    return {k: v for k, v in a.items() if k != "camera"} == {k: v for k, v in b.items() if k != "camera"}
+
+
+def render_batch(renderer, scenes: Sequence[Sequence[Union[dict, PathLike]]], size: int, spp: int,
+                 passes: Sequence[str]) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
+    """Render ``[scene][view]`` scene descriptions (dicts or JSON paths) with ``renderer``.
+
+    Returns (pass -> [B, V, C, H, W] float32, poses [B, V, 16] float32). A scene is loaded once
+    and its views rendered by moving the camera, unless the view files differ in more than the
+    camera (then each is loaded).
+    """
+    B, V = len(scenes), len(scenes[0])
+    images = {p: np.empty((B, V, channels(p), size, size), dtype=np.float32) for p in passes}
+    poses = np.empty((B, V, 16), dtype=np.float32)
+    for b, views in enumerate(scenes):
+        if len(views) != V:
+            raise DatasetError(f"scene {b} of the batch has {len(views)} views, scene 0 has {V}")
+        loaded = None
+        for v, view in enumerate(views):
+            scene = load_view_json(view) if not isinstance(view, dict) else view
+            if loaded is None or not _same_scene(loaded, scene):
+                renderer.load_scene(str(view) if not isinstance(view, dict) else scene)
+                loaded = scene
+            cam = scene["camera"]
+            renderer.set_camera(cam["position"], cam["lookat"], fov=cam.get("fov"),
+                                near=cam.get("near"), far=cam.get("far"))
+            out = renderer.render(size=size, spp=spp, seed=render_seed(scene, b, v, V), passes=list(passes))
+            for p in passes:
+                images[p][b, v] = np.moveaxis(out[p], -1, 0)
+            poses[b, v] = renderer.pose()
+    return images, poses
+
+
+def task_scenes(task: Task):
+    """(``[scene][view]`` dicts or paths, factor) of a task."""
+    if task.folder is not None:
+        return read_json_batch(task.folder)
+    from .batches import make_batch
+    return make_batch(task.dataset, task.seed, task.split, task.index, task.batch_size,
+                      task.views_per_scene, task.latent_separation)
+
+
+def render_task(renderer, task: Task, settings: RenderSettings) -> int:
+    """Render one task into its batch file (atomically); returns the number of scenes."""
+    scenes, factor = task_scenes(task)
+    images, poses = render_batch(renderer, scenes, settings.size, settings.spp, settings.passes)
+    meta = {"spp": settings.spp}
+    if settings.dataset:
+        meta["dataset"] = settings.dataset
+    write_batch_exr(task.out, images, poses, factor, compression=settings.compression, meta=meta)
+    return len(scenes)
+
+
+# ---------------------------------------------------------------------- task lists
+def json_tasks(in_folder: PathLike, out_folder: PathLike) -> List[Task]:
+    """One task per ``IN/batch*`` folder, rendered into ``OUT/<same name>.exr``."""
+    out_folder = Path(out_folder)
+    return [Task(out=out_folder / f"{d.name}.exr", folder=d) for d in list_json_batches(in_folder)]
+
+
+def random_tasks(dataset: str, out_folder: PathLike, seed: int, sizes: Dict[str, int], batch_size: int,
+                 test_batch_size: int, views_per_scene: int, latent_separation: bool) -> List[Task]:
+    """Tasks of the one-step path: ``sizes[split]`` batches per split into ``OUT/<split>/``."""
+    out_folder = Path(out_folder)
+    tasks = []
+    for split, n in sizes.items():
+        b = batch_size if split == "train" else test_batch_size
+        tasks += [Task(out=out_folder / split / f"{batch_name(i)}.exr", dataset=dataset, seed=seed, split=split,
+                       index=i, batch_size=b, views_per_scene=views_per_scene,
+                       latent_separation=latent_separation) for i in range(n)]
+    return tasks
+
+
+# ---------------------------------------------------------------------- running
+_worker_renderer = None
+_worker_settings: Optional[RenderSettings] = None
+
+
+def _on_sigterm(signum, frame):
+    # turn termination into an exception so ``finally`` clauses remove temp files
+    raise SystemExit(128 + signum)
+
+
+def _worker_init(settings: RenderSettings) -> None:
+    global _worker_renderer, _worker_settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides; it terminates us
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    from ..render import Renderer
+    _worker_renderer = Renderer(threads=settings.threads)
+    _worker_settings = settings
+
+
+def _worker_run(task: Task) -> Tuple[str, int]:
+    return str(task.out), render_task(_worker_renderer, task, _worker_settings)
+
+
+def pending(tasks: Sequence[Task]) -> List[Task]:
+    """The tasks whose output file does not exist yet (finished batches are skipped)."""
+    return [t for t in tasks if not t.out.exists()]
+
+
+def default_workers(n_tasks: int) -> int:
+    """Small images keep a render thread pool poorly busy, so whole batches go to separate
+    processes: one per core, but no more than there are batches."""
+    return max(1, min(os.cpu_count() or 1, n_tasks))
+
+
+def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional[int] = None,
+              shard: Tuple[int, int] = (0, 1), progress: bool = True, desc: str = "rendering") -> Dict[str, int]:
+    """Render the pending tasks of this shard. Returns counts: ``total`` (in the shard),
+    ``skipped`` (already finished), ``rendered``. Raises KeyboardInterrupt when interrupted
+    (after cleaning up), so scripts can exit with status 130."""
+    from tqdm import tqdm
+
+    mine = shard_items(list(tasks), shard)
+    todo = pending(mine)
+    counts = {"total": len(mine), "skipped": len(mine) - len(todo), "rendered": 0}
+    if counts["skipped"] and progress:
+        print(f"{counts['skipped']} of {len(mine)} batches already finished: skipped", file=sys.stderr)
+    if not todo:
+        return counts
+    for t in todo:
+        t.out.parent.mkdir(parents=True, exist_ok=True)
+    workers = default_workers(len(todo)) if not workers else max(1, min(workers, len(todo)))
+    settings = RenderSettings(**{**settings.__dict__})
+    if settings.threads == 0 and workers > 1:
+        settings.threads = max(1, (os.cpu_count() or 1) // workers)
+    per_batch = todo[0].scenes_count
+    total = len(todo) * per_batch if per_batch else None
+    bar = tqdm(total=total or len(todo), unit="scene" if total else "batch", desc=desc, disable=not progress,
+               dynamic_ncols=True, smoothing=0.1)
+    previous = signal.getsignal(signal.SIGTERM)
+    in_main = _is_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        if workers == 1:
+            from ..render import Renderer
+            renderer = Renderer(threads=settings.threads)
+            for t in todo:
+                n = render_task(renderer, t, settings)
+                counts["rendered"] += 1
+                bar.update(n if total else 1)
+        else:
+            import multiprocessing as mp
+            pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(settings,))
+            try:
+                for _, n in pool.imap_unordered(_worker_run, todo):
+                    counts["rendered"] += 1
+                    bar.update(n if total else 1)
+                pool.close()
+            except BaseException:
+                pool.terminate()   # SIGTERM: each worker drops its batch in flight and its temp file
+                raise
+            finally:
+                pool.join()
+    except (KeyboardInterrupt, SystemExit):
+        bar.close()
+        print(f"\ninterrupted: {counts['skipped'] + counts['rendered']} of {len(mine)} batches are finished; "
+              f"run the same command again to render the rest", file=sys.stderr)
+        raise KeyboardInterrupt from None
+    finally:
+        bar.close()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    return counts
+
+
+def _is_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def write_info(path: PathLike, info: dict) -> None:
+    """Write a dataset's ``dataset.json`` (how it was made), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_target(path)
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    finish_atomic(tmp, path)
+
+
+def parse_passes(text: str, needed: Sequence[str]) -> List[str]:
+    """``--passes``: ``all`` (every pass), ``needed`` (the config's), or a comma list."""
+    if text == "all":
+        return list(PASS_NAMES)
+    if text == "needed":
+        return list(needed)
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    return [p for p in PASS_NAMES if p in check_passes(names, "--passes")]
