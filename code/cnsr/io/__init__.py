@@ -1,0 +1,1 @@
+"""File formats: PNG previews (:mod:`cnsr.io.png`: tone mapping and a dependency-free PNG codec)."""
