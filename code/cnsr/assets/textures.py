@@ -1,0 +1,47 @@
+"""Image textures: PNG/JPG (and anything else Pillow reads) and OpenEXR, as (H, W, 3) float32."""
+from __future__ import annotations
+
+import os
+from typing import Dict, Tuple
+
+import numpy as np
+
+_cache: Dict[Tuple[str, float, int], np.ndarray] = {}
+
+
+def load_texture(path: str) -> np.ndarray:
+    """Load an image as (H, W, 3) float32, row 0 = top. 8/16-bit images are scaled to [0, 1]
+    without gamma conversion (as the reference's stb loader did); EXR values are kept linear.
+    Raises OSError if the file cannot be read or decoded."""
+    path = os.fspath(path)
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime, st.st_size)
+    if key in _cache:
+        return _cache[key]
+    if path.lower().endswith(".exr"):
+        from ..io.exr import read_exr_image
+
+        img = read_exr_image(path)
+    else:
+        try:
+            from PIL import Image
+        except ImportError as e:  # pragma: no cover
+            raise OSError(f"{path}: reading PNG/JPG textures needs Pillow (pip install pillow)") from e
+        try:
+            with Image.open(path) as im:
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    arr = np.asarray(im, dtype=np.float32) / 65535.0
+                else:
+                    arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        except OSError as e:
+            raise OSError(f"{path}: cannot read texture: {e}") from None
+        img = arr
+    img = np.asarray(img, dtype=np.float32)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    img = np.ascontiguousarray(img[:, :, :3])
+    if not np.isfinite(img).all():
+        raise OSError(f"{path}: texture holds non-finite values")
+    _cache[key] = img
+    return img

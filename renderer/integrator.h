@@ -1,0 +1,35 @@
+// Path tracer with next-event estimation and multiple importance sampling (balance heuristic)
+// that fills the 16 G-buffer passes of one camera view.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "camera.h"
+#include "passes.h"
+#include "scene.h"
+
+namespace cnsr {
+
+struct RenderOptions {
+    int width = 64, height = 64;
+    int spp = 16;
+    uint64_t seed = 0;
+    int threads = 0;         // 0 = all hardware threads
+    int bounces = 4;         // scattering events after the camera ray (1 = direct lighting only)
+    bool hide_lights = false;
+    bool nee = true;
+    Vec3 background{0.f, 0.f, 0.f};
+    PassSet passes = PassSet::all();
+};
+
+/// One float buffer (height * width * channels, row 0 = top) per requested pass; empty otherwise.
+struct RenderResult {
+    std::vector<float> buffers[kNumPasses];
+};
+
+/// Renders `scene` (committed) from `camera` into the requested passes. Deterministic for a seed:
+/// every sample draws from its own generator seeded by (seed, pixel, sample).
+void render(const Scene& scene, const Camera& camera, const RenderOptions& options, RenderResult* result);
+
+}  // namespace cnsr

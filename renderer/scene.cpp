@@ -1,0 +1,426 @@
+#include "scene.h"
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+
+namespace cnsr {
+
+namespace {
+
+// ---- Embree device: one per process, errors reported through a thread-local message ----
+
+thread_local std::string g_embree_error;
+
+void embree_error_callback(void*, RTCError code, const char* str) {
+    if (code == RTC_ERROR_NONE) return;
+    g_embree_error = std::string("Embree error ") + std::to_string(int(code)) + ": " + (str ? str : "");
+}
+
+RTCDevice embree_device() {
+    static std::once_flag once;
+    static RTCDevice device = nullptr;
+    std::call_once(once, [] {
+        device = rtcNewDevice("verbose=0");
+        if (device) rtcSetDeviceErrorFunction(device, embree_error_callback, nullptr);
+    });
+    if (!device) throw std::runtime_error("could not create the Embree device");
+    return device;
+}
+
+void throw_on_embree_error(const char* what) {
+    if (!g_embree_error.empty()) {
+        std::string msg = std::string(what) + ": " + g_embree_error;
+        g_embree_error.clear();
+        throw std::runtime_error(msg);
+    }
+}
+
+// ---- analytic spheres as Embree user geometry ----
+
+void sphere_bounds(const RTCBoundsFunctionArguments* args) {
+    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
+    RTCBounds* b = args->bounds_o;
+    b->lower_x = s->center.x - s->radius;
+    b->lower_y = s->center.y - s->radius;
+    b->lower_z = s->center.z - s->radius;
+    b->upper_x = s->center.x + s->radius;
+    b->upper_y = s->center.y + s->radius;
+    b->upper_z = s->center.z + s->radius;
+}
+
+/// Both roots of |o + t d - c|^2 = r^2 in double precision (stable form, Haines et al.,
+/// "Precision Improvements for Ray/Sphere Intersection", Ray Tracing Gems 2019).
+bool sphere_roots(const Shape* s, float ox, float oy, float oz, float dx, float dy, float dz, double* t0,
+                  double* t1) {
+    double fx = double(ox) - s->center.x, fy = double(oy) - s->center.y, fz = double(oz) - s->center.z;
+    double a = double(dx) * dx + double(dy) * dy + double(dz) * dz;
+    double b = -(fx * dx + fy * dy + fz * dz);  // -f.d
+    double r = s->radius;
+    double lx = fx + b / a * dx, ly = fy + b / a * dy, lz = fz + b / a * dz;
+    double disc = r * r - (lx * lx + ly * ly + lz * lz);  // (r^2 - |f - (f.d/a) d|^2)
+    if (disc < 0.0) return false;
+    double c = fx * fx + fy * fy + fz * fz - r * r;
+    double q = b + std::copysign(std::sqrt(a * disc), b);
+    if (q == 0.0) {
+        *t0 = *t1 = 0.0;
+        return c == 0.0;
+    }
+    double ta = c / q, tb = q / a;
+    *t0 = std::min(ta, tb);
+    *t1 = std::max(ta, tb);
+    return true;
+}
+
+void sphere_intersect(const RTCIntersectFunctionNArguments* args) {
+    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
+    RTCRayN* ray = RTCRayHitN_RayN(args->rayhit, args->N);
+    RTCHitN* hit = RTCRayHitN_HitN(args->rayhit, args->N);
+    const unsigned N = args->N;
+    for (unsigned i = 0; i < N; ++i) {
+        if (!args->valid[i]) continue;
+        float ox = RTCRayN_org_x(ray, N, i), oy = RTCRayN_org_y(ray, N, i), oz = RTCRayN_org_z(ray, N, i);
+        float dx = RTCRayN_dir_x(ray, N, i), dy = RTCRayN_dir_y(ray, N, i), dz = RTCRayN_dir_z(ray, N, i);
+        double t0, t1;
+        if (!sphere_roots(s, ox, oy, oz, dx, dy, dz, &t0, &t1)) continue;
+        float tnear = RTCRayN_tnear(ray, N, i);
+        float& tfar = RTCRayN_tfar(ray, N, i);
+        double t = t0 > tnear ? t0 : t1;
+        if (!(t > tnear && t < tfar)) continue;
+        tfar = float(t);
+        float px = float(ox + t * dx - s->center.x), py = float(oy + t * dy - s->center.y),
+              pz = float(oz + t * dz - s->center.z);
+        RTCHitN_Ng_x(hit, N, i) = px;
+        RTCHitN_Ng_y(hit, N, i) = py;
+        RTCHitN_Ng_z(hit, N, i) = pz;
+        RTCHitN_u(hit, N, i) = 0.f;
+        RTCHitN_v(hit, N, i) = 0.f;
+        RTCHitN_primID(hit, N, i) = args->primID;
+        RTCHitN_geomID(hit, N, i) = args->geomID;
+        RTCHitN_instID(hit, N, i, 0) = RTC_INVALID_GEOMETRY_ID;
+    }
+}
+
+void sphere_occluded(const RTCOccludedFunctionNArguments* args) {
+    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
+    RTCRayN* ray = args->ray;
+    const unsigned N = args->N;
+    for (unsigned i = 0; i < N; ++i) {
+        if (!args->valid[i]) continue;
+        double t0, t1;
+        if (!sphere_roots(s, RTCRayN_org_x(ray, N, i), RTCRayN_org_y(ray, N, i), RTCRayN_org_z(ray, N, i),
+                          RTCRayN_dir_x(ray, N, i), RTCRayN_dir_y(ray, N, i), RTCRayN_dir_z(ray, N, i), &t0, &t1))
+            continue;
+        float tnear = RTCRayN_tnear(ray, N, i);
+        float& tfar = RTCRayN_tfar(ray, N, i);
+        if ((t0 > tnear && t0 < tfar) || (t1 > tnear && t1 < tfar)) tfar = -std::numeric_limits<float>::infinity();
+    }
+}
+
+inline float wrap01(float x) { return x - std::floor(x); }
+
+}  // namespace
+
+// ---- Texture ----
+
+float Texture::lookup(float u, float v) const {
+    if (width <= 0 || height <= 0) return 1.f;
+    // texel centres at (i + 0.5) / width; v = 1 is the top row
+    float x = wrap01(u) * width - 0.5f;
+    float y = (1.f - wrap01(v)) * height - 0.5f;
+    float fx = std::floor(x), fy = std::floor(y);
+    float ax = x - fx, ay = y - fy;
+    int x0 = int(fx), y0 = int(fy);
+    auto wrap = [](int i, int n) { i %= n; return i < 0 ? i + n : i; };
+    int x1 = wrap(x0 + 1, width), y1 = wrap(y0 + 1, height);
+    x0 = wrap(x0, width);
+    y0 = wrap(y0, height);
+    float t00 = texels[size_t(y0) * width + x0], t10 = texels[size_t(y0) * width + x1];
+    float t01 = texels[size_t(y1) * width + x0], t11 = texels[size_t(y1) * width + x1];
+    return (1.f - ay) * ((1.f - ax) * t00 + ax * t10) + ay * ((1.f - ax) * t01 + ax * t11);
+}
+
+// ---- Shape ----
+
+float Shape::area() const {
+    switch (type) {
+        case ShapeType::Sphere:
+            return 4.f * kPi * radius * radius;
+        case ShapeType::Quad:
+            return length(cross(e1, e2));
+        case ShapeType::Mesh: {
+            double a = 0.0;
+            for (size_t i = 0; i + 2 < indices.size(); i += 3) {
+                const Vec3& v0 = vertices[indices[i]];
+                a += 0.5 * length(cross(vertices[indices[i + 1]] - v0, vertices[indices[i + 2]] - v0));
+            }
+            return float(a);
+        }
+    }
+    return 0.f;
+}
+
+// ---- Scene ----
+
+Scene::Scene() = default;
+
+Scene::~Scene() {
+    if (scene_all_) rtcReleaseScene(scene_all_);
+    if (scene_noemit_) rtcReleaseScene(scene_noemit_);
+}
+
+void Scene::check_material(int material) const {
+    if (committed_) throw std::runtime_error("scene is already committed");
+    if (material < 0 || material >= int(materials_.size()))
+        throw std::out_of_range("material index " + std::to_string(material) + " out of range");
+}
+
+int Scene::add_material(const Material& m) {
+    if (committed_) throw std::runtime_error("scene is already committed");
+    if (m.texture >= int(textures_.size())) throw std::out_of_range("texture index out of range");
+    materials_.push_back(m);
+    return int(materials_.size()) - 1;
+}
+
+int Scene::add_texture(int width, int height, std::vector<float> texels) {
+    if (committed_) throw std::runtime_error("scene is already committed");
+    if (width <= 0 || height <= 0 || texels.size() != size_t(width) * size_t(height))
+        throw std::invalid_argument("texture size does not match its data");
+    textures_.push_back(Texture{width, height, std::move(texels)});
+    return int(textures_.size()) - 1;
+}
+
+int Scene::add_mesh(std::vector<Vec3> vertices, std::vector<uint32_t> indices, std::vector<Vec3> normals,
+                    std::vector<float> uvs, int material, bool emitter_group) {
+    check_material(material);
+    if (indices.size() % 3 != 0) throw std::invalid_argument("mesh indices must come in triangles");
+    for (uint32_t i : indices)
+        if (i >= vertices.size()) throw std::out_of_range("mesh index out of range");
+    if (!normals.empty() && normals.size() != vertices.size())
+        throw std::invalid_argument("mesh normals must be given per vertex");
+    if (!uvs.empty() && uvs.size() != 2 * vertices.size())
+        throw std::invalid_argument("mesh uvs must be given per vertex");
+    for (const Vec3& v : vertices)
+        if (!is_finite(v)) throw std::invalid_argument("mesh vertex is not finite");
+    for (Vec3& n : normals) {
+        n = normalize(n);
+        if (!is_finite(n)) n = Vec3(0.f);
+    }
+    auto s = std::make_unique<Shape>();
+    s->type = ShapeType::Mesh;
+    s->material = material;
+    s->emitter_group = emitter_group || materials_[material].is_emissive();
+    s->vertices = std::move(vertices);
+    s->indices = std::move(indices);
+    s->normals = std::move(normals);
+    s->uvs = std::move(uvs);
+    shapes_.push_back(std::move(s));
+    return int(shapes_.size()) - 1;
+}
+
+int Scene::add_sphere(const Vec3& center, float radius, int material, bool emitter_group) {
+    check_material(material);
+    if (!is_finite(center) || !(radius > 0.f) || !std::isfinite(radius))
+        throw std::invalid_argument("sphere needs a finite centre and a positive radius");
+    auto s = std::make_unique<Shape>();
+    s->type = ShapeType::Sphere;
+    s->material = material;
+    s->emitter_group = emitter_group || materials_[material].is_emissive();
+    s->center = center;
+    s->radius = radius;
+    shapes_.push_back(std::move(s));
+    return int(shapes_.size()) - 1;
+}
+
+int Scene::add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Vec3& normal, int material,
+                    bool emitter_group) {
+    check_material(material);
+    if (!is_finite(corner) || !is_finite(e1) || !is_finite(e2) || !is_finite(normal))
+        throw std::invalid_argument("quad has non-finite coordinates");
+    if (!(length(cross(e1, e2)) > 0.f)) throw std::invalid_argument("quad has zero area");
+    auto s = std::make_unique<Shape>();
+    s->type = ShapeType::Quad;
+    s->material = material;
+    s->emitter_group = emitter_group || materials_[material].is_emissive();
+    s->corner = corner;
+    s->e1 = e1;
+    s->e2 = e2;
+    s->normal = normalize(normal);
+    s->vertices = {corner, corner + e1, corner + e1 + e2, corner + e2};
+    s->indices = {0, 1, 2, 0, 2, 3};
+    shapes_.push_back(std::move(s));
+    return int(shapes_.size()) - 1;
+}
+
+void Scene::commit() {
+    if (committed_) return;
+    RTCDevice device = embree_device();
+    g_embree_error.clear();
+    // lights: every emissive sphere or quad is sampled by next-event estimation
+    for (auto& sp : shapes_) {
+        Shape& s = *sp;
+        const Material& m = materials_[s.material];
+        if (!m.is_emissive()) continue;
+        float area = s.area();
+        s.radiance = area > 0.f ? m.emission / area : Vec3(0.f);
+        if (s.type == ShapeType::Mesh) continue;  // emissive meshes are hit, not sampled
+        Light l;
+        l.radiance = s.radiance;
+        if (s.type == ShapeType::Sphere) {
+            l.type = LightType::Sphere;
+            l.center = s.center;
+            l.radius = s.radius;
+        } else {
+            l.type = LightType::Quad;
+            l.corner = s.corner;
+            l.e1 = s.e1;
+            l.e2 = s.e2;
+            l.normal = s.normal;
+        }
+        l.area = area;
+        s.light = int(lights_.size());
+        lights_.push_back(l);
+    }
+
+    scene_all_ = rtcNewScene(device);
+    scene_noemit_ = rtcNewScene(device);
+    for (RTCScene sc : {scene_all_, scene_noemit_}) {
+        rtcSetSceneBuildQuality(sc, RTC_BUILD_QUALITY_HIGH);
+        rtcSetSceneFlags(sc, RTC_SCENE_FLAG_NONE);
+    }
+    for (size_t id = 0; id < shapes_.size(); ++id) {
+        Shape& s = *shapes_[id];
+        RTCGeometry g;
+        if (s.type == ShapeType::Sphere) {
+            g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_USER);
+            rtcSetGeometryUserPrimitiveCount(g, 1);
+            rtcSetGeometryUserData(g, &s);
+            rtcSetGeometryBoundsFunction(g, sphere_bounds, nullptr);
+            rtcSetGeometryIntersectFunction(g, sphere_intersect);
+            rtcSetGeometryOccludedFunction(g, sphere_occluded);
+        } else {
+            g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE);
+            float* vb = static_cast<float*>(rtcSetNewGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,
+                                                                    3 * sizeof(float), s.vertices.size()));
+            unsigned* ib = static_cast<unsigned*>(rtcSetNewGeometryBuffer(
+                g, RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3, 3 * sizeof(unsigned), s.indices.size() / 3));
+            if (!vb || !ib) {
+                rtcReleaseGeometry(g);
+                throw_on_embree_error("allocating geometry buffers");
+                throw std::runtime_error("could not allocate geometry buffers");
+            }
+            for (size_t i = 0; i < s.vertices.size(); ++i) {
+                vb[3 * i] = s.vertices[i].x;
+                vb[3 * i + 1] = s.vertices[i].y;
+                vb[3 * i + 2] = s.vertices[i].z;
+            }
+            for (size_t i = 0; i < s.indices.size(); ++i) ib[i] = s.indices[i];
+        }
+        rtcCommitGeometry(g);
+        // The same geometry (and ID) goes into both scenes; emitters only into the full one.
+        rtcAttachGeometryByID(scene_all_, g, unsigned(id));
+        if (!s.emitter_group) rtcAttachGeometryByID(scene_noemit_, g, unsigned(id));
+        rtcReleaseGeometry(g);
+        throw_on_embree_error("building the scene");
+    }
+    rtcCommitScene(scene_all_);
+    rtcCommitScene(scene_noemit_);
+    throw_on_embree_error("building the acceleration structure");
+    committed_ = true;
+}
+
+bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const {
+    RTCRayHit rh;
+    rh.ray.org_x = ray.o.x;
+    rh.ray.org_y = ray.o.y;
+    rh.ray.org_z = ray.o.z;
+    rh.ray.dir_x = ray.d.x;
+    rh.ray.dir_y = ray.d.y;
+    rh.ray.dir_z = ray.d.z;
+    rh.ray.tnear = ray.tnear;
+    rh.ray.tfar = ray.tfar;
+    rh.ray.time = 0.f;
+    rh.ray.mask = 0xFFFFFFFFu;
+    rh.ray.id = 0;
+    rh.ray.flags = 0;
+    rh.hit.geomID = RTC_INVALID_GEOMETRY_ID;
+    rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
+    rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
+    embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
+    if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return false;
+
+    const Shape& s = *shapes_[rh.hit.geomID];
+    hit->t = rh.ray.tfar;
+    hit->shape = int(rh.hit.geomID);
+    switch (s.type) {
+        case ShapeType::Mesh: {
+            const uint32_t* tri = &s.indices[3 * size_t(rh.hit.primID)];
+            const Vec3 &v0 = s.vertices[tri[0]], &v1 = s.vertices[tri[1]], &v2 = s.vertices[tri[2]];
+            float b1 = rh.hit.u, b2 = rh.hit.v, b0 = 1.f - b1 - b2;
+            hit->p = v0 * b0 + v1 * b1 + v2 * b2;
+            hit->ng = normalize(cross(v1 - v0, v2 - v0));
+            if (!s.normals.empty()) {
+                Vec3 n = s.normals[tri[0]] * b0 + s.normals[tri[1]] * b1 + s.normals[tri[2]] * b2;
+                float l2 = dot(n, n);
+                hit->ns = l2 > 1e-12f ? n * (1.f / std::sqrt(l2)) : hit->ng;
+            } else {
+                hit->ns = hit->ng;
+            }
+            if (!s.uvs.empty()) {
+                const float *t0 = &s.uvs[2 * tri[0]], *t1 = &s.uvs[2 * tri[1]], *t2 = &s.uvs[2 * tri[2]];
+                hit->u = t0[0] * b0 + t1[0] * b1 + t2[0] * b2;
+                hit->v = t0[1] * b0 + t1[1] * b1 + t2[1] * b2;
+            } else {
+                hit->u = b1;
+                hit->v = b2;
+            }
+            break;
+        }
+        case ShapeType::Quad: {
+            Vec3 p = ray.o + ray.d * hit->t;
+            Vec3 q = p - s.corner;
+            hit->u = dot(q, s.e1) / dot(s.e1, s.e1);
+            hit->v = dot(q, s.e2) / dot(s.e2, s.e2);
+            // project onto the plane to remove the error of the ray parameter
+            hit->p = s.corner + s.e1 * hit->u + s.e2 * hit->v;
+            hit->ng = hit->ns = s.normal;
+            break;
+        }
+        case ShapeType::Sphere: {
+            Vec3 n = normalize(Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z));
+            hit->p = s.center + n * s.radius;
+            hit->ng = hit->ns = n;
+            // longitude / colatitude about +Y, v = 1 at the top
+            hit->u = 0.5f + std::atan2(n.z, n.x) * (0.5f * kInvPi);
+            hit->v = 1.f - std::acos(std::min(1.f, std::max(-1.f, n.y))) * kInvPi;
+            break;
+        }
+    }
+    return true;
+}
+
+bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters) const {
+    RTCRay r;
+    r.org_x = o.x;
+    r.org_y = o.y;
+    r.org_z = o.z;
+    r.dir_x = d.x;
+    r.dir_y = d.y;
+    r.dir_z = d.z;
+    r.tnear = 0.f;
+    r.tfar = tfar;
+    r.time = 0.f;
+    r.mask = 0xFFFFFFFFu;
+    r.id = 0;
+    r.flags = 0;
+    embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
+    return r.tfar < 0.f;
+}
+
+Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
+    if (m.texture < 0) return m.color;
+    return m.color * textures_[m.texture].lookup(h.u * m.freq_u, h.v * m.freq_v);
+}
+
+}  // namespace cnsr

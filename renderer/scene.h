@@ -1,0 +1,108 @@
+// The scene: materials, textures, shapes (triangle meshes, analytic spheres, quads), the
+// lights derived from emissive shapes, and the Embree acceleration structures.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "camera.h"
+#include "embree.h"
+#include "lights.h"
+#include "material.h"
+#include "vecmath.h"
+
+namespace cnsr {
+
+/// Single-channel texture (the reference uses only max(r, g, b) of a texel), row 0 = top,
+/// repeat wrapping, bilinear filtering.
+struct Texture {
+    int width = 0, height = 0;
+    std::vector<float> texels;
+    float lookup(float u, float v) const;
+};
+
+enum class ShapeType { Mesh, Quad, Sphere };
+
+struct Shape {
+    ShapeType type = ShapeType::Mesh;
+    int material = 0;
+    int light = -1;              // index into Scene::lights(), -1 if NEE does not sample it
+    bool emitter_group = false;  // hidden from camera rays / shadow pass when lights are hidden
+    Vec3 radiance;               // emitted radiance (emission / area) when emissive
+    // mesh
+    std::vector<Vec3> vertices, normals;
+    std::vector<float> uvs;  // 2 per vertex, or empty
+    std::vector<uint32_t> indices;
+    // quad: corner + s e1 + t e2, uv = (s, t)
+    Vec3 corner, e1, e2, normal;
+    // sphere
+    Vec3 center;
+    float radius = 0.f;
+
+    float area() const;
+};
+
+/// What the integrator needs to know about a ray's closest hit.
+struct SurfaceHit {
+    float t = 0.f;
+    Vec3 p;
+    Vec3 ng;  // unit geometric normal (orientation arbitrary for meshes; used for ray offsets)
+    Vec3 ns;  // unit shading normal (decides the front side)
+    float u = 0.f, v = 0.f;  // texture coordinates
+    int shape = -1;
+};
+
+class Scene {
+public:
+    Scene();
+    ~Scene();
+    Scene(const Scene&) = delete;
+    Scene& operator=(const Scene&) = delete;
+
+    int add_material(const Material& m);
+    int add_texture(int width, int height, std::vector<float> texels);
+    int add_mesh(std::vector<Vec3> vertices, std::vector<uint32_t> indices, std::vector<Vec3> normals,
+                 std::vector<float> uvs, int material, bool emitter_group);
+    int add_sphere(const Vec3& center, float radius, int material, bool emitter_group);
+    int add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Vec3& normal, int material,
+                 bool emitter_group);
+    /// Builds the lights and the acceleration structures; the scene is immutable afterwards.
+    void commit();
+    bool committed() const { return committed_; }
+
+    /// Closest hit along the ray; emitters are skipped when with_emitters is false.
+    bool intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const;
+    /// Is anything hit on (0, tfar) from o along unit d?
+    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters) const;
+
+    const Material& material(int i) const { return materials_[i]; }
+    const Shape& shape(int i) const { return *shapes_[i]; }
+    const std::vector<Light>& lights() const { return lights_; }
+    /// Material colour times max(texel) at the hit.
+    Vec3 albedo(const Material& m, const SurfaceHit& h) const;
+    int num_shapes() const { return int(shapes_.size()); }
+    int num_materials() const { return int(materials_.size()); }
+    int num_textures() const { return int(textures_.size()); }
+
+private:
+    void check_material(int material) const;
+
+    std::vector<Material> materials_;
+    std::vector<Texture> textures_;
+    std::vector<std::unique_ptr<Shape>> shapes_;
+    std::vector<Light> lights_;
+    RTCScene scene_all_ = nullptr;     // every shape
+    RTCScene scene_noemit_ = nullptr;  // every shape but the emitters
+    bool committed_ = false;
+};
+
+/// Ray origin for leaving a hit point in direction w: offset along the geometric normal to the
+/// side of w, so that the new ray does not re-hit the surface it starts on.
+inline Vec3 offset_ray_origin(const SurfaceHit& h, const Vec3& w) {
+    float eps = 2e-5f * (1.f + max_abs_component(h.p));
+    return h.p + h.ng * (dot(h.ng, w) > 0.f ? eps : -eps);
+}
+
+}  // namespace cnsr
