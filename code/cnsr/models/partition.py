@@ -121,8 +121,9 @@ def regularize_gradient(grad: torch.Tensor, mask: torch.Tensor, weight: float) -
 
     ``grad``: [B, r, h, w] gradient of the aggregated representation; ``mask``: [r], 1 outside
     the varying partition. Returns ``g*mask*(mean_batch(grad) - grad) + (1 - g*mask)*grad``:
-    with ``g = 1`` the dimensions outside the varying partition all receive the batch-mean
-    gradient, so the shared partitions are pushed to agree across the batch.
+    with ``g = 1`` the dimensions outside the varying partition receive the difference of
+    the batch-mean gradient and their own, which pushes the shared partitions to agree
+    across the batch; inside the varying partition the gradient is unchanged.
     """
     m = weight * mask.view(1, -1, 1, 1).to(grad.dtype)
     grad_mean = grad.mean(dim=0, keepdim=True)
