@@ -58,6 +58,8 @@ LAMP_LIGHT_HALF_SIZE = 0.15
 #: wallpaper tile size in metres and floor texture tile size
 WALLPAPER_TILE = 0.65
 FLOOR_TILE = 1.2
+#: the camera looks at a point at least this far away (horizontally)
+LOOK_DISTANCE = 2.5
 
 
 def _row_matrix(m: np.ndarray) -> List[List[float]]:
@@ -277,18 +279,21 @@ class ArchViz(SceneRandomizer):
 
     # ---- camera --------------------------------------------------------------------------
     def random_view(self) -> None:
-        """Eye at 1.6 +- 0.2 m somewhere in the room, looking at a point at least 3 m away."""
+        """Eye at 1.6 +- 0.2 m in the outer part of the room, looking across it: at a point of the
+        middle of the room (where the furniture stands) at least 2.5 m away."""
         rng = self.rng
-        pos = [float(rng.uniform(-HALF_X + 0.5, HALF_X - 0.5)), float(1.6 + rng.uniform(-0.2, 0.2)),
-               float(rng.uniform(-HALF_Z + 0.5, HALF_Z - 0.5))]
-        for _ in range(100):
-            look = [float(rng.uniform(-HALF_X + 0.3, HALF_X - 0.3)), float(rng.uniform(0.5, 1.3)),
-                    float(rng.uniform(-HALF_Z + 0.3, HALF_Z - 0.3))]
-            if np.hypot(look[0] - pos[0], look[2] - pos[2]) >= 3.0:
+        while True:
+            x, z = rng.uniform(-HALF_X + 0.5, HALF_X - 0.5), rng.uniform(-HALF_Z + 0.5, HALF_Z - 0.5)
+            if (x / (HALF_X - 0.5)) ** 2 + (z / (HALF_Z - 0.5)) ** 2 >= 0.35:
                 break
-        else:  # the far corner always qualifies
-            look = [-np.sign(pos[0]) * (HALF_X - 0.3), 0.9, -np.sign(pos[2]) * (HALF_Z - 0.3)]
-        self.camera["position"], self.camera["lookat"] = pos, [float(c) for c in look]
+        pos = [float(x), float(1.6 + rng.uniform(-0.2, 0.2)), float(z)]
+        look = [0.0, 0.8, 0.0]
+        for _ in range(100):
+            cand = [float(rng.uniform(-2.0, 2.0)), float(rng.uniform(0.5, 1.2)), float(rng.uniform(-1.8, 1.8))]
+            if np.hypot(cand[0] - pos[0], cand[2] - pos[2]) >= LOOK_DISTANCE:
+                look = cand
+                break
+        self.camera["position"], self.camera["lookat"] = pos, look
 
     def animate_view(self, t: float) -> None:
         """Smooth orbit, ``t`` in [0, 1): an ellipse 2.6 x 2.4 m at eye height, looking across."""

@@ -35,7 +35,7 @@ def visualize_pass(name: str, image: np.ndarray, exposure: float = 1.0) -> np.nd
         d = img[..., 0]
         valid = d > 0
         far = d[valid].max() if valid.any() else 1.0
-        out = np.where(valid, 1.0 - 0.85 * d / far, 0.0)
+        out = np.where(valid, 1.0 - 0.85 * d / far, 0.0)[..., None]
     elif name == "id":
         # golden-ratio hues: neighbouring ids get very different colours
         v = img[..., 0]
