@@ -174,6 +174,7 @@ class Trainer:
             (defaults: ``cnsr.models.build_model`` and ``cnsr.data.build_loader``).
         channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
         progress: show the tqdm bar (rank 0).
+        save_final: checkpoint the last iteration when training ends off the checkpoint interval.
     """
 
     def __init__(self, config: Union[Config, dict, str, os.PathLike], *, device=None,
@@ -182,7 +183,8 @@ class Trainer:
                  log_dir: Optional[Union[str, os.PathLike]] = None, keep_checkpoints: int = 5,
                  model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
                  channels_last: bool = False, compile: bool = False, progress: bool = True,
-                 handle_signals: bool = True, dist: Optional[DistributedContext] = None):
+                 handle_signals: bool = True, save_final: bool = True,
+                 dist: Optional[DistributedContext] = None):
         self.cfg = load_config(config)
         self.dist = dist or init_distributed(device)
         self.device = self.dist.device
@@ -190,6 +192,7 @@ class Trainer:
         self.progress = progress
         self.keep_checkpoints = keep_checkpoints
         self.handle_signals = handle_signals
+        self.save_final = save_final
         self._stop_requested = False
         self._loader_factory = loader_factory
 
@@ -294,6 +297,8 @@ class Trainer:
     def request_stop(self, *_args) -> None:
         """Finish the current iteration, write a checkpoint and stop (SIGINT/SIGTERM handler).
         A second request interrupts at once."""
+        if os.getpid() != getattr(self, "_handler_pid", os.getpid()):
+            return   # a forked loader worker inherited the handler: the main process decides
         if self._stop_requested:
             raise KeyboardInterrupt
         self._stop_requested = True
@@ -305,6 +310,7 @@ class Trainer:
         if not self.handle_signals or threading.current_thread() is not threading.main_thread():
             yield
             return
+        self._handler_pid = os.getpid()
         previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         for s in previous:
             signal.signal(s, self.request_stop)
@@ -414,7 +420,14 @@ class Trainer:
             try:
                 for it in range(self.start_iteration, end + 1):
                     t0 = time.perf_counter()
-                    logs = self.step(it)
+                    try:
+                        logs = self.step(it)
+                    except Exception:
+                        # Ctrl-C in a terminal also reaches the loader's worker processes, which
+                        # then exit: a failed fetch after a stop request is the stop, not an error
+                        if self._stop_requested:
+                            break
+                        raise
                     dt = time.perf_counter() - t0
                     t_total += dt
                     t_data += logs["data_time"]
@@ -455,7 +468,7 @@ class Trainer:
                 if self.monitor is not None:
                     self.monitor.flush()
             # only after a normal end or a requested stop: an exception may leave a half-done step
-            if done and last_saved != completed:
+            if done and last_saved != completed and (self.save_final or self._stop_requested):
                 self.save_checkpoint(completed)
         if main and self.last_checkpoint is not None and self.progress:
             print(f"checkpoint: {self.last_checkpoint}")
