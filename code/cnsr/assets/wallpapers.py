@@ -55,23 +55,22 @@ def stripes(size: int = SIZE) -> np.ndarray:
 
 
 def damask(size: int = SIZE) -> np.ndarray:
-    """Damask-like ornament: a mirrored floral motif on a diamond lattice over a faint ground."""
+    """Damask-like ornament: a mirrored floral medallion on a diamond lattice over a fine ground."""
     u, v = _grid(size)
     out = np.zeros_like(u)
-    for ou, ov in ((0.0, 0.0), (0.5, 0.5)):  # two motifs per tile: a diamond lattice
-        du = ((u - 0.25 - ou + 0.5) % 1.0 - 0.5) * 2.0
-        dv = ((v - 0.25 - ov + 0.5) % 1.0 - 0.5) * 2.0
-        dx = np.abs(du)                       # mirror symmetry about the vertical axis
-        r = np.hypot(dx * 1.3, dv)
+    for ou, ov in ((0.0, 0.0), (0.5, 0.5)):  # two medallions per tile: a diamond lattice
+        dx = np.abs(((u - ou + 0.5) % 1.0 - 0.5) * 2.0)     # mirror symmetry about the vertical axis
+        dv = ((v - ov + 0.5) % 1.0 - 0.5) * 2.0
+        r = np.hypot(dx * 1.25, dv)
         a = np.arctan2(dv, dx)
-        petals = 0.55 + 0.25 * np.cos(4 * a) + 0.1 * np.cos(8 * a + 0.5)
-        flower = 1 - _smoothstep(0.0, 0.05, r - 0.6 * petals)
-        hole = 1 - _smoothstep(0.0, 0.03, r - 0.12)
-        stem = (1 - _smoothstep(0.0, 0.03, dx - 0.03)) * (np.abs(dv) > 0.55) * (np.abs(dv) < 0.95)
-        scroll = (1 - _smoothstep(0.0, 0.04, np.abs(np.hypot(dx - 0.55, dv + 0.55) - 0.25) - 0.03))
-        out = np.maximum(out, np.clip(flower - 0.6 * hole + stem + scroll, 0, 1))
-    ground = 0.03 * np.sin(2 * np.pi * 24 * v)
-    return _rgb(0.93 - 0.33 * out + ground)
+        petals = 0.42 + 0.16 * np.cos(3 * a) + 0.06 * np.cos(9 * a)
+        flower = 1 - _smoothstep(0.0, 0.03, r - petals)
+        inner = 1 - _smoothstep(0.0, 0.03, np.abs(r - 0.5 * petals) - 0.035)   # engraved inner line
+        leaves = (1 - _smoothstep(0.0, 0.03, np.hypot(dx - 0.32, (dv - 0.62) * 1.8) - 0.13)) \
+            + (1 - _smoothstep(0.0, 0.03, np.hypot(dx - 0.32, (dv + 0.62) * 1.8) - 0.13))
+        out = np.maximum(out, np.clip(flower - 0.7 * inner + leaves, 0, 1))
+    ground = 0.03 * np.sin(2 * np.pi * 32 * (u + v))
+    return _rgb(0.92 - 0.3 * out + ground)
 
 
 def checks(size: int = SIZE) -> np.ndarray:
