@@ -156,8 +156,10 @@ def _on_sigterm(signum, frame):
 
 def _worker_init(settings: RenderSettings) -> None:
     global _worker_renderer, _worker_settings
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent decides; it terminates us
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # The parent decides when to stop and then terminates its workers (SIGTERM, default
+    # action: an immediate exit; unwinding Python in a process whose render threads are busy
+    # can deadlock at exit). The parent removes what they leave behind: remove_temp_files.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from ..render import Renderer
     _worker_renderer = Renderer(threads=settings.threads)
     _worker_settings = settings
@@ -170,6 +172,15 @@ def _worker_run(task: Task) -> Tuple[str, int]:
 def pending(tasks: Sequence[Task]) -> List[Task]:
     """The tasks whose output file does not exist yet (finished batches are skipped)."""
     return [t for t in tasks if not t.out.exists()]
+
+
+def remove_temp_files(tasks: Sequence[Task]) -> None:
+    """Remove the temp files a killed run left for these (unfinished) tasks. Only the tasks'
+    own names are matched, so other shards writing into the same folder are not disturbed."""
+    for t in tasks:
+        if t.out.parent.is_dir():
+            for tmp in t.out.parent.glob(f".{t.out.name}.tmp-*"):
+                tmp.unlink(missing_ok=True)
 
 
 def default_workers(n_tasks: int) -> int:
@@ -194,6 +205,7 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
         return counts
     for t in todo:
         t.out.parent.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(todo)
     workers = default_workers(len(todo)) if not workers else max(1, min(workers, len(todo)))
     settings = RenderSettings(**{**settings.__dict__})
     if settings.threads == 0 and workers > 1:
@@ -223,10 +235,11 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
                     bar.update(n if total else 1)
                 pool.close()
             except BaseException:
-                pool.terminate()   # SIGTERM: each worker drops its batch in flight and its temp file
+                pool.terminate()   # the batches in flight are dropped ...
                 raise
             finally:
                 pool.join()
+                remove_temp_files(pending(todo))   # ... with their temp files
     except (KeyboardInterrupt, SystemExit):
         bar.close()
         print(f"\ninterrupted: {counts['skipped'] + counts['rendered']} of {len(mine)} batches are finished; "
