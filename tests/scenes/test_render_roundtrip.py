@@ -72,3 +72,17 @@ def test_preview_script(renderer, repo_root, tmp_path):
     bad = subprocess.run([sys.executable, str(repo_root / "code" / "preview-scenes.py"), "--passes", "beauty,colour",
                           "--out", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "colour" in bad.stderr
+
+
+def test_user_models_and_wallpapers_render(renderer, tmp_path):
+    from cnsr.io.png import write_png
+    write_png(tmp_path / "paper.png", np.kron(np.indices((4, 4)).sum(0) % 2, np.ones((8, 8)))[..., None]
+              .repeat(3, 2) * 0.5 + 0.5)
+    corners = [(x, y, z) for x in (0, 1) for y in (0, 1) for z in (0, 1)]
+    faces = "f 1 3 2\nf 2 3 4\nf 5 6 7\nf 6 8 7\nf 1 2 5\nf 2 6 5\nf 3 7 4\nf 4 7 8\nf 1 5 3\nf 3 5 7\nf 2 4 6\nf 4 8 6\n"
+    (tmp_path / "box.obj").write_text("".join(f"v {x} {y} {z}\n" for x, y, z in corners) + faces)
+    rz = make_randomizer("archviz", 2, models={"table": [str(tmp_path / "box.obj")]},
+                         wallpapers=[str(tmp_path / "paper.png")])
+    renderer.load_scene(rz.to_json())
+    out = renderer.render(size=16, spp=2, seed=0, passes=["beauty"])
+    assert np.isfinite(out["beauty"]).all() and out["beauty"].mean() > 0
