@@ -249,3 +249,23 @@ def test_tower_and_pyramid_encoders_in_the_model():
         loss.backward()
         with torch.no_grad():
             assert model.sample(make_batch())[0]["beauty"].shape == (3, 3, 16, 16)
+
+
+def test_reference_pixel_model_runs_on_a_tiny_batch():
+    model = build_model(CONFIGS / "room_beauty.json")
+    batch = make_batch(b=1, n=1, s=64, passes=("beauty", "normal", "position", "id"))
+    batch["query_images"] = {k: v[..., :8, :8] for k, v in batch["query_images"].items()}
+    with torch.no_grad():
+        out = model.sample(batch)          # the pixel generator runs at the query resolution
+    assert out[0]["beauty"].shape == (1, 3, 8, 8) and torch.isfinite(out[0]["beauty"]).all()
+
+
+def test_detached_encoder_gets_no_gradient():
+    cfg = tiny_config()
+    cfg["model"]["representations"][0]["detach"] = True
+    model = build_model(cfg)
+    loss, logs = model.compute_loss(make_batch(), 0)
+    loss.backward()
+    assert all(p.grad is None for p in model.representation.parameters())
+    assert model.generator.generators[0].final.weight.grad is not None
+    assert "partition_loss" not in logs                  # no null partition configured
