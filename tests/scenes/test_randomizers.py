@@ -280,3 +280,25 @@ def test_room_matches_reference_conventions(reference_scenes):
                 assert files[g["material"]] == g["filename"]
             if g["type"] == "sphere":
                 assert g["position"] == [0.0, 0.5, 0.0] and g["radius"] == 0.5
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_state_is_json_serialisable_and_restores(name):
+    rz = make_randomizer(name, 21)
+    state = json.loads(json.dumps(rz.state()))
+    other = make_randomizer(name, 22)
+    other.load_state(state)
+    assert other.to_json()["geometry"] == rz.to_json()["geometry"]
+    assert other.factor_parts()["material"] == rz.factor_parts()["material"]
+
+
+def test_archviz_teapot_bounds_match_the_built_in_teapot():
+    import cnsr.assets as assets
+    from cnsr.scenes import archviz as av
+    lo, hi = assets.get_mesh(av.TEAPOT_FILE).bounds
+    assert np.allclose(lo, av.TEAPOT_BOUNDS[0], atol=0.01) and np.allclose(hi, av.TEAPOT_BOUNDS[1], atol=0.01)
+    for name in room_module.OBJECTS:
+        filename, radius = room_module.OBJECTS[name]
+        if filename:
+            v = assets.get_mesh(filename).vertices
+            assert np.hypot(v[:, 0], v[:, 2]).max() <= radius + 0.01
