@@ -136,3 +136,23 @@ def test_ddp_two_cpu_processes_through_torchrun(tiny, tmp_path):
     # rank 0 alone writes; the result loads into a single-process model
     assert [p.name for p in out.iterdir()] == ["tiny_4.pt"]
     assert ckpt.read_checkpoint(out / "tiny_4.pt")["iteration"] == 5
+
+
+def test_on_the_fly_rendering_trains_through_the_script(tmp_path):
+    """``cached_dataset: false``: PrimitiveRoom batches rendered while training (16 px, 1 spp)."""
+    pytest.importorskip("cnsr._renderer")
+    cfg = {"job_name": "otf", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
+           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "iterations": 4, "test_interval": 2,
+           "checkpoint_interval": 100, "num_workers": 1, "latent_separation": True, "learning_rate": 0.003,
+           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal", "id"],
+                                          "representation_dim": 12, "render_size": SIZE}],
+                     "generators": [{"type": "PixelCNN", "query_passes": ["normal", "id"], "output_passes": ["beauty"],
+                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 16}}]}}
+    path = tmp_path / "otf.json"
+    path.write_text(json.dumps(cfg))
+    logs = tmp_path / "runs"
+    r = run(SCRIPT, "--config", str(path), "--out_folder", str(tmp_path / "ckpt"), "--log_dir", str(logs), "--no_progress")
+    assert r.returncode == 0, r.stderr
+    assert "rendered on the fly" in r.stdout
+    assert [s for s, _ in scalars(logs, "partition/lighting_percentage")] == [2, 4]
+    assert ckpt.read_checkpoint(tmp_path / "ckpt" / "otf_4.pt")["iteration"] == 5
