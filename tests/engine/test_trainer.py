@@ -122,3 +122,13 @@ def test_tensorboard_has_losses_partitions_metrics_and_images(tmp_path):
     (image,) = [acc.Images("images/beauty_0")[-1]]
     # 2 test scenes (rows) x (reference, prediction, 3 observations) of 8 px
     assert (image.height, image.width) == (2 * 8, 5 * 8)
+
+
+def test_channels_last_trains_like_eager(tmp_path):
+    eager = make_trainer(tmp_path / "a", tiny_config(iterations=3))
+    eager.train()
+    fast = make_trainer(tmp_path / "b", tiny_config(iterations=3), channels_last=True)
+    assert fast.model.encoder.weight.is_contiguous(memory_format=torch.channels_last)
+    fast.train()
+    for a, b in zip(eager.history, fast.history):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)

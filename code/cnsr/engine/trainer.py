@@ -70,12 +70,34 @@ def iteration_generator(seed: int, iteration: int, rank: int = 0) -> torch.Gener
     return g
 
 
+def convert_tensors(model: torch.nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.nn.Module:
+    """Apply ``fn`` to every parameter (in place, keeping the Parameter objects) and buffer.
+
+    What ``Module.to`` does, written out so that it does not depend on submodules leaving
+    ``nn.Module._apply`` alone.
+    """
+    with torch.no_grad():
+        for p in model.parameters():
+            p.data = fn(p.data)
+        for m in model.modules():
+            for k, b in m._buffers.items():
+                if b is not None:
+                    m._buffers[k] = fn(b)
+    return model
+
+
 def move_to(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """``model.to(device)``, skipped when every tensor is already there (the common CPU case)."""
+    """``model.to(device)``; nothing to do when every tensor is already there (the CPU case)."""
+    device = torch.device(device)
     tensors = list(model.parameters()) + list(model.buffers())
-    if all(t.device == torch.device(device) for t in tensors):
+    if all(t.device == device or (device.index is None and t.device.type == device.type) for t in tensors):
         return model
-    return model.to(device)
+    return convert_tensors(model, lambda t: t.to(device))
+
+
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """4-D parameters (convolution weights) in channels-last memory format."""
+    return convert_tensors(model, lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t)
 
 
 # ------------------------------------------------------------------------- batches
@@ -213,7 +235,7 @@ class Trainer:
             model = build_model(self.cfg)
         self.model = move_to(model, self.device)
         if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = to_channels_last(self.model)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
         self.start_iteration = 1
         if state is not None:
