@@ -145,14 +145,14 @@ def test_ctrl_c_on_the_script_with_workers(tmp_path):
     cmd = [sys.executable, str(ROOT / "code" / "generate-dataset.py"), "--config", str(cfg), "--out_folder",
            str(out), "--size", "40", "--testing_size", "0", "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(out.rglob("*.exr"))) < 2:
+    deadline = time.time() + 120    # generous: the machine may be busy
+    while time.time() < deadline and not list(out.rglob("*.exr")) and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()[-2000:]
     finished = sorted(out.rglob("*.exr"))
-    assert 2 <= len(finished) < 40
+    assert 1 <= len(finished) < 40
     assert not list(out.rglob(".*")), "no temp files may survive"
     for f in finished:
         read_batch_exr(f, ["beauty"])

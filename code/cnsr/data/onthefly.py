@@ -17,7 +17,7 @@ import torch
 from ..config import Config
 from .batches import make_batch
 from .generate import render_batch
-from .loader import condition_inputs, split_views
+from .loader import split_views
 
 
 class RenderedBatches(torch.utils.data.IterableDataset):
@@ -43,7 +43,6 @@ class RenderedBatches(torch.utils.data.IterableDataset):
         scenes, factor = make_batch(cfg.dataset, self.seed, self.split, k, self.batch_size,
                                     cfg.views_per_scene, cfg.latent_separation)
         images, poses = render_batch(renderer, scenes, self.size, cfg.samples_per_pixel, self.passes)
-        condition_inputs(images)
         return split_views(images, poses, factor, cfg.views_per_scene - 1, self.dtype)
 
     def __iter__(self) -> Iterator[dict]:
