@@ -269,3 +269,20 @@ def test_detached_encoder_gets_no_gradient():
     assert all(p.grad is None for p in model.representation.parameters())
     assert model.generator.generators[0].final.weight.grad is not None
     assert "partition_loss" not in logs                  # no null partition configured
+
+
+def test_module_conversions_channels_last_and_bf16_autocast():
+    torch.manual_seed(0)
+    model = build_model(tiny_config(empty_partition=True))
+    batch = make_batch()
+    with torch.no_grad():
+        expected = model.sample(batch)[0]["beauty"]
+    model = model.to(memory_format=torch.channels_last).to(torch.float64).to(torch.float32)
+    cl = dict(batch, query_images={k: v.contiguous(memory_format=torch.channels_last)
+                                   for k, v in batch["query_images"].items()})
+    with torch.no_grad():
+        assert torch.allclose(model.sample(cl)[0]["beauty"], expected, atol=1e-5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss, logs = model.compute_loss(batch, 1)
+    loss.backward()
+    assert torch.isfinite(loss) and model.generator.generators[0].input.weight.grad is not None

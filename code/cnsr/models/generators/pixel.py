@@ -45,7 +45,7 @@ class PixelGenerator(ImageGenerator):
         self.final = nn.Conv2d(hidden_units, out_dim, 1)
 
     @staticmethod
-    def _apply(conv: nn.Conv2d, segments: List[Tuple[str, torch.Tensor]], size: Tuple[int, int, int]
+    def _layer(conv: nn.Conv2d, segments: List[Tuple[str, torch.Tensor]], size: Tuple[int, int, int]
                ) -> torch.Tensor:
         """``conv`` applied to the channel concatenation of ``segments`` without building it.
 
@@ -81,7 +81,7 @@ class PixelGenerator(ImageGenerator):
             rseg = ("image", r.reshape(b, self.r_dim))
         else:
             rseg = ("pixel", F.interpolate(r, size=(h, w), mode="nearest").permute(0, 2, 3, 1))
-        hidden = F.leaky_relu(self._apply(self.input, [("pixel", xp), ("image", vi), rseg], size))
+        hidden = F.leaky_relu(self._layer(self.input, [("pixel", xp), ("image", vi), rseg], size))
         for layer in self.layers:
             segs = [("pixel", hidden)]
             if self.propagate_buffers:
@@ -90,7 +90,7 @@ class PixelGenerator(ImageGenerator):
                 segs.append(rseg)
             if self.propagate_viewpoint:
                 segs.append(("image", vi))
-            hidden = F.leaky_relu(self._apply(layer, segs, size))
+            hidden = F.leaky_relu(self._layer(layer, segs, size))
         out = F.linear(hidden, self.final.weight.flatten(1), self.final.bias)
         if self.end_relu:
             out = F.relu(out)
