@@ -1,6 +1,5 @@
 """Rendering datasets: JSON -> render -> EXR -> load, one step vs two steps, resume, shards."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -1,6 +1,4 @@
 """Training batches from dataset files: layout, both formats, conditioning, corrupt files, order."""
-import json
-import warnings
 
 import numpy as np
 import pytest

@@ -21,7 +21,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from ..scenes.base import ALL, FACTORS, GEOMETRY, LIGHTING, MATERIAL  # noqa: F401 (re-exported)
+from ..scenes.base import ALL
 
 SPLITS = {"train": 0, "test": 1}
 

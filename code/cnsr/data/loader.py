@@ -152,7 +152,7 @@ class BatchFileDataset(torch.utils.data.Dataset):
         n_obs = min(self.views_per_scene, V) - 1
         b = min(self.batch_size, B)
         if self.random_scenes and b < B:
-            rng = np.random.default_rng([self.seed, index])
+            rng = np.random.default_rng([self.seed & 0xFFFFFFFF, index])
             scenes = np.sort(rng.choice(B, size=b, replace=False))
         else:
             scenes = np.arange(b)
@@ -214,7 +214,7 @@ class BatchSampler(torch.utils.data.Sampler):
     def __iter__(self) -> Iterator[int]:
         order = np.arange(self.n)
         if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.n)
+            order = np.random.default_rng([self.seed & 0xFFFFFFFF, self.epoch]).permutation(self.n)
         skip = self.skip if self.epoch == self.first_epoch else 0
         mine = order[self.rank::self.world_size][skip:] + self.epoch * self.n
         return iter(mine.tolist())

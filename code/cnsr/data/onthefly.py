@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from typing import Iterator
 
-import numpy as np
 import torch
 
 from ..config import Config
