@@ -97,3 +97,40 @@ def test_checkpoint_for_another_config_names_file_and_keys(tmp_path):
         cnsr.load_model(other, path)
     msg = str(e.value)
     assert "ref.pt" in msg and "representation.representations.0.conv1.weight" in msg and "in file vs" in msg
+
+
+class ReferenceOrder(torch.nn.Module):
+    """The reference model registers its generators before its encoders: its parameter
+    order (which its optimizer state follows) differs from ours."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.generator = model.generator
+        self.representation = model.representation
+
+
+def test_reference_checkpoint_resumes_with_its_optimizer_state(tmp_path, config_file):
+    from cnsr.engine.trainer import Trainer
+    from cnsr.models import build_model
+
+    torch.manual_seed(0)
+    ref = ReferenceOrder(build_model(config_dict()))
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-4)
+    for _ in range(2):
+        opt.zero_grad()
+        sum((p * torch.randn_like(p)).sum() for p in ref.parameters()).backward()
+        opt.step()
+    sd = ref.state_dict()
+    assert next(iter(sd)).startswith("generator.")
+    path = tmp_path / "api_2.pt"
+    torch.save({"iteration": 3, "model_state": sd, "optimizer_state": opt.state_dict()}, path)
+
+    t = Trainer(config_file, device="cpu", checkpoint=path, progress=False, handle_signals=False,
+                out_folder=tmp_path, log_dir=tmp_path / "runs")
+    assert t.start_iteration == 3
+    ref_state = {name: opt.state[p] for name, p in ref.named_parameters()}
+    for name, p in t.model.named_parameters():
+        assert torch.equal(p, dict(ref.named_parameters())[name]), name
+        got = t.optimizer.state[p]
+        assert torch.equal(got["exp_avg"], ref_state[name]["exp_avg"]), name
+        assert torch.equal(got["exp_avg_sq"], ref_state[name]["exp_avg_sq"]), name

@@ -142,8 +142,9 @@ def model_state_from(checkpoint: Mapping[str, Any], source: str = "<checkpoint>"
     if "model_state" in checkpoint:
         state = checkpoint["model_state"]
     elif "representation_state" in checkpoint and "generator_state" in checkpoint:
-        state = {f"representation.{k}": v for k, v in checkpoint["representation_state"].items()}
-        state.update({f"generator.{k}": v for k, v in checkpoint["generator_state"].items()})
+        # generator first: the reference model's parameter order (its optimizer state follows it)
+        state = {f"generator.{k}": v for k, v in checkpoint["generator_state"].items()}
+        state.update({f"representation.{k}": v for k, v in checkpoint["representation_state"].items()})
     elif checkpoint and all(torch.is_tensor(v) for v in checkpoint.values()):
         state = checkpoint
     else:
@@ -260,16 +261,59 @@ def save_checkpoint(folder: PathLike, job_name: str, model: torch.nn.Module, opt
     return path
 
 
+def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys: Iterable[str],
+                                   model: torch.nn.Module, source: str = "<checkpoint>") -> Dict[str, Any]:
+    """Re-index an optimizer state saved with another parameter order for ``model``'s order.
+
+    An optimizer state refers to parameters by their position in ``model.parameters()`` of
+    the model that wrote it. The reference's model registered its generators before its
+    encoders, ours the other way round, so positions differ; the file's ``model_state``
+    lists the parameters in the writer's order, which gives the mapping. For our own files
+    the mapping is the identity. ``file_keys``: the file's model_state keys (prefixes stripped),
+    in file order. Returns a state dict for an optimizer over ``model.parameters()``
+    (one parameter group).
+    """
+    by_name = dict(model.named_parameters(remove_duplicate=False))
+    ours = {id(p): i for i, p in enumerate(model.parameters())}
+    file_order, seen = [], set()
+    for key in file_keys:
+        p = by_name.get(key)
+        if p is not None and id(p) not in seen:   # a shared (Copy) generator appears twice
+            seen.add(id(p))
+            file_order.append(p)
+    groups = optimizer_state.get("param_groups", [])
+    n_file = sum(len(g["params"]) for g in groups)
+    if n_file != len(ours) or len(file_order) != len(ours):
+        raise CheckpointError(f"{source}: the optimizer state has {n_file} parameters, the model {len(ours)}")
+    file_index = [i for g in groups for i in g["params"]]       # positions in the writer's order
+    state = {}
+    for pos, idx in enumerate(file_index):
+        if idx in optimizer_state.get("state", {}):
+            param = file_order[pos]
+            entry = optimizer_state["state"][idx]
+            for name, value in entry.items():
+                if torch.is_tensor(value) and value.dim() > 0 and tuple(value.shape) != tuple(param.shape):
+                    raise CheckpointError(f"{source}: optimizer state {name!r} of parameter {pos} has shape "
+                                          f"{tuple(value.shape)}, the parameter {tuple(param.shape)}")
+            state[ours[id(param)]] = entry
+    group = {k: v for k, v in groups[0].items() if k != "params"} if groups else {}
+    group["params"] = list(range(len(ours)))
+    return {"state": state, "param_groups": [group]}
+
+
 def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str,
               optimizer: Optional[torch.optim.Optimizer] = None) -> None:
     """Load a read checkpoint's parameters (and optimizer state) into ``model``; a checkpoint
-    for another config raises :class:`CheckpointError` naming the keys/shapes and the file."""
+    for another config raises :class:`CheckpointError` naming the keys/shapes and the file.
+    The optimizer state is re-indexed to this model's parameter order (see
+    :func:`optimizer_state_in_model_order`); ``optimizer`` must be over ``model.parameters()``."""
     state = model_state_from(checkpoint, source)
     target = unwrap(model)
     check_compatible(target, state, source)
     target.load_state_dict(state)
-    if optimizer is not None and "optimizer_state" in checkpoint:
+    opt_state = checkpoint.get("optimizer_state") if optimizer is not None else None
+    if opt_state and opt_state.get("param_groups"):
         try:
-            optimizer.load_state_dict(checkpoint["optimizer_state"])
+            optimizer.load_state_dict(optimizer_state_in_model_order(opt_state, list(state), target, source))
         except (ValueError, KeyError) as e:
             raise CheckpointError(f"{source}: the optimizer state does not fit the model ({e})") from e
