@@ -114,3 +114,12 @@ def test_bad_shapes_rejected(tmp_path, batch):
     with pytest.raises(ValueError, match="depth"):
         write_batch_exr(tmp_path / "b.exr", images, poses, factor=0)
     assert not list(tmp_path.iterdir())
+
+
+def test_values_beyond_half_range_stay_finite(tmp_path):
+    images, poses = synthetic_batch(passes=["beauty"])
+    images["beauty"] = images["beauty"].astype(np.float32)
+    images["beauty"][0, 0, 0, 0, 0] = 1e6      # a firefly far beyond float16's 65504
+    write_batch_exr(tmp_path / "b.exr", images, poses, factor=0)
+    got = read_batch_exr(tmp_path / "b.exr").images["beauty"]
+    assert np.isfinite(got).all() and got[0, 0, 0, 0, 0] == np.float16(65504)

@@ -1,5 +1,6 @@
 """Rendering datasets: JSON -> render -> EXR -> load, one step vs two steps, resume, shards."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,6 @@ import torch
 pytest.importorskip("cnsr._renderer")
 
 from cnsr.data import DatasetError, build_loader, read_batch_exr  # noqa: E402
-from cnsr.data import exrbatch  # noqa: E402
 from cnsr.data.generate import RenderSettings, json_tasks, random_tasks, run_tasks  # noqa: E402
 from cnsr.data.jsonfiles import create_json_dataset  # noqa: E402
 from cnsr.render import Renderer  # noqa: E402
@@ -74,19 +74,19 @@ def test_one_step_equals_json_then_render(tmp_path):
 
 def test_resume_after_interruption(tmp_path, monkeypatch):
     tasks = tiny_tasks(tmp_path, n_train=4, n_test=1)
-    real_finish, calls = exrbatch.finish_atomic, []
+    real_replace, calls = os.replace, []
 
     def interrupted(tmp, path):
-        calls.append(path)
+        calls.append(Path(path))
         if len(calls) == 3:               # Ctrl-C while the third batch is being written
-            assert tmp.exists()
+            assert Path(tmp).exists()
             raise KeyboardInterrupt
-        real_finish(tmp, path)
+        real_replace(tmp, path)
 
-    monkeypatch.setattr(exrbatch, "finish_atomic", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_tasks(tasks, TINY, workers=1, progress=False)
-    monkeypatch.setattr(exrbatch, "finish_atomic", real_finish)
+    monkeypatch.setattr(os, "replace", real_replace)
     done = sorted(tmp_path.rglob("*.exr"))
     assert len(done) == 2 and not calls[2].exists()
     assert not [p for p in tmp_path.rglob(".*")], "the batch in flight must leave no temp file"
@@ -158,3 +158,13 @@ def test_ctrl_c_on_the_script_with_workers(tmp_path):
     counts = run_tasks(random_tasks("room", out, 0, {"train": 40}, 2, 2, 2, True), RenderSettings(
         size=32, spp=4, threads=1, dataset="room"), workers=1, progress=False)
     assert counts["skipped"] == len(finished) and counts["rendered"] == 40 - len(finished)
+
+
+def test_passes_option():
+    from cnsr.data.generate import parse_passes
+    from cnsr.passes import PASS_NAMES
+    assert parse_passes("all", ["beauty"]) == list(PASS_NAMES)
+    assert parse_passes("needed", ["beauty", "id"]) == ["beauty", "id"]
+    assert parse_passes("id, beauty", []) == ["beauty", "id"]     # canonical order
+    with pytest.raises(ValueError, match="bogus"):
+        parse_passes("beauty,bogus", [])

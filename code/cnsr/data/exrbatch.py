@@ -60,8 +60,8 @@ class BatchData:
         return a.shape[0], a.shape[1], a.shape[3], a.shape[4]
 
 
-COMPRESSIONS = {"none": "NO_COMPRESSION", "zip": "ZIP_COMPRESSION", "zips": "ZIPS_COMPRESSION",
-                "piz": "PIZ_COMPRESSION", "rle": "RLE_COMPRESSION", "zstd": "ZSTD_COMPRESSION"}
+#: EXR compressions a batch file may use (lossless ones; "none" is what loads fastest)
+COMPRESSIONS = ("none", "zip", "zips", "piz", "rle")
 
 
 def atomic_target(path: Path) -> Path:
@@ -83,45 +83,34 @@ def write_batch_exr(path: PathLike, images: Dict[str, np.ndarray], poses: np.nda
                     compression: str = "none", meta: Optional[Dict[str, object]] = None) -> None:
     """Write a batch atomically as one contact-sheet EXR (layout in the module docstring).
 
-    images: pass -> [B, V, C, H, W] array (any float dtype; stored as half)
+    images: pass -> [B, V, C, H, W] array (any float dtype; stored as half, clamped to its range)
     poses:  [B, V, 16] (or [B, V, 16, 1, 1]) world-to-camera poses
     meta:   extra header attributes (``dataset`` str, ``spp`` int, ``seed`` int)
     """
-    import OpenEXR
+    from ..io.exr import write_exr
 
     path = Path(path)
     if not images:
         raise ValueError(f"{path}: a batch needs at least one pass")
     check_passes(images, f"{path}: passes")
-    first = next(iter(images.values()))
-    B, V, _, H, W = first.shape
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"unknown EXR compression {compression!r}; one of {', '.join(COMPRESSIONS)}")
+    B, V, _, H, W = next(iter(images.values())).shape
     poses = np.asarray(poses, dtype=np.float32).reshape(B, V, 16)
-    chans = {}
+    sheets = {}
     for name in PASS_NAMES:
         if name not in images:
             continue
         a = np.asarray(images[name])
         if a.shape != (B, V, channels(name), H, W):
             raise ValueError(f"{path}: pass {name!r} has shape {a.shape}, expected {(B, V, channels(name), H, W)}")
-        # [B, V, C, H, W] -> per channel a (B*H) x (V*W) sheet: scenes down, views across
-        sheet = a.astype(np.float16).transpose(2, 0, 3, 1, 4).reshape(a.shape[2], B * H, V * W)
-        for c, cname in enumerate(exr_channel_names(name)):
-            chans[cname] = np.ascontiguousarray(sheet[c])
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"unknown EXR compression {compression!r}; one of {', '.join(COMPRESSIONS)}")
-    header = {"compression": getattr(OpenEXR, COMPRESSIONS[compression]),
-              "type": OpenEXR.scanlineimage,
-              "cnsr.format": FORMAT_TAG, "cnsr.scenes": int(B), "cnsr.views": int(V),
-              "cnsr.factor": int(factor), "cnsr.poses": poses.reshape(-1).copy()}
+        # [B, V, C, H, W] -> a (B*H) x (V*W) x C sheet: scenes down, views across
+        sheets[name] = a.transpose(0, 3, 1, 4, 2).reshape(B * H, V * W, a.shape[2])
+    attrs = {"cnsr.format": FORMAT_TAG, "cnsr.scenes": int(B), "cnsr.views": int(V),
+             "cnsr.factor": int(factor), "cnsr.poses": poses.reshape(-1)}
     for key, value in (meta or {}).items():
-        header[f"cnsr.{key}"] = value if isinstance(value, str) else int(value)
-    tmp = atomic_target(path)
-    try:
-        OpenEXR.File(header, chans).write(str(tmp))
-        finish_atomic(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        attrs[f"cnsr.{key}"] = value if isinstance(value, str) else int(value)
+    write_exr(path, sheets, half=True, attrs=attrs, compression=compression)
 
 
 # ---------------------------------------------------------------------- reading

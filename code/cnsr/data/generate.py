@@ -178,8 +178,9 @@ def remove_temp_files(tasks: Sequence[Task]) -> None:
     own names are matched, so other shards writing into the same folder are not disturbed."""
     for t in tasks:
         if t.out.parent.is_dir():
-            for tmp in t.out.parent.glob(f".{t.out.name}.tmp-*"):
-                tmp.unlink(missing_ok=True)
+            for tmp in t.out.parent.glob(f".{t.out.name}.*"):
+                if ".tmp" in tmp.name[len(t.out.name) + 1:]:
+                    tmp.unlink(missing_ok=True)
 
 
 def default_workers(n_tasks: int) -> int:
