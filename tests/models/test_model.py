@@ -286,3 +286,17 @@ def test_module_conversions_channels_last_and_bf16_autocast():
         loss, logs = model.compute_loss(batch, 1)
     loss.backward()
     assert torch.isfinite(loss) and model.generator.generators[0].input.weight.grad is not None
+
+
+@pytest.mark.parametrize("name", ["quickstart", "room_small_unet", "room_small_gqn"])
+def test_small_configs_train_a_step(name):
+    cfg = load_config(CONFIGS / f"{name}.json")
+    assert not cfg.cached_dataset and cfg.max_render_size() == 32
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    batch = make_batch(b=2, n=cfg.views_per_scene - 1, s=32, passes=cfg.needed_passes(), factor=1)
+    loss, logs = model.compute_loss(batch, 1)
+    loss.backward()
+    assert torch.isfinite(loss) and "lighting_percentage" in logs
+    with torch.no_grad():
+        assert model.sample(batch)[0]["beauty"].shape == (2, 3, 32, 32)
