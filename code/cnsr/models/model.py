@@ -13,7 +13,7 @@ Batch layout (see docs/ARCHITECTURE.md)::
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..config import Config, load_config
 from ..passes import total_channels
-from .encoders import ENCODERS, Encoder
+from .encoders import ENCODERS
 from .generators import GQNGenerator, PixelGenerator, SumGenerator, UnetGenerator
 from .generators.unet import REFERENCE_CHANNELS
 from .inputs import observation_tensor, query_tensor, split_passes

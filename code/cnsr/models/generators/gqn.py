@@ -13,7 +13,6 @@ prior/posterior outputs are (mean, raw std) with std = softplus(raw).
 """
 from __future__ import annotations
 
-import math
 from typing import Tuple
 
 import torch
