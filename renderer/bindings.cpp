@@ -8,6 +8,7 @@
 
 #include "camera.h"
 #include "integrator.h"
+#include "material.h"
 #include "passes.h"
 #include "scene.h"
 
@@ -137,6 +138,36 @@ PYBIND11_MODULE(_renderer, m) {
                  return a;
              },
              "World-to-camera lookAt matrix, 16 floats, column-major (translation at 12, 13, 14).");
+
+    // Test hooks: the material model evaluated and sampled in the local frame (z = normal).
+    m.def(
+        "_bsdf_eval",
+        [](std::array<float, 3> albedo, float roughness, float ior, std::array<float, 3> wo, std::array<float, 3> wi) {
+            Material mat;
+            mat.roughness = roughness;
+            Bsdf b(to_vec3(albedo), mat.spec_weight(), roughness, ior);
+            BsdfEval e = b.eval(normalize(to_vec3(wo)), normalize(to_vec3(wi)));
+            return py::make_tuple(std::array<float, 3>{e.f_diffuse.x, e.f_diffuse.y, e.f_diffuse.z},
+                                  std::array<float, 3>{e.f_specular.x, e.f_specular.y, e.f_specular.z},
+                                  e.pdf_diffuse, e.pdf_specular);
+        },
+        py::arg("albedo"), py::arg("roughness"), py::arg("ior"), py::arg("wo"), py::arg("wi"),
+        "(f_diffuse, f_specular, pdf_diffuse, pdf_specular) of the material model (test hook).");
+    m.def(
+        "_bsdf_sample",
+        [](std::array<float, 3> albedo, float roughness, float ior, std::array<float, 3> wo,
+           std::array<float, 3> u) -> py::object {
+            Material mat;
+            mat.roughness = roughness;
+            Bsdf b(to_vec3(albedo), mat.spec_weight(), roughness, ior);
+            BsdfSample s;
+            if (!b.sample(normalize(to_vec3(wo)), u[0], u[1], u[2], &s)) return py::none();
+            Vec3 f = s.eval.f();
+            return py::make_tuple(std::array<float, 3>{s.wi.x, s.wi.y, s.wi.z}, std::array<float, 3>{f.x, f.y, f.z},
+                                  s.eval.pdf(), s.diffuse_lobe);
+        },
+        py::arg("albedo"), py::arg("roughness"), py::arg("ior"), py::arg("wo"), py::arg("u"),
+        "(wi, f, pdf, diffuse_lobe) or None: one sample of the material model (test hook).");
 
     m.def(
         "render",

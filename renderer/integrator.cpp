@@ -86,8 +86,7 @@ public:
                     if (wi.z > 0.f) {
                         BsdfEval e = bsdf.eval(wo, wi);
                         if (e.pdf() > 0.f || !is_black(e.f())) {
-                            Vec3 o = offset_ray_origin(h, ls.wi);
-                            if (!scene_.occluded(o, ls.wi, ls.dist * (1.f - 1e-4f) - 1e-5f, true)) {
+                            if (!scene_.segment_occluded(h, ls.point, true, li)) {
                                 float pl = light_select_pdf * ls.pdf;
                                 Vec3 c = clamp(e.f() * ls.Le * (wi.z * balance_heuristic(pl, e.pdf()) / pl), 0.f,
                                                kClamp);
@@ -223,13 +222,12 @@ public:
                         acc[kShadows][0] += 1.0;
                     } else if (!lights.empty()) {
                         int visible = 0;
-                        for (const Light& l : lights) {
+                        for (int li = 0; li < int(lights.size()); ++li) {
                             float u1 = aux.uniform(), u2 = aux.uniform();
                             LightSample ls;
-                            if (!sample_light(l, h.p, u1, u2, &ls)) continue;
+                            if (!sample_light(lights[li], h.p, u1, u2, &ls)) continue;
                             if (dot(ls.wi, h.ns) <= 0.f) continue;  // below the surface
-                            Vec3 o = offset_ray_origin(h, ls.wi);
-                            if (!scene_.occluded(o, ls.wi, ls.dist * (1.f - 1e-4f) - 1e-5f, !hidden)) ++visible;
+                            if (!scene_.segment_occluded(h, ls.point, !hidden, li)) ++visible;
                         }
                         acc[kShadows][0] += double(visible) / double(lights.size());
                     }

@@ -37,6 +37,7 @@ bool sample_light(const Light& light, const Vec3& p, float u1, float u2, LightSa
         float t = b - std::sqrt(std::max(0.f, disc));
         out->wi = wi;
         out->dist = std::max(t, 0.f);
+        out->point = p + wi * out->dist;
         out->Le = light.radiance;
         out->pdf = 1.f / (2.f * kPi * omc);
         return std::isfinite(out->pdf);
@@ -49,6 +50,7 @@ bool sample_light(const Light& light, const Vec3& p, float u1, float u2, LightSa
     Vec3 wi = w / d;
     float cos_l = -dot(light.normal, wi);
     if (cos_l <= 0.f) return false;  // one-sided emitter seen from behind
+    out->point = q;
     out->wi = wi;
     out->dist = d;
     out->Le = light.radiance;

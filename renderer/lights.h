@@ -21,6 +21,7 @@ struct Light {
 
 /// A point sampled on a light as seen from a shading point.
 struct LightSample {
+    Vec3 point;   // the sampled point on the light
     Vec3 wi;      // unit direction from the shading point to the light point
     float dist;   // distance to the light point
     Vec3 Le;      // radiance leaving the light point towards the shading point

@@ -50,24 +50,26 @@ void sphere_bounds(const RTCBoundsFunctionArguments* args) {
     b->upper_z = s->center.z + s->radius;
 }
 
-/// Both roots of |o + t d - c|^2 = r^2 in double precision (stable form, Haines et al.,
-/// "Precision Improvements for Ray/Sphere Intersection", Ray Tracing Gems 2019).
-bool sphere_roots(const Shape* s, float ox, float oy, float oz, float dx, float dy, float dz, double* t0,
-                  double* t1) {
-    double fx = double(ox) - s->center.x, fy = double(oy) - s->center.y, fz = double(oz) - s->center.z;
-    double a = double(dx) * dx + double(dy) * dy + double(dz) * dz;
-    double b = -(fx * dx + fy * dy + fz * dz);  // -f.d
-    double r = s->radius;
-    double lx = fx + b / a * dx, ly = fy + b / a * dy, lz = fz + b / a * dz;
-    double disc = r * r - (lx * lx + ly * ly + lz * lz);  // (r^2 - |f - (f.d/a) d|^2)
-    if (disc < 0.0) return false;
-    double c = fx * fx + fy * fy + fz * fz - r * r;
-    double q = b + std::copysign(std::sqrt(a * disc), b);
-    if (q == 0.0) {
-        *t0 = *t1 = 0.0;
-        return c == 0.0;
+/// Both roots of |o + t d - c|^2 = r^2, in the stable form of Haines et al., "Precision
+/// Improvements for Ray/Sphere Intersection" (Ray Tracing Gems, 2019): the discriminant is taken
+/// from the distance of the centre to the ray, which does not cancel for small, distant spheres.
+inline bool sphere_roots(const Shape* s, float ox, float oy, float oz, float dx, float dy, float dz, float* t0,
+                         float* t1) {
+    const float fx = ox - s->center.x, fy = oy - s->center.y, fz = oz - s->center.z;
+    const float a = dx * dx + dy * dy + dz * dz;
+    const float b = -(fx * dx + fy * dy + fz * dz);  // -f.d
+    const float r = s->radius;
+    const float ba = b / a;
+    const float lx = fx + ba * dx, ly = fy + ba * dy, lz = fz + ba * dz;
+    const float disc = r * r - (lx * lx + ly * ly + lz * lz);
+    if (disc < 0.f) return false;
+    const float c = fx * fx + fy * fy + fz * fz - r * r;
+    const float q = b + std::copysign(std::sqrt(a * disc), b);
+    if (q == 0.f) {
+        *t0 = *t1 = 0.f;
+        return c == 0.f;
     }
-    double ta = c / q, tb = q / a;
+    const float ta = c / q, tb = q / a;
     *t0 = std::min(ta, tb);
     *t1 = std::max(ta, tb);
     return true;
@@ -82,15 +84,14 @@ void sphere_intersect(const RTCIntersectFunctionNArguments* args) {
         if (!args->valid[i]) continue;
         float ox = RTCRayN_org_x(ray, N, i), oy = RTCRayN_org_y(ray, N, i), oz = RTCRayN_org_z(ray, N, i);
         float dx = RTCRayN_dir_x(ray, N, i), dy = RTCRayN_dir_y(ray, N, i), dz = RTCRayN_dir_z(ray, N, i);
-        double t0, t1;
+        float t0, t1;
         if (!sphere_roots(s, ox, oy, oz, dx, dy, dz, &t0, &t1)) continue;
         float tnear = RTCRayN_tnear(ray, N, i);
         float& tfar = RTCRayN_tfar(ray, N, i);
-        double t = t0 > tnear ? t0 : t1;
+        float t = t0 > tnear ? t0 : t1;
         if (!(t > tnear && t < tfar)) continue;
-        tfar = float(t);
-        float px = float(ox + t * dx - s->center.x), py = float(oy + t * dy - s->center.y),
-              pz = float(oz + t * dz - s->center.z);
+        tfar = t;
+        float px = ox + t * dx - s->center.x, py = oy + t * dy - s->center.y, pz = oz + t * dz - s->center.z;
         RTCHitN_Ng_x(hit, N, i) = px;
         RTCHitN_Ng_y(hit, N, i) = py;
         RTCHitN_Ng_z(hit, N, i) = pz;
@@ -108,7 +109,7 @@ void sphere_occluded(const RTCOccludedFunctionNArguments* args) {
     const unsigned N = args->N;
     for (unsigned i = 0; i < N; ++i) {
         if (!args->valid[i]) continue;
-        double t0, t1;
+        float t0, t1;
         if (!sphere_roots(s, RTCRayN_org_x(ray, N, i), RTCRayN_org_y(ray, N, i), RTCRayN_org_z(ray, N, i),
                           RTCRayN_dir_x(ray, N, i), RTCRayN_dir_y(ray, N, i), RTCRayN_dir_z(ray, N, i), &t0, &t1))
             continue;
@@ -280,6 +281,7 @@ void Scene::commit() {
         }
         l.area = area;
         s.light = int(lights_.size());
+        s.mask = light_mask_bit(s.light);
         lights_.push_back(l);
     }
 
@@ -317,6 +319,7 @@ void Scene::commit() {
             }
             for (size_t i = 0; i < s.indices.size(); ++i) ib[i] = s.indices[i];
         }
+        rtcSetGeometryMask(g, s.mask);
         rtcCommitGeometry(g);
         // The same geometry (and ID) goes into both scenes; emitters only into the full one.
         rtcAttachGeometryByID(scene_all_, g, unsigned(id));
@@ -400,7 +403,7 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
     return true;
 }
 
-bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters) const {
+bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
     RTCRay r;
     r.org_x = o.x;
     r.org_y = o.y;
@@ -411,11 +414,22 @@ bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitter
     r.tnear = 0.f;
     r.tfar = tfar;
     r.time = 0.f;
-    r.mask = 0xFFFFFFFFu;
+    r.mask = mask;
     r.id = 0;
     r.flags = 0;
     embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
     return r.tfar < 0.f;
+}
+
+bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light) const {
+    Vec3 o = offset_ray_origin(h, q - h.p);
+    Vec3 w = q - o;
+    float dist = length(w);
+    if (!(dist > 0.f)) return false;
+    // The target light cannot block its own sampled (visible) point: skip it where it has a bit.
+    const uint32_t bit = light >= 0 ? light_mask_bit(light) : 1u;
+    const uint32_t mask = bit != 1u ? ~bit : 0xFFFFFFFFu;
+    return occluded(o, w / dist, dist * (1.f - 1e-4f), with_emitters, mask);
 }
 
 Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
@@ -424,3 +438,4 @@ Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
 }
 
 }  // namespace cnsr
+

@@ -25,10 +25,15 @@ struct Texture {
 
 enum class ShapeType { Mesh, Quad, Sphere };
 
+/// Embree geometry mask of light i: lights 0..30 get a bit of their own so that a shadow ray can
+/// skip the light it aims at; everything else has bit 0 and is never skipped.
+inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 31 ? (2u << i) : 1u; }
+
 struct Shape {
     ShapeType type = ShapeType::Mesh;
     int material = 0;
     int light = -1;              // index into Scene::lights(), -1 if NEE does not sample it
+    uint32_t mask = 1u;          // Embree geometry mask (light_mask_bit)
     bool emitter_group = false;  // hidden from camera rays / shadow pass when lights are hidden
     Vec3 radiance;               // emitted radiance (emission / area) when emissive
     // mesh
@@ -74,8 +79,14 @@ public:
 
     /// Closest hit along the ray; emitters are skipped when with_emitters is false.
     bool intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const;
-    /// Is anything hit on (0, tfar) from o along unit d?
-    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters) const;
+    /// Is anything hit on (0, tfar) from o along unit d? Geometry whose mask shares no bit with
+    /// `mask` may be skipped (Embree ray masks; an optimisation only, never needed for correctness).
+    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask = 0xFFFFFFFFu) const;
+    /// Is the segment from hit point h to a point q on a light blocked? The shadow ray starts at
+    /// the offset origin and aims at q itself (not along the direction seen from h.p): near a
+    /// sphere light's silhouette the distance along a fixed direction is ill-conditioned.
+    /// `light` (or -1) is the light q lies on: it cannot block its own visible side, so it is masked out.
+    bool segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light = -1) const;
 
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }
