@@ -55,10 +55,7 @@ class Task:
     batch_size: int = 0
     views_per_scene: int = 0
     latent_separation: bool = False
-
-    @property
-    def scenes_count(self) -> Optional[int]:
-        return self.batch_size or None
+    scenes: int = 0          # scenes in the batch, for the progress bar (0: unknown)
 
 
 def render_seed(scene: dict, scene_index: int, view_index: int, views: int) -> int:
@@ -127,7 +124,10 @@ def render_task(renderer, task: Task, settings: RenderSettings) -> int:
 def json_tasks(in_folder: PathLike, out_folder: PathLike) -> List[Task]:
     """One task per ``IN/batch*`` folder, rendered into ``OUT/<same name>.exr``."""
     out_folder = Path(out_folder)
-    return [Task(out=out_folder / f"{d.name}.exr", folder=d) for d in list_json_batches(in_folder)]
+    folders = list_json_batches(in_folder)
+    # batches of a dataset share one size: count the first one's scenes for the progress bar
+    scenes = sum(1 for p in folders[0].glob("scene*") if p.is_dir())
+    return [Task(out=out_folder / f"{d.name}.exr", folder=d, scenes=scenes) for d in folders]
 
 
 def random_tasks(dataset: str, out_folder: PathLike, seed: int, sizes: Dict[str, int], batch_size: int,
@@ -139,7 +139,7 @@ def random_tasks(dataset: str, out_folder: PathLike, seed: int, sizes: Dict[str,
         b = batch_size if split == "train" else test_batch_size
         tasks += [Task(out=out_folder / split / f"{batch_name(i)}.exr", dataset=dataset, seed=seed, split=split,
                        index=i, batch_size=b, views_per_scene=views_per_scene,
-                       latent_separation=latent_separation) for i in range(n)]
+                       latent_separation=latent_separation, scenes=b) for i in range(n)]
     return tasks
 
 
@@ -210,8 +210,7 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
     settings = RenderSettings(**{**settings.__dict__})
     if settings.threads == 0 and workers > 1:
         settings.threads = max(1, (os.cpu_count() or 1) // workers)
-    per_batch = todo[0].scenes_count
-    total = len(todo) * per_batch if per_batch else None
+    total = sum(t.scenes for t in todo) if all(t.scenes for t in todo) else None
     bar = tqdm(total=total or len(todo), unit="scene" if total else "batch", desc=desc, disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
     previous = signal.getsignal(signal.SIGTERM)
