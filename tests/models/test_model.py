@@ -300,3 +300,14 @@ def test_small_configs_train_a_step(name):
     assert torch.isfinite(loss) and "lighting_percentage" in logs
     with torch.no_grad():
         assert model.sample(batch)[0]["beauty"].shape == (2, 3, 32, 32)
+
+
+def test_parameter_order_is_the_references():
+    """Reference optimizer states index parameters by position: generators first, then encoders,
+    each in the order their layers were created."""
+    model = build_model(CONFIGS / "room_beauty.json")
+    names = [n for n, _ in model.named_parameters()]
+    assert names[0] == "generator.generators.0.input.weight"
+    assert names[names.index("generator.generators.0.final.bias") + 1] == "representation.representations.0.deltas"
+    enc = [n.split(".")[3] for n in names if n.startswith("representation") and n.endswith("weight")]
+    assert enc == ["conv1", "conv2", "conv3", "skip_conv1", "skip_conv2", "conv4", "conv5", "conv6"]

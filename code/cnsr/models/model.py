@@ -182,8 +182,10 @@ class SceneRepresentationModel(nn.Module):
     def __init__(self, cfg: Config):
         super().__init__()
         self.cfg = cfg
-        self.representation = RepresentationNetworks(cfg)
+        # Generators first, as in the reference model: parameters() then has the reference's
+        # order, which its checkpoints' optimizer states index by position.
         self.generator = GeneratorChain(cfg)
+        self.representation = RepresentationNetworks(cfg)
         self.iteration = 0
 
     def set_iteration(self, iteration: int) -> None:
