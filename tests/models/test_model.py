@@ -311,3 +311,12 @@ def test_parameter_order_is_the_references():
     assert names[names.index("generator.generators.0.final.bias") + 1] == "representation.representations.0.deltas"
     enc = [n.split(".")[3] for n in names if n.startswith("representation") and n.endswith("weight")]
     assert enc == ["conv1", "conv2", "conv3", "skip_conv1", "skip_conv2", "conv4", "conv5", "conv6"]
+
+
+def test_reference_key_strips_every_wrapper_segment():
+    from cnsr.models import reference_key
+    assert reference_key("module.generator.generators.0.final.weight") == "generator.generators.0.final.weight"
+    # a Copy of a DataParallel generator was wrapped twice in the reference
+    assert reference_key("generator.generators.1.module.module.final.bias") == "generator.generators.1.final.bias"
+    assert reference_key("generator.generators.0.down_block1.model.0.weight") == \
+        "generator.generators.0.down_block1.model.0.weight"

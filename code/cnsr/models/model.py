@@ -254,12 +254,13 @@ def build_model(cfg: Union[Config, str, Dict[str, Any]]) -> SceneRepresentationM
     return SceneRepresentationModel(load_config(cfg))
 
 
-_MODULE = re.compile(r"(^|\.)module\.")
+#: a ``module.`` path segment (at the start or after a dot; nested wrappers give several)
+_MODULE = re.compile(r"(?<![^.])module\.")
 
 
 def reference_key(key: str) -> str:
     """A state-dict key with every DataParallel/DDP ``module.`` segment removed."""
-    return _MODULE.sub(r"\1", key)
+    return _MODULE.sub("", key)
 
 
 def load_reference_state_dict(model: SceneRepresentationModel, state_dict: Mapping[str, Any],
