@@ -131,6 +131,11 @@ def test_on_the_fly_batches(tmp_path):
     torch.testing.assert_close(a["observation_images"]["beauty"], b["observation_images"]["beauty"])
     c = next(iter(build_loader(cfg, "train", start_iteration=2)))   # the stream resumes at batch 2
     assert not torch.equal(a["query_poses"], c["query_poses"])
+    # rendered in a background worker process: the same stream
+    w = iter(build_loader({**cfg, "num_workers": 1}, "train"))
+    first, second = next(w), next(w)
+    torch.testing.assert_close(first["observation_images"]["beauty"], a["observation_images"]["beauty"])
+    torch.testing.assert_close(second["query_poses"], c["query_poses"])
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs POSIX signals")
@@ -168,3 +173,42 @@ def test_passes_option():
     assert parse_passes("id, beauty", []) == ["beauty", "id"]     # canonical order
     with pytest.raises(ValueError, match="bogus"):
         parse_passes("beauty,bogus", [])
+
+
+def test_reference_scene_files_render_into_a_batch(tmp_path, reference_scenes):
+    """A batch folder of scene files written by the paper's randomizers (absolute OBJ paths
+    replaced by bare names next to the files) renders, each scene loaded once for its views."""
+    import shutil
+    batch = tmp_path / "json" / "batch000000000"
+    for s, name in enumerate(["room", "manymanyroom", "fewmaterialroom"]):
+        d = batch / f"scene{s:04d}"
+        d.mkdir(parents=True)
+        for obj in reference_scenes.glob("*.obj"):
+            shutil.copy(obj, d / obj.name)
+        for v in range(2):
+            shutil.copy(reference_scenes / f"{name}_{v}.json", d / f"view{v:03d}.json")
+    (batch / "factor.txt").write_text("1\n")
+    run_tasks(json_tasks(tmp_path / "json", tmp_path / "out"), TINY, workers=1, progress=False)
+    data = read_batch_exr(tmp_path / "out" / "batch000000000.exr", ["beauty", "id"])
+    assert data.shape == (3, 2, 16, 16) and data.factor == 1
+    scene = json.loads((reference_scenes / "manymanyroom_1.json").read_text())
+    r = Renderer(threads=1)
+    r.load_scene(str(reference_scenes / "manymanyroom_1.json"))
+    from cnsr.data.generate import render_seed
+    out = r.render(size=16, spp=1, seed=render_seed(scene, 1, 1, 2), passes=["beauty"])
+    np.testing.assert_array_equal(data.images["beauty"][1, 1], np.moveaxis(out["beauty"], -1, 0).astype(np.float16))
+    assert len({data.images["id"][s, 0].tobytes() for s in range(3)}) == 3
+
+
+def test_batch_files_say_how_to_recreate_their_scenes(tmp_path):
+    from cnsr.data import read_batch_meta
+    from cnsr.data.batches import make_batch
+    run_tasks(tiny_tasks(tmp_path, 1, 1, seed=7), TINY, workers=1, progress=False)
+    meta = read_batch_meta(tmp_path / "test" / "batch000000000.exr")
+    assert (meta["dataset"], meta["seed"], meta["split"], meta["index"], meta["spp"]) == ("room", 7, "test", 0, 1)
+    scenes, factor = make_batch(meta["dataset"], meta["seed"], meta["split"], meta["index"], meta["scenes"],
+                                meta["views"], True)
+    from cnsr.render.camera import look_at_pose
+    cam = scenes[1][0]["camera"]
+    np.testing.assert_allclose(meta["poses"][1, 0], look_at_pose(cam["position"], cam["lookat"]), atol=1e-5)
+    assert factor == meta["factor"] == -1

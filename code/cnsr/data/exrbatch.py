@@ -10,7 +10,8 @@ Layout of ``batch%09d.exr`` (a batch of B scenes seen from V views at H x W pixe
 - header attributes: ``cnsr.format`` ("cnsr-batch-1"), ``cnsr.scenes`` (B), ``cnsr.views`` (V),
   ``cnsr.factor`` (0 lighting, 1 geometry, 2 material, -1 all random), ``cnsr.poses``
   (float vector of B*V*16: the world-to-camera pose of every view, scene-major), and
-  optionally ``cnsr.dataset``, ``cnsr.spp``, ``cnsr.seed``;
+  provenance: ``cnsr.dataset``, ``cnsr.spp`` and either ``cnsr.seed``/``cnsr.split``/``cnsr.index``
+  (the batch's scenes are :func:`cnsr.data.batches.make_batch` of those) or ``cnsr.json_folder``;
 - no compression by default. Uncompressed scanlines are a regular array on disk, so
   :func:`read_batch_exr` maps them straight into NumPy and copies out only the channels a
   config needs, with no per-pixel decoding at all: that is what makes loading several

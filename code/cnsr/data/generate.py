@@ -113,9 +113,14 @@ def render_task(renderer, task: Task, settings: RenderSettings) -> int:
     """Render one task into its batch file (atomically); returns the number of scenes."""
     scenes, factor = task_scenes(task)
     images, poses = render_batch(renderer, scenes, settings.size, settings.spp, settings.passes)
+    # enough to re-create the batch's scenes: (dataset, seed, split, index) or the JSON folder
     meta = {"spp": settings.spp}
     if settings.dataset:
         meta["dataset"] = settings.dataset
+    if task.folder is not None:
+        meta["json_folder"] = task.folder.name
+    else:
+        meta.update(seed=task.seed, split=task.split, index=task.index)
     write_batch_exr(task.out, images, poses, factor, compression=settings.compression, meta=meta)
     return len(scenes)
 
