@@ -132,7 +132,7 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
         start = time.time()
         counts = run_tasks(tasks, settings, workers=args.workers or None, shard=args.shard,
                            progress=not args.quiet)
-    except DatasetError as e:
+    except (DatasetError, ValueError) as e:   # broken batch folders, scene files the renderer rejects
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

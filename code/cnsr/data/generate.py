@@ -15,6 +15,7 @@ flight are dropped (their temp files removed), and a rerun continues where it st
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -61,8 +62,7 @@ class Task:
 def render_seed(scene: dict, scene_index: int, view_index: int, views: int) -> int:
     """Sampler seed of one view: from the scene's own ``seed`` and its place in the batch, so the
     JSON path and the one-step path render identical noise."""
-    base = int(scene.get("seed", 0)) if isinstance(scene, dict) else 0
-    return (base * 1000003 + scene_index * views + view_index) % (2 ** 31)
+    return (int(scene.get("seed", 0)) * 1000003 + scene_index * views + view_index) % (2 ** 31)
 
 
 def _same_scene(a: dict, b: dict) -> bool:
@@ -169,8 +169,8 @@ def _worker_init(settings: RenderSettings) -> None:
     _worker_settings = settings
 
 
-def _worker_run(task: Task) -> Tuple[str, int]:
-    return str(task.out), render_task(_worker_renderer, task, _worker_settings)
+def _worker_run(task: Task) -> int:
+    return render_task(_worker_renderer, task, _worker_settings)
 
 
 def pending(tasks: Sequence[Task]) -> List[Task]:
@@ -212,9 +212,8 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
         t.out.parent.mkdir(parents=True, exist_ok=True)
     remove_temp_files(todo)
     workers = default_workers(len(todo)) if not workers else max(1, min(workers, len(todo)))
-    settings = RenderSettings(**{**settings.__dict__})
     if settings.threads == 0 and workers > 1:
-        settings.threads = max(1, (os.cpu_count() or 1) // workers)
+        settings = dataclasses.replace(settings, threads=max(1, (os.cpu_count() or 1) // workers))
     total = sum(t.scenes for t in todo) if all(t.scenes for t in todo) else None
     bar = tqdm(total=total or len(todo), unit="scene" if total else "batch", desc=desc, disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
@@ -234,7 +233,7 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
             import multiprocessing as mp
             pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(settings,))
             try:
-                for _, n in pool.imap_unordered(_worker_run, todo):
+                for n in pool.imap_unordered(_worker_run, todo):
                     counts["rendered"] += 1
                     bar.update(n if total else 1)
                 pool.close()
