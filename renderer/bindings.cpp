@@ -173,7 +173,7 @@ PYBIND11_MODULE(_renderer, m) {
         "render",
         [](const Scene& scene, const Camera& camera, int width, int height, int spp, uint64_t seed,
            std::vector<std::string> pass_names, int threads, int bounces, bool hide_lights, bool nee,
-           std::array<float, 3> background) {
+           std::array<float, 3> background, bool return_stats) -> py::object {
             RenderOptions opt;
             opt.width = width;
             opt.height = height;
@@ -204,10 +204,16 @@ PYBIND11_MODULE(_renderer, m) {
                 std::copy(result.buffers[p].begin(), result.buffers[p].end(), a.mutable_data());
                 out[kPassTable[p].name] = a;
             }
-            return out;
+            if (!return_stats) return std::move(out);
+            py::dict stats;
+            stats["rays_intersect"] = result.rays_intersect;
+            stats["rays_occluded"] = result.rays_occluded;
+            return py::make_tuple(out, stats);
         },
         py::arg("scene"), py::arg("camera"), py::arg("width"), py::arg("height"), py::arg("spp"), py::arg("seed"),
         py::arg("passes"), py::arg("threads") = 0, py::arg("bounces") = 4, py::arg("hide_lights") = false,
         py::arg("nee") = true, py::arg("background") = std::array<float, 3>{0.f, 0.f, 0.f},
-        "Renders the requested passes; returns {name: float32 array (height, width, channels)}.");
+        py::arg("return_stats") = false,
+        "Renders the requested passes; returns {name: float32 array (height, width, channels)} (and, with\n"
+        "return_stats, a dict of ray counts).");
 }

@@ -299,9 +299,12 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
     nthreads = std::max(1, std::min(nthreads, ntiles));
 
     std::atomic<int> next_tile{0};
+    std::atomic<uint64_t> rays_intersect{0}, rays_occluded{0};
     std::exception_ptr error;
     std::mutex error_mutex;
     auto worker = [&]() {
+        RayCounter& counter = thread_ray_counter();
+        const RayCounter start = counter;
         try {
             for (;;) {
                 int t = next_tile.fetch_add(1);
@@ -316,6 +319,8 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
             if (!error) error = std::current_exception();
             next_tile = ntiles;
         }
+        rays_intersect += counter.intersect - start.intersect;
+        rays_occluded += counter.occluded - start.occluded;
     };
     if (nthreads == 1) {
         worker();
@@ -327,6 +332,8 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
         for (auto& t : pool) t.join();
     }
     if (error) std::rethrow_exception(error);
+    result->rays_intersect = rays_intersect;
+    result->rays_occluded = rays_occluded;
 }
 
 }  // namespace cnsr

@@ -26,6 +26,8 @@ struct RenderOptions {
 /// One float buffer (height * width * channels, row 0 = top) per requested pass; empty otherwise.
 struct RenderResult {
     std::vector<float> buffers[kNumPasses];
+    uint64_t rays_intersect = 0;  // closest-hit rays traced
+    uint64_t rays_occluded = 0;   // shadow / occlusion rays traced
 };
 
 /// Renders `scene` (committed) from `camera` into the requested passes. Deterministic for a seed:

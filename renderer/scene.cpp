@@ -123,6 +123,11 @@ inline float wrap01(float x) { return x - std::floor(x); }
 
 }  // namespace
 
+RayCounter& thread_ray_counter() {
+    thread_local RayCounter counter;
+    return counter;
+}
+
 // ---- Texture ----
 
 float Texture::lookup(float u, float v) const {
@@ -350,6 +355,7 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
     rh.hit.geomID = RTC_INVALID_GEOMETRY_ID;
     rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
     rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
+    ++thread_ray_counter().intersect;
     embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
     if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return false;
 
@@ -417,6 +423,7 @@ bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitter
     r.mask = mask;
     r.id = 0;
     r.flags = 0;
+    ++thread_ray_counter().occluded;
     embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
     return r.tfar < 0.f;
 }

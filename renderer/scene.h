@@ -109,6 +109,13 @@ private:
     bool committed_ = false;
 };
 
+/// Rays traced by the calling thread since the last reset (closest-hit and shadow queries);
+/// the integrator sums them over its workers for the benchmark's rays-per-second figure.
+struct RayCounter {
+    uint64_t intersect = 0, occluded = 0;
+};
+RayCounter& thread_ray_counter();
+
 /// Ray origin for leaving a hit point in direction w: offset along the geometric normal to the
 /// side of w, so that the new ray does not re-hit the surface it starts on.
 inline Vec3 offset_ray_origin(const SurfaceHit& h, const Vec3& w) {

@@ -31,6 +31,8 @@ class Renderer:
         self._camera: Optional[CameraSettings] = None
         self._native_camera = None
         self.bounces: Optional[int] = None  # None = the scene's setting
+        #: Ray counts of the last render: {"rays_intersect": int, "rays_occluded": int}.
+        self.last_stats: Dict[str, int] = {}
         self.hide_lights: Optional[bool] = None  # None = the scene's setting
 
     # -- scene and camera ---------------------------------------------------------------------
@@ -104,11 +106,11 @@ class Renderer:
         if seed < 0:
             seed &= (1 << 64) - 1
         nthreads = self.threads if threads is None else int(threads)
-        out = _renderer.render(
+        out, self.last_stats = _renderer.render(
             scene.native, self._native_camera, size, size, spp, seed, names, max(0, nthreads),
             scene.bounces if self.bounces is None else int(self.bounces),
             scene.hide_lights if self.hide_lights is None else bool(self.hide_lights),
-            self.nee, list(scene.background))
+            self.nee, list(scene.background), True)
         return {n: out[n] for n in names}
 
 
