@@ -165,3 +165,24 @@ def test_empty_or_missing_folder(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(DatasetError, match="no batch files"):
         build_loader(small_config(tmp_path), "train")
+
+
+def test_convert_reference_npz_folder(tmp_path, capsys):
+    from cnsr.data.cli import generate_main
+    write_split(tmp_path / "npz", 3, "npz")
+    (tmp_path / "npz" / "batch000000002.npz").write_bytes(b"broken")
+    argv = ["--config", "../configs/quickstart_data.json", "--from_npz", str(tmp_path / "npz"),
+            "--out_folder", str(tmp_path / "exr"), "--quiet"]
+    assert generate_main(argv) == 1                       # the broken file is named, the rest done
+    assert "batch000000002.npz" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "exr").glob("*.exr")) == ["batch000000000.exr", "batch000000001.exr"]
+    (tmp_path / "npz" / "batch000000002.npz").unlink()
+    assert generate_main(argv) == 0
+    cfg = small_config(tmp_path)
+    a = list(build_loader(cfg, "train", data_dir=tmp_path / "exr", seed=1))
+    b = list(build_loader(cfg, "train", data_dir=tmp_path / "npz", seed=1))
+    for x, y in zip(a, b):
+        for p in PASSES:
+            torch.testing.assert_close(x["query_images"][p], y["query_images"][p], rtol=0, atol=0)
+        torch.testing.assert_close(x["observation_poses"], y["observation_poses"], rtol=0, atol=0)
+        assert x["factor"] == y["factor"]

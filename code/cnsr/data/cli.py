@@ -79,6 +79,9 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--config", required=True, help="dataset config: samples_per_pixel, the image size "
                    "(its largest network render_size, or render_size) and, in one step, the batch shape")
     p.add_argument("--in_folder", help="a split folder of JSON batches, e.g. datasets/room_json/train")
+    p.add_argument("--from_npz", metavar="FOLDER",
+                   help="instead of rendering, convert the reference's .npz batches of FOLDER into our EXR "
+                        "batch files in --out_folder (same content, several times faster to load)")
     p.add_argument("--out_folder", required=True,
                    help="with --in_folder: where the batch files go; in one step: the dataset root (train/, test/)")
     p.add_argument("--size", type=int, help="one step: number of training batches")
@@ -102,6 +105,20 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
         p.error(str(e))
     from .generate import RenderSettings, json_tasks, parse_passes, random_tasks, run_tasks, write_info
 
+    if args.from_npz is not None:
+        if args.in_folder is not None or args.size is not None:
+            p.error("--from_npz converts existing batches: it takes no --in_folder or --size")
+        from .generate import convert_npz_folder
+        try:
+            counts = convert_npz_folder(args.from_npz, args.out_folder, args.shard, args.compression,
+                                        progress=not args.quiet)
+        except (DatasetError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        print(f"{counts['rendered']} batches converted, {counts['skipped']} already there", file=sys.stderr)
+        return 0
     one_step = args.in_folder is None
     if one_step and args.size is None:
         p.error("give --in_folder (render JSON folders) or --size/--testing_size (one step)")

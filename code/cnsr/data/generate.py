@@ -277,3 +277,29 @@ def parse_passes(text: str, needed: Sequence[str]) -> List[str]:
         return list(needed)
     names = [p.strip() for p in text.split(",") if p.strip()]
     return [p for p in PASS_NAMES if p in check_passes(names, "--passes")]
+
+
+def convert_npz_folder(in_folder: PathLike, out_folder: PathLike, shard: Tuple[int, int] = (0, 1),
+                       compression: str = "none", progress: bool = True) -> Dict[str, int]:
+    """Convert the reference's ``.npz`` batches of a folder into our EXR batch files (same stem,
+    every pass the file holds), for their faster loading. Resumable and shardable like rendering:
+    existing outputs are skipped, each file is written atomically."""
+    from tqdm import tqdm
+
+    from .npzbatch import read_batch_npz
+
+    in_folder, out_folder = Path(in_folder), Path(out_folder)
+    if not in_folder.is_dir():
+        raise DatasetError(f"{in_folder}: folder does not exist")
+    sources = sorted(p for p in in_folder.glob("*.npz") if not p.name.startswith("."))
+    if not sources:
+        raise DatasetError(f"{in_folder}: no .npz batch files")
+    tasks = shard_items([Task(out=out_folder / f"{p.stem}.exr", folder=p) for p in sources], shard)
+    todo = pending(tasks)
+    out_folder.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(todo)
+    for t in tqdm(todo, unit="batch", desc="converting", disable=not progress, dynamic_ncols=True):
+        data = read_batch_npz(t.folder)
+        write_batch_exr(t.out, data.images, data.poses, data.factor, compression=compression,
+                        meta={"npz_source": t.folder.name})
+    return {"total": len(tasks), "skipped": len(tasks) - len(todo), "rendered": len(todo)}

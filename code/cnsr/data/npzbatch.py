@@ -56,7 +56,7 @@ def read_batch_npz(path: PathLike, passes: Optional[Iterable[str]] = None, dtype
                 raise DatasetError(f"{path}: no 'poses' array (not a batch in the reference layout)")
             images = {p: np.asarray(z[p], dtype=dtype) for p in wanted}
             poses = np.asarray(z["poses"], dtype=np.float32)
-            factor = int(z["factor"]) if "factor" in keys else -1
+            factor = int(np.asarray(z["factor"]).reshape(-1)[0]) if "factor" in keys else -1
     except DatasetError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
