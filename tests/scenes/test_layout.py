@@ -40,8 +40,9 @@ def _room_world_points(scene, reference_dir):
 
 @pytest.mark.parametrize("snap", [True, False])
 def test_room_objects_never_intersect(snap):
-    from conftest import REFERENCE_SCENES
-    ref = REFERENCE_SCENES if REFERENCE_SCENES.is_dir() else None
+    # the reference meshes, when the shared test data sits beside the repository
+    reference_scenes = Path(__file__).resolve().parents[3] / "shared" / "reference-scenes"
+    ref = reference_scenes if reference_scenes.is_dir() else None
     rz = make_randomizer("room", 2024, snap_to_grid=snap)
     crowded = 0
     for _ in range(300):
