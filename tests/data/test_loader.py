@@ -178,6 +178,12 @@ def test_convert_reference_npz_folder(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "exr").glob("*.exr")) == ["batch000000000.exr", "batch000000001.exr"]
     (tmp_path / "npz" / "batch000000002.npz").unlink()
     assert generate_main(argv) == 0
+    from cnsr.data import list_batch_files
+    import shutil
+    mixed = tmp_path / "mixed"
+    shutil.copytree(tmp_path / "npz", mixed)
+    shutil.copy(tmp_path / "exr" / "batch000000000.exr", mixed)
+    assert [p.name for p in list_batch_files(mixed)] == ["batch000000000.exr", "batch000000001.npz"]
     cfg = small_config(tmp_path)
     a = list(build_loader(cfg, "train", data_dir=tmp_path / "exr", seed=1))
     b = list(build_loader(cfg, "train", data_dir=tmp_path / "npz", seed=1))

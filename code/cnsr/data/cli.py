@@ -55,9 +55,13 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     seed = _seed(args, cfg)
     out = Path(args.out_folder)
     write_info(out / "dataset.json", _info(cfg, seed, args.size, args.testing_size))
-    counts = create_json_dataset(cfg.dataset, out, {"train": args.size, "test": args.testing_size}, seed,
-                                 cfg.batch_size, cfg.test_batch_size, cfg.views_per_scene,
-                                 cfg.latent_separation, shard=args.shard, progress=not args.quiet)
+    try:
+        counts = create_json_dataset(cfg.dataset, out, {"train": args.size, "test": args.testing_size}, seed,
+                                     cfg.batch_size, cfg.test_batch_size, cfg.views_per_scene,
+                                     cfg.latent_separation, shard=args.shard, progress=not args.quiet)
+    except KeyboardInterrupt:   # every batch folder is renamed into place whole: a rerun continues
+        print("\ninterrupted: run the same command again to write the rest", file=sys.stderr)
+        return 130
     print(f"{counts['written']} batch folders written, {counts['skipped']} already there, under {out}")
     return 0
 

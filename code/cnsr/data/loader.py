@@ -38,13 +38,17 @@ ROUGH_THRESHOLD = 0.75
 
 
 def list_batch_files(folder: Union[str, os.PathLike]) -> List[Path]:
-    """All batch files (``*.exr``, ``*.npz``) of a dataset folder, sorted; hidden temp files excluded."""
+    """All batch files (``*.exr``, ``*.npz``) of a dataset folder, sorted; hidden temp files excluded,
+    and a ``.npz`` left out where an ``.exr`` of the same name holds the batch."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: dataset folder does not exist (generate one with "
                            f"code/generate-dataset.py, or set train_data_dir/test_data_dir)")
     files = sorted(p for p in folder.iterdir()
                    if p.suffix in (".exr", ".npz") and not p.name.startswith(".") and p.is_file())
+    # a batch converted in place (generate-dataset.py --from_npz) counts once: the EXR serves
+    exr_stems = {p.stem for p in files if p.suffix == ".exr"}
+    files = [p for p in files if p.suffix == ".exr" or p.stem not in exr_stems]
     if not files:
         raise DatasetError(f"{folder}: no batch files (*.exr or *.npz) in this folder")
     return files
