@@ -29,12 +29,11 @@ import numpy as np
 import torch
 
 from ..config import Config, load_config
+from ..models.inputs import MIRROR_PASSES, ROUGH_THRESHOLD  # the same conditioning rules as the model
 from ..passes import check_passes
 from .exrbatch import DatasetError, ExrBatchFile
 from .npzbatch import read_batch_npz
 
-MIRROR_PASSES = ("mirror", "mirror_hit", "mirror_normal")
-ROUGH_THRESHOLD = 0.75
 
 
 def list_batch_files(folder: Union[str, os.PathLike]) -> List[Path]:
