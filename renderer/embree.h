@@ -43,4 +43,53 @@ inline void embree_occluded(RTCScene scene, RTCRay* ray) {
 #endif
 }
 
+// Ray packets: the integrator traces kPacketWidth paths in lockstep.
+#ifndef CNSR_PACKET_WIDTH
+#define CNSR_PACKET_WIDTH 8
+#endif
+#if CNSR_PACKET_WIDTH == 16
+using RTCRayHitPacket = RTCRayHit16;
+using RTCRayPacket = RTCRay16;
+#define CNSR_RTC_INTERSECT_P rtcIntersect16
+#define CNSR_RTC_OCCLUDED_P rtcOccluded16
+#elif CNSR_PACKET_WIDTH == 8
+using RTCRayHitPacket = RTCRayHit8;
+using RTCRayPacket = RTCRay8;
+#define CNSR_RTC_INTERSECT_P rtcIntersect8
+#define CNSR_RTC_OCCLUDED_P rtcOccluded8
+#else
+#error "CNSR_PACKET_WIDTH must be 8 or 16"
+#endif
+constexpr int kPacketWidth = CNSR_PACKET_WIDTH;
+
+/// Closest hits of a packet of rays (valid[i] = -1 for active lanes, 0 otherwise).
+inline void embree_intersect_packet(const int* valid, RTCScene scene, RTCRayHitPacket* rh) {
+#if CNSR_EMBREE_VERSION >= 4
+    RTCIntersectArguments args;
+    rtcInitIntersectArguments(&args);
+    args.flags = RTC_RAY_QUERY_FLAG_INCOHERENT;
+    CNSR_RTC_INTERSECT_P(valid, scene, rh, &args);
+#else
+    RTCIntersectContext ctx;
+    rtcInitIntersectContext(&ctx);
+    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
+    CNSR_RTC_INTERSECT_P(valid, scene, &ctx, rh);
+#endif
+}
+
+/// Any hits of a packet of rays; tfar becomes -inf where something was hit.
+inline void embree_occluded_packet(const int* valid, RTCScene scene, RTCRayPacket* ray) {
+#if CNSR_EMBREE_VERSION >= 4
+    RTCOccludedArguments args;
+    rtcInitOccludedArguments(&args);
+    args.flags = RTC_RAY_QUERY_FLAG_INCOHERENT;
+    CNSR_RTC_OCCLUDED_P(valid, scene, ray, &args);
+#else
+    RTCIntersectContext ctx;
+    rtcInitIntersectContext(&ctx);
+    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
+    CNSR_RTC_OCCLUDED_P(valid, scene, &ctx, ray);
+#endif
+}
+
 }  // namespace cnsr

@@ -9,6 +9,12 @@
 
 #include "sampling.h"
 
+#if defined(__SSE__) || defined(_M_X64)
+#include <pmmintrin.h>
+#include <xmmintrin.h>
+#define CNSR_HAVE_MXCSR 1
+#endif
+
 namespace cnsr {
 
 namespace {
@@ -20,7 +26,11 @@ struct ShadingSample {
     Vec3 beauty, direct, diffuse;
 };
 
-/// Radiance estimates for the path starting with the camera ray `ray`, whose first hit is `h`.
+constexpr int kLanes = Scene::kPacket;
+
+/// Radiance estimates for up to kLanes paths traced in lockstep (one vertex per step for all
+/// lanes, so that their rays go to Embree as packets). Each lane is an independent path with its
+/// own generator; its result does not depend on the other lanes.
 ///   beauty:  full path-traced radiance (emission + NEE/MIS at every vertex),
 ///   direct:  directly seen emission + everything arriving after exactly one scattering event,
 ///   diffuse: the same estimator with every BSDF restricted to its diffuse lobe, continued only
@@ -29,117 +39,167 @@ class PathTracer {
 public:
     PathTracer(const Scene& scene, const RenderOptions& opt) : scene_(scene), opt_(opt) {}
 
-    ShadingSample trace(const Ray& camera_ray, const SurfaceHit& first_hit, Rng& rng) const {
-        ShadingSample out{Vec3(0.f), Vec3(0.f), Vec3(0.f)};
+    /// lanes with active[i] start at first_hit[i], reached by camera direction dir[i].
+    void trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
+               ShadingSample* out) const {
         const auto& lights = scene_.lights();
         const int nlights = int(lights.size());
         const float light_select_pdf = nlights > 0 ? 1.f / float(nlights) : 0.f;
 
-        SurfaceHit h = first_hit;
-        Vec3 d = camera_ray.d;
-        Vec3 beta(1.f), beta_d(1.f);  // throughput of the full and the diffuse-only estimator
-        bool diffuse_path = true;
-        float prev_pdf = 0.f, prev_pdf_d = 0.f;  // BSDF pdfs of the direction that reached h
-        Vec3 prev_p;
+        struct Lane {
+            SurfaceHit h;
+            Vec3 d;
+            Vec3 beta{1.f}, beta_d{1.f};  // throughput of the full and the diffuse-only estimator
+            bool diffuse_path = true;
+            float prev_pdf = 0.f, prev_pdf_d = 0.f;  // BSDF pdfs of the direction that reached h
+            Vec3 prev_p;
+            // pending next-event estimate, added if its shadow ray is unoccluded
+            Vec3 nee_point, nee_c, nee_cd;
+            int nee_light = -1;
+        } lane[kLanes];
+        bool alive[kLanes], shadow[kLanes], cont[kLanes], occluded[kLanes], found[kLanes];
+        Ray next[kLanes];
+        SurfaceHit from[kLanes], nh[kLanes];
+        Vec3 q[kLanes];
+        int qlight[kLanes];
+
+        for (int i = 0; i < kLanes; ++i) {
+            out[i] = ShadingSample{Vec3(0.f), Vec3(0.f), Vec3(0.f)};
+            alive[i] = active[i];
+            if (!active[i]) continue;
+            lane[i].h = first_hit[i];
+            lane[i].d = dir[i];
+        }
 
         for (int vertex = 1;; ++vertex) {
-            const Shape& shape = scene_.shape(h.shape);
-            const Material& m = scene_.material(shape.material);
-            const bool front = dot(h.ns, d) < 0.f;
-            if (m.is_emissive()) {
-                if (front) {
-                    const Vec3& Le = shape.radiance;
-                    if (vertex == 1) {  // directly visible emitters are not clamped
-                        out.beauty += Le;
-                        out.direct += Le;
-                        out.diffuse += Le;
-                    } else {
-                        float pl = 0.f;
-                        if (opt_.nee && shape.light >= 0)
-                            pl = light_select_pdf * light_pdf(lights[shape.light], prev_p, d, h.t);
-                        Vec3 c = clamp(Le * balance_heuristic(prev_pdf, pl), 0.f, kClamp);
-                        out.beauty += beta * c;
-                        if (vertex == 2) out.direct += beta * c;
-                        if (diffuse_path) {
-                            Vec3 cd = clamp(Le * balance_heuristic(prev_pdf_d, pl), 0.f, kClamp);
-                            out.diffuse += beta_d * cd;
+            bool any_shadow = false, any_cont = false;
+            for (int i = 0; i < kLanes; ++i) {
+                shadow[i] = cont[i] = false;
+                if (!alive[i]) continue;
+                alive[i] = false;  // until the lane decides to continue
+                Lane& L = lane[i];
+                ShadingSample& o = out[i];
+                const SurfaceHit& h = L.h;
+                const Vec3& d = L.d;
+                const Shape& shape = scene_.shape(h.shape);
+                const Material& m = scene_.material(shape.material);
+                const bool front = dot(h.ns, d) < 0.f;
+                if (m.is_emissive()) {
+                    if (front) {
+                        const Vec3& Le = shape.radiance;
+                        if (vertex == 1) {  // directly visible emitters are not clamped
+                            o.beauty += Le;
+                            o.direct += Le;
+                            o.diffuse += Le;
+                        } else {
+                            float pl = 0.f;
+                            if (opt_.nee && shape.light >= 0)
+                                pl = light_select_pdf * light_pdf(lights[shape.light], L.prev_p, d, h.t);
+                            Vec3 c = clamp(Le * balance_heuristic(L.prev_pdf, pl), 0.f, kClamp);
+                            o.beauty += L.beta * c;
+                            if (vertex == 2) o.direct += L.beta * c;
+                            if (L.diffuse_path) {
+                                Vec3 cd = clamp(Le * balance_heuristic(L.prev_pdf_d, pl), 0.f, kClamp);
+                                o.diffuse += L.beta_d * cd;
+                            }
                         }
                     }
+                    continue;  // paths end at emitters
                 }
-                break;  // paths end at emitters
-            }
-            if (!front) break;                  // one-sided surfaces: the back side is black
-            if (vertex > opt_.bounces) break;  // last vertex: no NEE, no continuation
+                if (!front) continue;                  // one-sided surfaces: the back side is black
+                if (vertex > opt_.bounces) continue;  // last vertex: no NEE, no continuation
 
-            Frame frame(h.ns);
-            const Vec3 wo = frame.to_local(-d);
-            Bsdf bsdf(scene_.albedo(m, h), m.spec_weight(), m.roughness, m.ior);
+                Frame frame(h.ns);
+                const Vec3 wo = frame.to_local(-d);
+                Bsdf bsdf(scene_.albedo(m, h), m.spec_weight(), m.roughness, m.ior);
+                Rng& r = rng[i];
 
-            // Next-event estimation: one uniformly chosen light, one shadow ray.
-            if (opt_.nee && nlights > 0) {
-                float ul = rng.uniform();
-                int li = std::min(int(ul * nlights), nlights - 1);
-                float u1 = rng.uniform(), u2 = rng.uniform();
-                LightSample ls;
-                if (sample_light(lights[li], h.p, u1, u2, &ls)) {
-                    Vec3 wi = frame.to_local(ls.wi);
-                    if (wi.z > 0.f) {
-                        BsdfEval e = bsdf.eval(wo, wi);
-                        if (e.pdf() > 0.f || !is_black(e.f())) {
-                            if (!scene_.segment_occluded(h, ls.point, true, li)) {
+                // Next-event estimation: one uniformly chosen light, one shadow ray.
+                if (opt_.nee && nlights > 0) {
+                    float ul = r.uniform();
+                    int li = std::min(int(ul * nlights), nlights - 1);
+                    float u1 = r.uniform(), u2 = r.uniform();
+                    LightSample ls;
+                    if (sample_light(lights[li], h.p, u1, u2, &ls)) {
+                        Vec3 wi = frame.to_local(ls.wi);
+                        if (wi.z > 0.f) {
+                            BsdfEval e = bsdf.eval(wo, wi);
+                            if (e.pdf() > 0.f || !is_black(e.f())) {
                                 float pl = light_select_pdf * ls.pdf;
-                                Vec3 c = clamp(e.f() * ls.Le * (wi.z * balance_heuristic(pl, e.pdf()) / pl), 0.f,
-                                               kClamp);
-                                out.beauty += beta * c;
-                                if (vertex == 1) out.direct += beta * c;
-                                if (diffuse_path) {
-                                    Vec3 cd = clamp(e.f_diffuse * ls.Le *
-                                                        (wi.z * balance_heuristic(pl, e.pdf_diffuse) / pl),
-                                                    0.f, kClamp);
-                                    out.diffuse += beta_d * cd;
-                                }
+                                // clamped before the throughput of the vertex is applied
+                                L.nee_c = L.beta * clamp(e.f() * ls.Le * (wi.z * balance_heuristic(pl, e.pdf()) / pl),
+                                                         0.f, kClamp);
+                                L.nee_cd = L.diffuse_path
+                                               ? L.beta_d * clamp(e.f_diffuse * ls.Le *
+                                                                      (wi.z * balance_heuristic(pl, e.pdf_diffuse) / pl),
+                                                                  0.f, kClamp)
+                                               : Vec3(0.f);
+                                shadow[i] = any_shadow = true;
+                                from[i] = h;
+                                q[i] = ls.point;
+                                qlight[i] = li;
                             }
                         }
                     }
                 }
+
+                // Continue the path by sampling the BSDF.
+                float ulobe = r.uniform(), u1 = r.uniform(), u2 = r.uniform();
+                BsdfSample bs;
+                if (!bsdf.sample(wo, ulobe, u1, u2, &bs)) continue;
+                const float cos_i = bs.wi.z;
+                Vec3 beta = L.beta * (bs.eval.f() * (cos_i / bs.eval.pdf()));
+                Vec3 beta_d = L.beta_d;
+                bool diffuse_path = L.diffuse_path;
+                if (diffuse_path) {
+                    if (bs.diffuse_lobe && bs.eval.pdf_diffuse > 0.f)
+                        beta_d = beta_d * (bs.eval.f_diffuse * (cos_i / bs.eval.pdf_diffuse));
+                    else
+                        diffuse_path = false;
+                }
+                L.beta = beta;
+                L.beta_d = beta_d;
+                L.diffuse_path = diffuse_path;
+                // without light sampling the emitter-hit weight is 1 (pl = 0 in the balance heuristic)
+                L.prev_pdf = bs.eval.pdf();
+                L.prev_pdf_d = bs.eval.pdf_diffuse;
+                L.prev_p = h.p;
+                if (is_black(beta) && (!diffuse_path || is_black(beta_d))) continue;
+                Vec3 wi_world = frame.to_world(bs.wi);
+                next[i].o = offset_ray_origin(h, wi_world);
+                next[i].d = wi_world;
+                next[i].tnear = 0.f;
+                next[i].tfar = 1e30f;
+                cont[i] = any_cont = true;
             }
 
-            // Continue the path by sampling the BSDF.
-            float ulobe = rng.uniform(), u1 = rng.uniform(), u2 = rng.uniform();
-            BsdfSample bs;
-            if (!bsdf.sample(wo, ulobe, u1, u2, &bs)) break;
-            const float cos_i = bs.wi.z;
-            beta *= bs.eval.f() * (cos_i / bs.eval.pdf());
-            if (diffuse_path) {
-                if (bs.diffuse_lobe && bs.eval.pdf_diffuse > 0.f)
-                    beta_d *= bs.eval.f_diffuse * (cos_i / bs.eval.pdf_diffuse);
-                else
-                    diffuse_path = false;
+            // Shadow rays of the pending NEE estimates; added in lane order (as a scalar tracer would).
+            if (any_shadow) {
+                scene_.segments_occluded_packet(from, q, qlight, shadow, true, occluded);
+                for (int i = 0; i < kLanes; ++i) {
+                    if (!shadow[i] || occluded[i]) continue;
+                    out[i].beauty += lane[i].nee_c;
+                    if (vertex == 1) out[i].direct += lane[i].nee_c;
+                    out[i].diffuse += lane[i].nee_cd;
+                }
             }
-            // without light sampling the emitter-hit weight is 1 (pl = 0 in the balance heuristic)
-            prev_pdf = bs.eval.pdf();
-            prev_pdf_d = bs.eval.pdf_diffuse;
-            prev_p = h.p;
-            if (is_black(beta) && (!diffuse_path || is_black(beta_d))) break;
-
-            Vec3 wi_world = frame.to_world(bs.wi);
-            Ray next;
-            next.o = offset_ray_origin(h, wi_world);
-            next.d = wi_world;
-            next.tnear = 0.f;
-            next.tfar = 1e30f;
-            SurfaceHit nh;
-            if (!scene_.intersect(next, true, &nh)) {
-                const Vec3& sky = opt_.background;
-                out.beauty += beta * sky;
-                if (vertex == 1) out.direct += beta * sky;
-                if (diffuse_path) out.diffuse += beta_d * sky;
-                break;
+            if (!any_cont) break;
+            scene_.intersect_packet(next, cont, true, nh, found);
+            for (int i = 0; i < kLanes; ++i) {
+                if (!cont[i]) continue;
+                Lane& L = lane[i];
+                if (!found[i]) {
+                    const Vec3& sky = opt_.background;
+                    out[i].beauty += L.beta * sky;
+                    if (vertex == 1) out[i].direct += L.beta * sky;
+                    if (L.diffuse_path) out[i].diffuse += L.beta_d * sky;
+                    continue;
+                }
+                L.h = nh[i];
+                L.d = next[i].d;
+                alive[i] = true;
             }
-            h = nh;
-            d = wi_world;
         }
-        return out;
     }
 
 private:
@@ -147,10 +207,11 @@ private:
     const RenderOptions& opt_;
 };
 
-/// Renders all samples of one pixel and writes the per-pass averages.
-class PixelRenderer {
+/// Renders all samples of the pixels of one tile, kLanes (pixel, sample) pairs at a time, and
+/// writes the per-pass averages.
+class TileRenderer {
 public:
-    PixelRenderer(const Scene& scene, const Camera& camera, const RenderOptions& opt, RenderResult* result)
+    TileRenderer(const Scene& scene, const Camera& camera, const RenderOptions& opt, RenderResult* result)
         : scene_(scene), camera_(camera), opt_(opt), result_(result), tracer_(scene, opt) {
         const PassSet& ps = opt.passes;
         need_shading_ = ps.needs_shading();
@@ -159,120 +220,218 @@ public:
                         ps.any({kShadows, kAo});
     }
 
-    void render_pixel(int px, int py) const {
-        double acc[kNumPasses][3] = {};
+    void render_tile(int x0, int y0, int x1, int y1) const {
+        const int tw = x1 - x0, th = y1 - y0;
+        const int npix = tw * th;
+        std::vector<double> acc(size_t(npix) * kNumPasses * 3, 0.0);
+        const int spp = opt_.spp;
+        const int64_t items = int64_t(npix) * spp;  // (pixel, sample) pairs, pixel-major
+
+        Rng rng[kLanes];
+        Ray ray[kLanes];
+        Vec3 dir[kLanes];
+        SurfaceHit hit[kLanes];
+        bool active[kLanes], found[kLanes], shade[kLanes];
+        int lpix[kLanes], lsample[kLanes];
+        ShadingSample ss[kLanes];
+
+        for (int64_t base = 0; base < items; base += kLanes) {
+            for (int i = 0; i < kLanes; ++i) {
+                const int64_t item = base + i;
+                active[i] = item < items;
+                if (!active[i]) continue;
+                lpix[i] = int(item / spp);
+                lsample[i] = int(item % spp);
+                const int px = x0 + lpix[i] % tw, py = y0 + lpix[i] / tw;
+                const uint64_t pixel = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
+                // Two independent streams: the path's, and one for the auxiliary G-buffer rays, so
+                // that beauty does not depend on which other passes are requested.
+                rng[i] = Rng(opt_.seed, pixel, uint64_t(lsample[i]));
+                float fx = (float(px) + rng[i].uniform()) / float(opt_.width);
+                float fy = (float(py) + rng[i].uniform()) / float(opt_.height);
+                ray[i] = camera_.generate_ray(fx, fy, float(opt_.width) / float(opt_.height));
+                dir[i] = ray[i].d;
+            }
+            scene_.intersect_packet(ray, active, !opt_.hide_lights, hit, found);
+            double* lacc[kLanes];
+            uint64_t lpixel[kLanes], lsamp[kLanes];
+            for (int i = 0; i < kLanes; ++i) {
+                shade[i] = false;
+                if (!active[i]) continue;
+                double* a = lacc[i] = &acc[size_t(lpix[i]) * kNumPasses * 3];
+                const int px = x0 + lpix[i] % tw, py = y0 + lpix[i] / tw;
+                lpixel[i] = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
+                lsamp[i] = uint64_t(lsample[i]);
+                if (!found[i]) {  // geometric buffers are 0 on a miss
+                    if (need_shading_) {
+                        add(a, kBeauty, opt_.background);
+                        add(a, kDirect, opt_.background);
+                        add(a, kDiffuse, opt_.background);
+                    }
+                    continue;
+                }
+                shade[i] = need_shading_;
+            }
+            if (need_gbuffer_) gbuffer_packet(ray, hit, found, lpixel, lsamp, lacc);
+            if (!need_shading_) continue;
+            tracer_.trace(dir, hit, shade, rng, ss);
+            for (int i = 0; i < kLanes; ++i) {
+                if (!shade[i]) continue;
+                if (!is_finite(ss[i].beauty) || !is_finite(ss[i].direct) || !is_finite(ss[i].diffuse)) continue;
+                double* a = &acc[size_t(lpix[i]) * kNumPasses * 3];
+                add(a, kBeauty, ss[i].beauty);
+                add(a, kDirect, ss[i].direct);
+                add(a, kDiffuse, ss[i].diffuse);
+            }
+        }
+
         const PassSet& ps = opt_.passes;
-        const uint64_t pixel = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
-        const auto& lights = scene_.lights();
-        const bool hidden = opt_.hide_lights;
-
-        auto add = [&](PassId p, const Vec3& v) {
-            acc[p][0] += v.x;
-            acc[p][1] += v.y;
-            acc[p][2] += v.z;
-        };
-
-        for (int s = 0; s < opt_.spp; ++s) {
-            // Two independent streams: the path's, and one for the auxiliary G-buffer rays, so that
-            // beauty does not depend on which other passes are requested.
-            Rng rng(opt_.seed, pixel, uint64_t(s));
-            float fx = (float(px) + rng.uniform()) / float(opt_.width);
-            float fy = (float(py) + rng.uniform()) / float(opt_.height);
-            Ray ray = camera_.generate_ray(fx, fy, float(opt_.width) / float(opt_.height));
-            SurfaceHit h;
-            bool hit = scene_.intersect(ray, !hidden, &h);
-            if (!hit) {
-                if (need_shading_) {
-                    add(kBeauty, opt_.background);
-                    add(kDirect, opt_.background);
-                    add(kDiffuse, opt_.background);
-                }
-                continue;  // geometric buffers are 0 on a miss
+        const double inv = 1.0 / double(spp);
+        for (int pix = 0; pix < npix; ++pix) {
+            double* a = &acc[size_t(pix) * kNumPasses * 3];
+            for (int c = 0; c < 3; ++c) {  // derived passes
+                a[kIndirect * 3 + c] = a[kBeauty * 3 + c] - a[kDirect * 3 + c];
+                a[kSpecular * 3 + c] = a[kBeauty * 3 + c] - a[kDiffuse * 3 + c];
             }
-            const Shape& shape = scene_.shape(h.shape);
-            const Material& m = scene_.material(shape.material);
-
-            if (need_gbuffer_) {
-                Rng aux(opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel, uint64_t(s));
-                if (ps.has(kPosition)) add(kPosition, h.p);
-                if (ps.has(kNormal)) add(kNormal, h.ns);
-                if (ps.has(kDepth)) acc[kDepth][0] += h.t;
-                if (ps.has(kId)) acc[kId][0] += m.id_norm;
-                if (ps.has(kAlbedo) && !m.is_mirror_like()) add(kAlbedo, scene_.albedo(m, h));
-                if (ps.has(kRoughness)) acc[kRoughness][0] += m.roughness;
-                if (ps.any({kMirror, kMirrorHit, kMirrorNormal})) {
-                    Vec3 r = normalize(reflect(ray.d, h.ns));
-                    if (ps.has(kMirror)) add(kMirror, r);
-                    if (need_mirror_trace_) {
-                        Ray mr;
-                        mr.o = offset_ray_origin(h, r);
-                        mr.d = r;
-                        mr.tnear = 0.f;
-                        mr.tfar = 1e30f;
-                        SurfaceHit mh;
-                        if (scene_.intersect(mr, true, &mh)) {
-                            if (ps.has(kMirrorHit)) add(kMirrorHit, mh.p);
-                            if (ps.has(kMirrorNormal)) add(kMirrorNormal, mh.ns);
-                        }
-                    }
-                }
-                if (ps.has(kShadows)) {
-                    // fraction of lights visible from the hit, one shadow ray per light
-                    if (m.is_emissive()) {
-                        acc[kShadows][0] += 1.0;
-                    } else if (!lights.empty()) {
-                        int visible = 0;
-                        for (int li = 0; li < int(lights.size()); ++li) {
-                            float u1 = aux.uniform(), u2 = aux.uniform();
-                            LightSample ls;
-                            if (!sample_light(lights[li], h.p, u1, u2, &ls)) continue;
-                            if (dot(ls.wi, h.ns) <= 0.f) continue;  // below the surface
-                            if (!scene_.segment_occluded(h, ls.point, !hidden, li)) ++visible;
-                        }
-                        acc[kShadows][0] += double(visible) / double(lights.size());
-                    }
-                }
-                if (ps.has(kAo)) {
-                    // one cosine-weighted ray of length 1 about the normal facing the camera
-                    Vec3 n = dot(h.ns, ray.d) < 0.f ? h.ns : -h.ns;
-                    Frame f(n);
-                    float u1 = aux.uniform(), u2 = aux.uniform();
-                    Vec3 w = f.to_world(sample_cosine_hemisphere(u1, u2));
-                    Vec3 o = offset_ray_origin(h, w);
-                    if (!scene_.occluded(o, w, 1.f, !hidden)) acc[kAo][0] += 1.0;
-                }
+            const int px = x0 + pix % tw, py = y0 + pix / tw;
+            for (int p = 0; p < kNumPasses; ++p) {
+                if (!ps.has(PassId(p))) continue;
+                const int ch = kPassTable[p].channels;
+                float* dst = result_->buffers[p].data() + (size_t(py) * opt_.width + px) * ch;
+                for (int c = 0; c < ch; ++c) dst[c] = float(a[p * 3 + c] * inv);
             }
-
-            if (need_shading_) {
-                ShadingSample ss = tracer_.trace(ray, h, rng);
-                if (!is_finite(ss.beauty) || !is_finite(ss.direct) || !is_finite(ss.diffuse)) continue;
-                add(kBeauty, ss.beauty);
-                add(kDirect, ss.direct);
-                add(kDiffuse, ss.diffuse);
-            }
-        }
-
-        // derived passes
-        for (int c = 0; c < 3; ++c) {
-            acc[kIndirect][c] = acc[kBeauty][c] - acc[kDirect][c];
-            acc[kSpecular][c] = acc[kBeauty][c] - acc[kDiffuse][c];
-        }
-        const double inv = 1.0 / double(opt_.spp);
-        for (int p = 0; p < kNumPasses; ++p) {
-            if (!ps.has(PassId(p))) continue;
-            const int ch = kPassTable[p].channels;
-            float* dst = result_->buffers[p].data() + (size_t(py) * opt_.width + px) * ch;
-            for (int c = 0; c < ch; ++c) dst[c] = float(acc[p][c] * inv);
         }
     }
 
 private:
+    static void add(double* a, PassId p, const Vec3& v) {
+        a[p * 3 + 0] += v.x;
+        a[p * 3 + 1] += v.y;
+        a[p * 3 + 2] += v.z;
+    }
+
+    /// The G-buffer passes of the lanes whose camera ray hit something (has[i]); acc[i] is the
+    /// lane's pixel accumulator. Auxiliary rays go to Embree as packets.
+    void gbuffer_packet(const Ray* ray, const SurfaceHit* h, const bool* has, const uint64_t* pixel,
+                        const uint64_t* sample, double* const* acc) const {
+        const PassSet& ps = opt_.passes;
+        const auto& lights = scene_.lights();
+        const bool hidden = opt_.hide_lights;
+        const Material* mat[kLanes];
+        Rng aux[kLanes];
+        for (int i = 0; i < kLanes; ++i) {
+            if (!has[i]) continue;
+            double* a = acc[i];
+            const Material& m = scene_.material(scene_.shape(h[i].shape).material);
+            mat[i] = &m;
+            aux[i] = Rng(opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel[i], sample[i]);
+            if (ps.has(kPosition)) add(a, kPosition, h[i].p);
+            if (ps.has(kNormal)) add(a, kNormal, h[i].ns);
+            if (ps.has(kDepth)) a[kDepth * 3] += h[i].t;
+            if (ps.has(kId)) a[kId * 3] += m.id_norm;
+            if (ps.has(kAlbedo) && !m.is_mirror_like()) add(a, kAlbedo, scene_.albedo(m, h[i]));
+            if (ps.has(kRoughness)) a[kRoughness * 3] += m.roughness;
+        }
+        if (ps.any({kMirror, kMirrorHit, kMirrorNormal})) {
+            Ray mr[kLanes];
+            for (int i = 0; i < kLanes; ++i) {
+                if (!has[i]) continue;
+                Vec3 r = normalize(reflect(ray[i].d, h[i].ns));
+                if (ps.has(kMirror)) add(acc[i], kMirror, r);
+                mr[i].o = offset_ray_origin(h[i], r);
+                mr[i].d = r;
+                mr[i].tnear = 0.f;
+                mr[i].tfar = 1e30f;
+            }
+            if (need_mirror_trace_) {
+                SurfaceHit mh[kLanes];
+                bool found[kLanes];
+                scene_.intersect_packet(mr, has, true, mh, found);
+                for (int i = 0; i < kLanes; ++i) {
+                    if (!found[i]) continue;
+                    if (ps.has(kMirrorHit)) add(acc[i], kMirrorHit, mh[i].p);
+                    if (ps.has(kMirrorNormal)) add(acc[i], kMirrorNormal, mh[i].ns);
+                }
+            }
+        }
+        if (ps.has(kShadows)) {
+            // fraction of lights visible from the hit, one shadow ray per light; 1 on emitters
+            int visible[kLanes] = {};
+            bool test[kLanes], occluded[kLanes];
+            Vec3 q[kLanes];
+            int ql[kLanes];
+            const bool any_lights = !lights.empty();
+            for (int li = 0; any_lights && li < int(lights.size()); ++li) {
+                for (int i = 0; i < kLanes; ++i) {
+                    test[i] = false;
+                    if (!has[i] || mat[i]->is_emissive()) continue;
+                    float u1 = aux[i].uniform(), u2 = aux[i].uniform();
+                    LightSample ls;
+                    if (!sample_light(lights[li], h[i].p, u1, u2, &ls)) continue;
+                    if (dot(ls.wi, h[i].ns) <= 0.f) continue;  // below the surface
+                    test[i] = true;
+                    q[i] = ls.point;
+                    ql[i] = li;
+                }
+                scene_.segments_occluded_packet(h, q, ql, test, !hidden, occluded);
+                for (int i = 0; i < kLanes; ++i)
+                    if (test[i] && !occluded[i]) ++visible[i];
+            }
+            for (int i = 0; i < kLanes; ++i) {
+                if (!has[i]) continue;
+                if (mat[i]->is_emissive())
+                    acc[i][kShadows * 3] += 1.0;
+                else if (any_lights)
+                    acc[i][kShadows * 3] += double(visible[i]) / double(lights.size());
+            }
+        }
+        if (ps.has(kAo)) {
+            // one cosine-weighted ray of length 1 about the normal facing the camera
+            Vec3 o[kLanes], w[kLanes];
+            float tfar[kLanes];
+            bool occluded[kLanes];
+            for (int i = 0; i < kLanes; ++i) {
+                if (!has[i]) continue;
+                Vec3 n = dot(h[i].ns, ray[i].d) < 0.f ? h[i].ns : -h[i].ns;
+                Frame f(n);
+                float u1 = aux[i].uniform(), u2 = aux[i].uniform();
+                w[i] = f.to_world(sample_cosine_hemisphere(u1, u2));
+                o[i] = offset_ray_origin(h[i], w[i]);
+                tfar[i] = 1.f;
+            }
+            scene_.occluded_packet(o, w, tfar, has, !hidden, occluded);
+            for (int i = 0; i < kLanes; ++i)
+                if (has[i] && !occluded[i]) acc[i][kAo * 3] += 1.0;
+        }
+    }
+
     const Scene& scene_;
     const Camera& camera_;
     const RenderOptions& opt_;
     RenderResult* result_;
     PathTracer tracer_;
     bool need_shading_, need_mirror_trace_, need_gbuffer_;
+};
+
+/// Flush-to-zero / denormals-are-zero for the lifetime of the object (restored afterwards, since
+/// one worker is the caller's thread). Embree asks for it: denormals slow traversal severely.
+class DenormalsOff {
+public:
+    DenormalsOff() {
+#ifdef CNSR_HAVE_MXCSR
+        saved_ = _mm_getcsr();
+        _MM_SET_FLUSH_ZERO_MODE(_MM_FLUSH_ZERO_ON);
+        _MM_SET_DENORMALS_ZERO_MODE(_MM_DENORMALS_ZERO_ON);
+#endif
+    }
+    ~DenormalsOff() {
+#ifdef CNSR_HAVE_MXCSR
+        _mm_setcsr(saved_);
+#endif
+    }
+
+private:
+    unsigned saved_ = 0;
 };
 
 }  // namespace
@@ -290,7 +449,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
             result->buffers[p].clear();
     }
 
-    PixelRenderer pr(scene, camera, options, result);
+    TileRenderer tr(scene, camera, options, result);
     constexpr int kTile = 8;
     const int tiles_x = (options.width + kTile - 1) / kTile;
     const int tiles_y = (options.height + kTile - 1) / kTile;
@@ -303,6 +462,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
     std::exception_ptr error;
     std::mutex error_mutex;
     auto worker = [&]() {
+        DenormalsOff ftz;
         RayCounter& counter = thread_ray_counter();
         const RayCounter start = counter;
         try {
@@ -311,8 +471,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
                 if (t >= ntiles) break;
                 int x0 = (t % tiles_x) * kTile, y0 = (t / tiles_x) * kTile;
                 int x1 = std::min(x0 + kTile, options.width), y1 = std::min(y0 + kTile, options.height);
-                for (int y = y0; y < y1; ++y)
-                    for (int x = x0; x < x1; ++x) pr.render_pixel(x, y);
+                tr.render_tile(x0, y0, x1, y1);
             }
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);

@@ -19,6 +19,7 @@ inline uint64_t mix64(uint64_t z) {
 /// how pixels are distributed over threads.
 class Rng {
 public:
+    Rng() = default;
     Rng(uint64_t seed, uint64_t pixel, uint64_t sample) {
         uint64_t s = mix64(seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
         s = mix64(s ^ (pixel + 0x8cb92ba72f3d8dd7ULL));
@@ -40,7 +41,7 @@ public:
     float uniform() { return float(next_u32() >> 8) * 0x1p-24f; }
 
 private:
-    uint64_t state_, inc_;
+    uint64_t state_ = 0, inc_ = 1;
 };
 
 struct Vec2 {

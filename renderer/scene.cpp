@@ -293,7 +293,7 @@ void Scene::commit() {
     scene_all_ = rtcNewScene(device);
     scene_noemit_ = rtcNewScene(device);
     for (RTCScene sc : {scene_all_, scene_noemit_}) {
-        rtcSetSceneBuildQuality(sc, RTC_BUILD_QUALITY_HIGH);
+        rtcSetSceneBuildQuality(sc, RTC_BUILD_QUALITY_LOW);
         rtcSetSceneFlags(sc, RTC_SCENE_FLAG_NONE);
     }
     for (size_t id = 0; id < shapes_.size(); ++id) {
@@ -358,15 +358,59 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
     ++thread_ray_counter().intersect;
     embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
     if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return false;
+    fill_hit(ray, rh.hit.geomID, rh.hit.primID, rh.hit.u, rh.hit.v, Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z),
+             rh.ray.tfar, hit);
+    return true;
+}
 
-    const Shape& s = *shapes_[rh.hit.geomID];
-    hit->t = rh.ray.tfar;
-    hit->shape = int(rh.hit.geomID);
+void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
+                             bool* found) const {
+    alignas(64) int valid[kPacket];
+    alignas(64) RTCRayHitPacket rh;
+    int n = 0;
+    for (int i = 0; i < kPacket; ++i) {
+        found[i] = false;
+        valid[i] = active[i] ? -1 : 0;
+        if (!active[i]) continue;
+        ++n;
+        const Ray& r = rays[i];
+        rh.ray.org_x[i] = r.o.x;
+        rh.ray.org_y[i] = r.o.y;
+        rh.ray.org_z[i] = r.o.z;
+        rh.ray.dir_x[i] = r.d.x;
+        rh.ray.dir_y[i] = r.d.y;
+        rh.ray.dir_z[i] = r.d.z;
+        rh.ray.tnear[i] = r.tnear;
+        rh.ray.tfar[i] = r.tfar;
+        rh.ray.time[i] = 0.f;
+        rh.ray.mask[i] = 0xFFFFFFFFu;
+        rh.ray.id[i] = unsigned(i);
+        rh.ray.flags[i] = 0;
+        rh.hit.geomID[i] = RTC_INVALID_GEOMETRY_ID;
+        rh.hit.primID[i] = RTC_INVALID_GEOMETRY_ID;
+        rh.hit.instID[0][i] = RTC_INVALID_GEOMETRY_ID;
+    }
+    if (n == 0) return;
+    thread_ray_counter().intersect += uint64_t(n);
+    embree_intersect_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &rh);
+    for (int i = 0; i < kPacket; ++i) {
+        if (!active[i] || rh.hit.geomID[i] == RTC_INVALID_GEOMETRY_ID) continue;
+        found[i] = true;
+        fill_hit(rays[i], rh.hit.geomID[i], rh.hit.primID[i], rh.hit.u[i], rh.hit.v[i],
+                 Vec3(rh.hit.Ng_x[i], rh.hit.Ng_y[i], rh.hit.Ng_z[i]), rh.ray.tfar[i], &hits[i]);
+    }
+}
+
+void Scene::fill_hit(const Ray& ray, unsigned geom_id, unsigned prim_id, float bu, float bv, const Vec3& ng_embree,
+                     float t, SurfaceHit* hit) const {
+    const Shape& s = *shapes_[geom_id];
+    hit->t = t;
+    hit->shape = int(geom_id);
     switch (s.type) {
         case ShapeType::Mesh: {
-            const uint32_t* tri = &s.indices[3 * size_t(rh.hit.primID)];
+            const uint32_t* tri = &s.indices[3 * size_t(prim_id)];
             const Vec3 &v0 = s.vertices[tri[0]], &v1 = s.vertices[tri[1]], &v2 = s.vertices[tri[2]];
-            float b1 = rh.hit.u, b2 = rh.hit.v, b0 = 1.f - b1 - b2;
+            float b1 = bu, b2 = bv, b0 = 1.f - b1 - b2;
             hit->p = v0 * b0 + v1 * b1 + v2 * b2;
             hit->ng = normalize(cross(v1 - v0, v2 - v0));
             if (!s.normals.empty()) {
@@ -387,7 +431,7 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
             break;
         }
         case ShapeType::Quad: {
-            Vec3 p = ray.o + ray.d * hit->t;
+            Vec3 p = ray.o + ray.d * t;
             Vec3 q = p - s.corner;
             hit->u = dot(q, s.e1) / dot(s.e1, s.e1);
             hit->v = dot(q, s.e2) / dot(s.e2, s.e2);
@@ -397,16 +441,13 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
             break;
         }
         case ShapeType::Sphere: {
-            Vec3 n = normalize(Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z));
+            Vec3 n = normalize(ng_embree);
             hit->p = s.center + n * s.radius;
             hit->ng = hit->ns = n;
-            // longitude / colatitude about +Y, v = 1 at the top
-            hit->u = 0.5f + std::atan2(n.z, n.x) * (0.5f * kInvPi);
-            hit->v = 1.f - std::acos(std::min(1.f, std::max(-1.f, n.y))) * kInvPi;
+            hit->u = hit->v = 0.f;  // spherical coordinates are computed by albedo() when a texture needs them
             break;
         }
     }
-    return true;
 }
 
 bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
@@ -428,20 +469,103 @@ bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitter
     return r.tfar < 0.f;
 }
 
-bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light) const {
-    Vec3 o = offset_ray_origin(h, q - h.p);
-    Vec3 w = q - o;
+bool Scene::shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
+                           uint32_t* mask) const {
+    *o = offset_ray_origin(h, q - h.p);
+    Vec3 w = q - *o;
     float dist = length(w);
     if (!(dist > 0.f)) return false;
+    *d = w / dist;
+    *tfar = dist * (1.f - 1e-4f);
     // The target light cannot block its own sampled (visible) point: skip it where it has a bit.
     const uint32_t bit = light >= 0 ? light_mask_bit(light) : 1u;
-    const uint32_t mask = bit != 1u ? ~bit : 0xFFFFFFFFu;
-    return occluded(o, w / dist, dist * (1.f - 1e-4f), with_emitters, mask);
+    *mask = bit != 1u ? ~bit : 0xFFFFFFFFu;
+    return true;
+}
+
+bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light) const {
+    Vec3 o, d;
+    float tfar;
+    uint32_t mask;
+    if (!shadow_segment(h, q, light, &o, &d, &tfar, &mask)) return false;
+    return occluded(o, d, tfar, with_emitters, mask);
+}
+
+void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
+                            bool* occluded) const {
+    alignas(64) int valid[kPacket];
+    alignas(64) RTCRayPacket r;
+    int n = 0;
+    for (int i = 0; i < kPacket; ++i) {
+        occluded[i] = false;
+        valid[i] = active[i] ? -1 : 0;
+        if (!active[i]) continue;
+        ++n;
+        r.org_x[i] = o[i].x;
+        r.org_y[i] = o[i].y;
+        r.org_z[i] = o[i].z;
+        r.dir_x[i] = d[i].x;
+        r.dir_y[i] = d[i].y;
+        r.dir_z[i] = d[i].z;
+        r.tnear[i] = 0.f;
+        r.tfar[i] = tfar[i];
+        r.time[i] = 0.f;
+        r.mask[i] = 0xFFFFFFFFu;
+        r.id[i] = unsigned(i);
+        r.flags[i] = 0;
+    }
+    if (n == 0) return;
+    thread_ray_counter().occluded += uint64_t(n);
+    embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
+    for (int i = 0; i < kPacket; ++i)
+        if (valid[i]) occluded[i] = r.tfar[i] < 0.f;
+}
+
+void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
+                                     bool with_emitters, bool* occluded) const {
+    alignas(64) int valid[kPacket];
+    alignas(64) RTCRayPacket r;
+    int n = 0;
+    for (int i = 0; i < kPacket; ++i) {
+        occluded[i] = false;
+        valid[i] = 0;
+        if (!active[i]) continue;
+        Vec3 o, d;
+        float tfar;
+        uint32_t mask;
+        if (!shadow_segment(from[i], q[i], light[i], &o, &d, &tfar, &mask)) continue;
+        valid[i] = -1;
+        ++n;
+        r.org_x[i] = o.x;
+        r.org_y[i] = o.y;
+        r.org_z[i] = o.z;
+        r.dir_x[i] = d.x;
+        r.dir_y[i] = d.y;
+        r.dir_z[i] = d.z;
+        r.tnear[i] = 0.f;
+        r.tfar[i] = tfar;
+        r.time[i] = 0.f;
+        r.mask[i] = mask;
+        r.id[i] = unsigned(i);
+        r.flags[i] = 0;
+    }
+    if (n == 0) return;
+    thread_ray_counter().occluded += uint64_t(n);
+    embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
+    for (int i = 0; i < kPacket; ++i)
+        if (valid[i]) occluded[i] = r.tfar[i] < 0.f;
 }
 
 Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
     if (m.texture < 0) return m.color;
-    return m.color * textures_[m.texture].lookup(h.u * m.freq_u, h.v * m.freq_v);
+    float u = h.u, v = h.v;
+    if (shapes_[h.shape]->type == ShapeType::Sphere) {
+        // longitude / colatitude about +Y, v = 1 at the top
+        const Vec3& n = h.ng;
+        u = 0.5f + std::atan2(n.z, n.x) * (0.5f * kInvPi);
+        v = 1.f - std::acos(std::min(1.f, std::max(-1.f, n.y))) * kInvPi;
+    }
+    return m.color * textures_[m.texture].lookup(u * m.freq_u, v * m.freq_v);
 }
 
 }  // namespace cnsr

@@ -88,6 +88,16 @@ public:
     /// `light` (or -1) is the light q lies on: it cannot block its own visible side, so it is masked out.
     bool segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light = -1) const;
 
+    /// Packet versions of intersect / segment_occluded for up to kPacket lanes (inactive lanes
+    /// are skipped); results per lane are identical to the single-ray queries.
+    static constexpr int kPacket = kPacketWidth;
+    void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
+                          bool* found) const;
+    void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
+                         bool* occluded) const;
+    void segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
+                                  bool with_emitters, bool* occluded) const;
+
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }
     const std::vector<Light>& lights() const { return lights_; }
@@ -99,6 +109,12 @@ public:
 
 private:
     void check_material(int material) const;
+    /// Fills `hit` from an Embree hit record of `ray`.
+    void fill_hit(const Ray& ray, unsigned geom_id, unsigned prim_id, float u, float v, const Vec3& ng, float t,
+                  SurfaceHit* hit) const;
+    /// Shadow-ray set-up shared by segment_occluded and its packet version.
+    bool shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
+                        uint32_t* mask) const;
 
     std::vector<Material> materials_;
     std::vector<Texture> textures_;
