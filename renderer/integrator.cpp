@@ -37,7 +37,11 @@ constexpr int kLanes = Scene::kPacket;
 ///            while the sampled lobes were diffuse.
 class PathTracer {
 public:
-    PathTracer(const Scene& scene, const RenderOptions& opt) : scene_(scene), opt_(opt) {}
+    PathTracer(const Scene& scene, const RenderOptions& opt)
+        : scene_(scene),
+          opt_(opt),
+          need_diffuse_(opt.passes.any({kDiffuse, kSpecular})),
+          need_direct_(opt.passes.any({kDirect, kIndirect})) {}
 
     /// lanes with active[i] start at first_hit[i], reached by camera direction dir[i].
     void trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
@@ -69,6 +73,7 @@ public:
             if (!active[i]) continue;
             lane[i].h = first_hit[i];
             lane[i].d = dir[i];
+            lane[i].diffuse_path = need_diffuse_;
         }
 
         for (int vertex = 1;; ++vertex) {
@@ -90,7 +95,7 @@ public:
                         if (vertex == 1) {  // directly visible emitters are not clamped
                             o.beauty += Le;
                             o.direct += Le;
-                            o.diffuse += Le;
+                            o.diffuse += Le;  // (ignored by the caller unless requested)
                         } else {
                             float pl = 0.f;
                             if (opt_.nee && shape.light >= 0)
@@ -205,6 +210,8 @@ public:
 private:
     const Scene& scene_;
     const RenderOptions& opt_;
+    const bool need_diffuse_;  // the diffuse-only estimator runs only for the passes that need it
+    const bool need_direct_;
 };
 
 /// Renders all samples of the pixels of one tile, kLanes (pixel, sample) pairs at a time, and
