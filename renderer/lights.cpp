@@ -20,21 +20,25 @@ inline float one_minus_cos_max(float r, float d) {
 
 bool sample_light(const Light& light, const Vec3& p, float u1, float u2, LightSample* out) {
     if (light.type == LightType::Sphere) {
-        Vec3 to_c = light.center - p;
-        float d = length(to_c);
-        if (d <= light.radius * 1.0001f) return false;
-        Vec3 wc = to_c / d;
-        float omc = one_minus_cos_max(light.radius, d);
-        // uniform in the cone around wc
-        float cos_t = 1.f - u1 * omc;
-        float sin_t = std::sqrt(std::max(0.f, 1.f - cos_t * cos_t));
-        float phi = 2.f * kPi * u2;
-        Frame f(wc);
-        Vec3 wi = f.to_world(Vec3(std::cos(phi) * sin_t, std::sin(phi) * sin_t, cos_t));
+        const Vec3 to_c = light.center - p;
+        const float d2 = dot(to_c, to_c);
+        const float r2 = light.radius * light.radius;
+        if (d2 <= r2 * 1.0002f) return false;
+        const float inv_d = 1.f / std::sqrt(d2);
+        const Vec3 wc = to_c * inv_d;
+        // 1 - cos(theta_max) without cancellation for small, distant spheres
+        const float sin2_max = r2 * inv_d * inv_d;
+        const float omc = sin2_max / (1.f + std::sqrt(1.f - sin2_max));
+        // uniform in the cone around wc: 1 - cos(theta) = u1 (1 - cos(theta_max))
+        const float x = u1 * omc;
+        const float cos_t = 1.f - x;
+        const float sin2_t = x * (2.f - x);
+        const float sin_t = std::sqrt(sin2_t);
+        const float phi = 2.f * kPi * u2;
+        const Frame f(wc);
+        const Vec3 wi = f.to_world(Vec3(std::cos(phi) * sin_t, std::sin(phi) * sin_t, cos_t));
         // distance to the near intersection with the sphere
-        float b = d * cos_t;
-        float disc = light.radius * light.radius - d * d * sin_t * sin_t;
-        float t = b - std::sqrt(std::max(0.f, disc));
+        const float t = d2 * inv_d * cos_t - std::sqrt(std::max(0.f, r2 - d2 * sin2_t));
         out->wi = wi;
         out->dist = std::max(t, 0.f);
         out->point = p + wi * out->dist;

@@ -23,20 +23,7 @@ def load_texture(path: str) -> np.ndarray:
 
         img = read_exr_image(path)
     else:
-        try:
-            from PIL import Image
-        except ImportError as e:  # pragma: no cover
-            raise OSError(f"{path}: reading PNG/JPG textures needs Pillow (pip install pillow)") from e
-        try:
-            with Image.open(path) as im:
-                im.load()
-                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(im, dtype=np.float32) / 65535.0
-                else:
-                    arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        except OSError as e:
-            raise OSError(f"{path}: cannot read texture: {e}") from None
-        img = arr
+        img = _load_image(path)
     img = np.asarray(img, dtype=np.float32)
     if img.ndim == 2:
         img = np.repeat(img[:, :, None], 3, axis=2)
@@ -45,3 +32,26 @@ def load_texture(path: str) -> np.ndarray:
         raise OSError(f"{path}: texture holds non-finite values")
     _cache[key] = img
     return img
+
+
+def _load_image(path: str) -> np.ndarray:
+    """PNG/JPG/... through Pillow; 8-bit PNGs also without it (cnsr.io.png's decoder)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        if path.lower().endswith(".png"):
+            from ..io.png import read_png
+
+            try:
+                return read_png(path).astype(np.float32) / 255.0
+            except (ValueError, OSError) as e:
+                raise OSError(f"{path}: cannot read texture: {e}") from None
+        raise OSError(f"{path}: reading this image format needs Pillow (pip install pillow)") from None
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return np.asarray(im, dtype=np.float32) / 65535.0
+            return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    except OSError as e:
+        raise OSError(f"{path}: cannot read texture: {e}") from None
