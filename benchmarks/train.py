@@ -7,14 +7,16 @@ layout (so the real loader and its worker processes are measured), once per sett
 
 - ``eager``          fp32, the baseline every ratio refers to
 - ``channels_last``  channels-last memory format
-- ``compile``        ``torch.compile`` of the training step
+- ``compile``        ``torch.compile`` of the training step (on CPUs only when asked: slow to compile)
 - ``bf16``           bf16 autocast (CUDA only)
 
 A setting counts as correct when its first-iteration loss (same seed, same batch) agrees with
 eager to 1e-2 relative. With the renderer available, the small config is also measured with
-on-the-fly rendering (``cached_dataset: false``), where data waiting dominates.
+on-the-fly rendering (``cached_dataset: false``), where the renderer's worker shares the cores
+with training.
 
-    python benchmarks/train.py                       # CPU: a few minutes
+    python benchmarks/train.py                       # CPU: a few minutes (eager, channels_last)
+    python benchmarks/train.py --settings eager,channels_last,compile
     python benchmarks/train.py --configs small --iterations 30
 """
 from __future__ import annotations
@@ -124,7 +126,8 @@ def main():
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
 
-    settings = ["eager", "channels_last", "compile"] + (["bf16"] if args.device.startswith("cuda") else [])
+    # torch.compile costs minutes of compiling and was slower on CPUs: measured on request (--settings)
+    settings = ["eager", "channels_last"] + (["compile", "bf16"] if args.device.startswith("cuda") else [])
     if args.settings:
         settings = args.settings.split(",")
     print(f"device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads")

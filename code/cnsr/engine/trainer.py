@@ -134,11 +134,6 @@ def batch_to(batch: Batch, device: torch.device, channels_last: bool = False) ->
     return {k: move(v) for k, v in batch.items()}
 
 
-def batch_factor(batch: Batch) -> int:
-    f = batch.get("factor", -1)
-    return int(f.flatten()[0].item()) if torch.is_tensor(f) else int(f)
-
-
 class _Endless:
     """Iterates a loader forever (a new pass whenever one ends); ``rank::world_size`` striding
     when the loader cannot split the data per rank itself."""
@@ -470,8 +465,10 @@ class Trainer:
                     if main and self.monitor is not None and it % cfg.test_interval == 0:
                         elapsed = time.perf_counter() - interval_t0
                         means = {k: v / count for k, v in sums.items() if k not in ("data_time",)}
-                        self.monitor.scalars("loss", {k: v for k, v in means.items() if k != "num_views"}, it)
-                        self.monitor.scalars("partition", self.partition_stats(), it)
+                        partition = self.partition_stats()
+                        self.monitor.scalars("loss", {k: v for k, v in means.items()
+                                                      if k != "num_views" and k not in partition}, it)
+                        self.monitor.scalars("partition", partition, it)
                         self.monitor.scalars("perf", {"it_per_s": count / max(elapsed, 1e-9),
                                                       "data_wait_fraction": interval_data / max(elapsed, 1e-9)}, it)
                         self.evaluate(it)
