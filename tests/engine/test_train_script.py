@@ -156,3 +156,33 @@ def test_on_the_fly_rendering_trains_through_the_script(tmp_path):
     assert "rendered on the fly" in r.stdout
     assert [s for s, _ in scalars(logs, "partition/lighting_percentage")] == [2, 4]
     assert ckpt.read_checkpoint(tmp_path / "ckpt" / "otf_4.pt")["iteration"] == 5
+
+
+def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
+    """2 + 2 iterations with a resume in between == 4 straight: model, Adam state, RNG and the
+    rendered data stream all pick up where they stopped."""
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.engine.trainer import Trainer
+
+    cfg = {"job_name": "exact", "seed": 4, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
+           "batch_size": 2, "test_batch_size": 1, "views_per_scene": 3, "iterations": 4, "checkpoint_interval": 2,
+           "num_workers": 0, "latent_separation": True, "random_num_views": True, "logging": False,
+           "learning_rate": 0.003,
+           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
+                                          "representation_dim": 12, "render_size": 16}],
+                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
+                                     "render_size": 16, "settings": {"layers": 1, "hidden_units": 8}}]}}
+
+    def trainer(folder, **kw):
+        return Trainer(cfg, device="cpu", out_folder=folder, progress=False, handle_signals=False, **kw)
+
+    straight = trainer(tmp_path / "a")
+    straight.train()
+    first = trainer(tmp_path / "b")
+    first.train(2)
+    torch.manual_seed(999)
+    resumed = trainer(tmp_path / "b", checkpoint=tmp_path / "b" / "exact_2.pt")
+    resumed.train()
+    assert [h["loss"] for h in straight.history[2:]] == [h["loss"] for h in resumed.history]
+    for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b), k
