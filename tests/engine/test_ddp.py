@@ -15,9 +15,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _config(batch):
+def _config(batch, seed=-1):
     # no random number of views and no noise: ranks draw differently, the comparison must not depend on it
-    return tiny_config(iterations=3, batch_size=batch, random_num_views=False, checkpoint_interval=100)
+    return tiny_config(iterations=3, batch_size=batch, random_num_views=False, checkpoint_interval=100, seed=seed)
 
 
 def _worker(rank, world_size, port, folder):
@@ -33,15 +33,18 @@ def _worker(rank, world_size, port, folder):
         reference = TinyModel(noise=0.0)
         assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), t.model.state_dict().values()))
     t.train()
-    torch.save(t.model.state_dict(), os.path.join(folder, f"rank{rank}.pt"))
+    torch.save({"model": t.model.state_dict(), "seed": t.seed}, os.path.join(folder, f"rank{rank}.pt"))
     t.dist.shutdown()
 
 
 def test_two_process_gloo_equals_one_process_with_the_union_batch(tmp_path):
     port = _free_port()
     mp.start_processes(_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method="spawn")
-    r0 = torch.load(tmp_path / "rank0.pt")
-    r1 = torch.load(tmp_path / "rank1.pt")
+    s0 = torch.load(tmp_path / "rank0.pt")
+    s1 = torch.load(tmp_path / "rank1.pt")
+    # seed -1 draws a random seed: rank 0's is the job's (disjoint shares of shuffled data)
+    assert s0["seed"] == s1["seed"]
+    r0, r1 = s0["model"], s1["model"]
     for k in r0:
         assert torch.equal(r0[k], r1[k]), k
     # only rank 0 writes checkpoints
@@ -49,7 +52,7 @@ def test_two_process_gloo_equals_one_process_with_the_union_batch(tmp_path):
 
     from cnsr.engine.trainer import Trainer
     torch.manual_seed(0)
-    single = Trainer(_config(4), device="cpu", model=TinyModel(noise=0.0), loader_factory=synthetic_loader,
+    single = Trainer(_config(4, seed=s0["seed"]), device="cpu", model=TinyModel(noise=0.0), loader_factory=synthetic_loader,
                      out_folder=tmp_path / "single", log_dir=tmp_path / "runs1", progress=False)
     single.train()
     for k, v in single.model.state_dict().items():

@@ -132,3 +132,10 @@ def test_channels_last_trains_like_eager(tmp_path):
     fast.train()
     for a, b in zip(eager.history, fast.history):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_resume_takes_the_learning_rate_of_the_config(tmp_path):
+    path = make_trainer(tmp_path, tiny_config(iterations=2)).train()["checkpoint"]
+    t = make_trainer(tmp_path, tiny_config(iterations=4, learning_rate=0.5), checkpoint=path)
+    assert [g["lr"] for g in t.optimizer.param_groups] == [0.5]
+    assert t.optimizer.state_dict()["state"]                      # Adam moments restored

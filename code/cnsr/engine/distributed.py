@@ -47,6 +47,14 @@ class DistributedContext:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
+    def broadcast_int(self, value: int) -> int:
+        """Rank 0's ``value`` on every rank."""
+        if not self.enabled:
+            return int(value)
+        t = torch.tensor([int(value)], dtype=torch.int64, device=self.device if self.backend == "nccl" else "cpu")
+        dist.broadcast(t, src=0)
+        return int(t.item())
+
     def mean(self, value: float) -> float:
         """Average of a scalar over all ranks."""
         if not self.enabled:

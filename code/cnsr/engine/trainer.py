@@ -222,6 +222,9 @@ class Trainer:
             self.seed = int(self.cfg.seed)
         else:
             self.seed = random.SystemRandom().randrange(2 ** 31)
+        if self.dist.enabled:
+            # one seed for the job: the ranks' shares of a shuffled dataset must not overlap
+            self.seed = self.dist.broadcast_int(self.seed)
         seed_everything(self.seed)
 
         # ---- model and optimizer
@@ -235,6 +238,8 @@ class Trainer:
         self.start_iteration = 1
         if state is not None:
             ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer)
+            for group in self.optimizer.param_groups:   # the config decides, also on resume
+                group["lr"] = self.cfg.learning_rate
             self.start_iteration = int(state.get("iteration", 1))
             if "rng_state" in state and not self.dist.enabled:
                 ckpt.restore_rng_state(state["rng_state"])
