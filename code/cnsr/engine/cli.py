@@ -105,6 +105,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ConfigError, CheckpointError, DatasetError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:   # typically the renderer, needed for batches rendered on the fly
+        hint = " (build the renderer with build_renderer.sh)" if "_renderer" in str(e) else ""
+        print(f"error: {e}{hint}", file=sys.stderr)
+        return 2
 
 
 def dry_run(cfg, args) -> int:
