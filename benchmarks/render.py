@@ -80,13 +80,13 @@ def primitive_room() -> dict:
 
 
 # --------------------------------------------------------------------------------- Mitsuba
-def load_mitsuba():
+def load_mitsuba(variants=("llvm_ad_rgb", "scalar_rgb")):
     try:
         import drjit as dr
         import mitsuba as mi
     except ImportError:
         return None, None, None
-    for variant in ("llvm_ad_rgb", "scalar_rgb"):
+    for variant in variants:
         if variant not in mi.variants():
             continue
         try:
@@ -193,6 +193,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no_mitsuba", action="store_true")
+    ap.add_argument("--mitsuba_variant", default=None, help="force a Mitsuba variant (default: llvm_ad_rgb, else scalar_rgb)")
     args = ap.parse_args(argv)
 
     data, name, base_dir = read_scene(args.scene_file) if args.scene_file else (primitive_room(), "built-in PrimitiveRoom-like", None)
@@ -213,7 +214,7 @@ def main(argv=None) -> int:
 
     mi = dr = variant = None
     if not args.no_mitsuba:
-        mi, dr, variant = load_mitsuba()
+        mi, dr, variant = load_mitsuba((args.mitsuba_variant,) if args.mitsuba_variant else ("llvm_ad_rgb", "scalar_rgb"))
     runs = {"beauty": ours(["beauty"], "beauty"), "all16": ours(None, "all16")}
     if mi is not None:
         dr.set_thread_count(args.threads)

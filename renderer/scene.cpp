@@ -306,6 +306,24 @@ void Scene::commit() {
             rtcSetGeometryBoundsFunction(g, sphere_bounds, nullptr);
             rtcSetGeometryIntersectFunction(g, sphere_intersect);
             rtcSetGeometryOccludedFunction(g, sphere_occluded);
+        } else if (s.type == ShapeType::Quad) {
+            // one Embree quad (both triangles tested at once)
+            g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_QUAD);
+            float* vb = static_cast<float*>(
+                rtcSetNewGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3, 3 * sizeof(float), 4));
+            unsigned* ib = static_cast<unsigned*>(
+                rtcSetNewGeometryBuffer(g, RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT4, 4 * sizeof(unsigned), 1));
+            if (!vb || !ib) {
+                rtcReleaseGeometry(g);
+                throw_on_embree_error("allocating geometry buffers");
+                throw std::runtime_error("could not allocate geometry buffers");
+            }
+            for (int i = 0; i < 4; ++i) {
+                vb[3 * i] = s.vertices[i].x;
+                vb[3 * i + 1] = s.vertices[i].y;
+                vb[3 * i + 2] = s.vertices[i].z;
+                ib[i] = unsigned(i);
+            }
         } else {
             g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_TRIANGLE);
             float* vb = static_cast<float*>(rtcSetNewGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3,

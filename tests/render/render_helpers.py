@@ -6,14 +6,6 @@ import math
 
 import numpy as np
 
-try:
-    from cnsr import _renderer  # noqa: F401
-
-    HAVE_RENDERER = True
-except ImportError:  # pragma: no cover - the extension is not built
-    HAVE_RENDERER = False
-
-
 def material(color=(0.8, 0.8, 0.8), roughness=1.0, emission=(0.0, 0.0, 0.0), id=0, **kw):
     m = {"color": list(color), "emission": list(emission), "roughness": roughness, "ior": 15.0,
          "texture": "", "texture_frequency": [1.0, 1.0], "id": id}
