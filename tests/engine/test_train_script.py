@@ -97,6 +97,9 @@ def test_loss_falls_and_resume_continues(tiny):
     assert r.returncode == 0, r.stderr
     assert "iterations 21..30" in r.stdout
     assert ckpt.read_checkpoint(out / "tiny_30.pt")["iteration"] == 31
+    r = run(SCRIPT, "--config", str(cfg), "--checkpoint", str(out / "tiny_30.pt"), "--iterations", "30",
+            "--no_logging", "--no_progress")
+    assert r.returncode == 0 and "nothing to train" in r.stdout
 
 
 def test_dry_run_checks_the_data(tiny, tmp_path):

@@ -156,6 +156,9 @@ def train(cfg, args) -> int:
     finally:
         trainer.close()
         trainer.dist.shutdown()
+    if main_rank and not summary["iterations_run"]:
+        print(f"nothing to train: the run is at iteration {trainer.start_iteration - 1} and the config "
+              f"stops at {cfg.iterations} (raise it with --iterations)")
     if main_rank and summary["iterations_run"]:
         print(f"{summary['iterations_run']} iterations in {time.time() - t0:.1f} s "
               f"({summary['it_per_s']:.2f} it/s, {summary['data_wait_fraction']:.0%} waiting for data); "
