@@ -63,16 +63,16 @@ using RTCRayPacket = RTCRay8;
 constexpr int kPacketWidth = CNSR_PACKET_WIDTH;
 
 /// Closest hits of a packet of rays (valid[i] = -1 for active lanes, 0 otherwise).
-inline void embree_intersect_packet(const int* valid, RTCScene scene, RTCRayHitPacket* rh) {
+inline void embree_intersect_packet(const int* valid, RTCScene scene, RTCRayHitPacket* rh, bool coherent = false) {
 #if CNSR_EMBREE_VERSION >= 4
     RTCIntersectArguments args;
     rtcInitIntersectArguments(&args);
-    args.flags = RTC_RAY_QUERY_FLAG_INCOHERENT;
+    args.flags = coherent ? RTC_RAY_QUERY_FLAG_COHERENT : RTC_RAY_QUERY_FLAG_INCOHERENT;
     CNSR_RTC_INTERSECT_P(valid, scene, rh, &args);
 #else
     RTCIntersectContext ctx;
     rtcInitIntersectContext(&ctx);
-    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
+    ctx.flags = coherent ? RTC_INTERSECT_CONTEXT_FLAG_COHERENT : RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
     CNSR_RTC_INTERSECT_P(valid, scene, &ctx, rh);
 #endif
 }

@@ -259,7 +259,7 @@ public:
                 ray[i] = camera_.generate_ray(fx, fy, float(opt_.width) / float(opt_.height));
                 dir[i] = ray[i].d;
             }
-            scene_.intersect_packet(ray, active, !opt_.hide_lights, hit, found);
+            scene_.intersect_packet(ray, active, !opt_.hide_lights, hit, found, /*coherent=*/true);
             double* lacc[kLanes];
             uint64_t lpixel[kLanes], lsamp[kLanes];
             for (int i = 0; i < kLanes; ++i) {

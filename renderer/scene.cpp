@@ -382,7 +382,7 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
 }
 
 void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                             bool* found) const {
+                             bool* found, bool coherent) const {
     alignas(64) int valid[kPacket];
     alignas(64) RTCRayHitPacket rh;
     int n = 0;
@@ -410,7 +410,7 @@ void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emit
     }
     if (n == 0) return;
     thread_ray_counter().intersect += uint64_t(n);
-    embree_intersect_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &rh);
+    embree_intersect_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &rh, coherent);
     for (int i = 0; i < kPacket; ++i) {
         if (!active[i] || rh.hit.geomID[i] == RTC_INVALID_GEOMETRY_ID) continue;
         found[i] = true;

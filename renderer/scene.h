@@ -91,8 +91,9 @@ public:
     /// Packet versions of intersect / segment_occluded for up to kPacket lanes (inactive lanes
     /// are skipped); results per lane are identical to the single-ray queries.
     static constexpr int kPacket = kPacketWidth;
+    /// `coherent`: the rays are nearly parallel with nearby origins (camera rays of one pixel).
     void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                          bool* found) const;
+                          bool* found, bool coherent = false) const;
     void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
                          bool* occluded) const;
     void segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
