@@ -191,10 +191,23 @@ PYBIND11_MODULE(_renderer, m) {
                 ps.add(PassId(i));
             }
             opt.passes = ps;
+            // Ctrl-C during a long render: the calling thread polls Python's signal handlers.
+            bool interrupted = false;
+            opt.should_cancel = [&interrupted]() {
+                py::gil_scoped_acquire gil;
+                if (PyErr_CheckSignals() != 0) {
+                    interrupted = true;  // the exception (KeyboardInterrupt) stays set
+                    return true;
+                }
+                return false;
+            };
             RenderResult result;
-            {
+            try {
                 py::gil_scoped_release release;
                 render(scene, camera, opt, &result);
+            } catch (const RenderCancelled&) {
+                if (interrupted) throw py::error_already_set();
+                throw;
             }
             py::dict out;
             for (int p = 0; p < kNumPasses; ++p) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
@@ -488,7 +490,34 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
         rays_intersect += counter.intersect - start.intersect;
         rays_occluded += counter.occluded - start.occluded;
     };
-    if (nthreads == 1) {
+    bool cancelled = false;
+    if (options.should_cancel) {
+        // all workers in the pool; this thread polls for cancellation (e.g. Ctrl-C in Python)
+        std::mutex m;
+        std::condition_variable cv;
+        int running = nthreads;
+        std::vector<std::thread> pool;
+        pool.reserve(nthreads);
+        for (int i = 0; i < nthreads; ++i)
+            pool.emplace_back([&] {
+                worker();
+                std::lock_guard<std::mutex> lock(m);
+                if (--running == 0) cv.notify_all();
+            });
+        {
+            std::unique_lock<std::mutex> lock(m);
+            while (running > 0) {
+                if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
+                lock.unlock();
+                if (!cancelled && options.should_cancel()) {
+                    cancelled = true;
+                    next_tile = ntiles;  // workers finish their current tile and stop
+                }
+                lock.lock();
+            }
+        }
+        for (auto& t : pool) t.join();
+    } else if (nthreads == 1) {
         worker();
     } else {
         std::vector<std::thread> pool;
@@ -498,6 +527,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
         for (auto& t : pool) t.join();
     }
     if (error) std::rethrow_exception(error);
+    if (cancelled) throw RenderCancelled();
     result->rays_intersect = rays_intersect;
     result->rays_occluded = rays_occluded;
 }

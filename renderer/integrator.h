@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "camera.h"
@@ -21,6 +23,13 @@ struct RenderOptions {
     bool nee = true;
     Vec3 background{0.f, 0.f, 0.f};
     PassSet passes = PassSet::all();
+    /// Optional: polled about every 50 ms by the calling thread (which then renders nothing
+    /// itself); returning true cancels the render, which throws RenderCancelled.
+    std::function<bool()> should_cancel;
+};
+
+struct RenderCancelled : std::runtime_error {
+    RenderCancelled() : std::runtime_error("render cancelled") {}
 };
 
 /// One float buffer (height * width * channels, row 0 = top) per requested pass; empty otherwise.
