@@ -229,7 +229,8 @@ public:
                         ps.any({kShadows, kAo});
     }
 
-    void render_tile(int x0, int y0, int x1, int y1) const {
+    /// Renders the tile; returns early (leaving it incomplete) once *stop becomes true.
+    void render_tile(int x0, int y0, int x1, int y1, const std::atomic<bool>* stop = nullptr) const {
         const int tw = x1 - x0, th = y1 - y0;
         const int npix = tw * th;
         std::vector<double> acc(size_t(npix) * kNumPasses * 3, 0.0);
@@ -245,6 +246,7 @@ public:
         ShadingSample ss[kLanes];
 
         for (int64_t base = 0; base < items; base += kLanes) {
+            if (stop && (base & 1023) == 0 && stop->load(std::memory_order_relaxed)) return;
             for (int i = 0; i < kLanes; ++i) {
                 const int64_t item = base + i;
                 active[i] = item < items;
@@ -467,6 +469,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
     nthreads = std::max(1, std::min(nthreads, ntiles));
 
     std::atomic<int> next_tile{0};
+    std::atomic<bool> stop{false};
     std::atomic<uint64_t> rays_intersect{0}, rays_occluded{0};
     std::exception_ptr error;
     std::mutex error_mutex;
@@ -480,12 +483,14 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
                 if (t >= ntiles) break;
                 int x0 = (t % tiles_x) * kTile, y0 = (t / tiles_x) * kTile;
                 int x1 = std::min(x0 + kTile, options.width), y1 = std::min(y0 + kTile, options.height);
-                tr.render_tile(x0, y0, x1, y1);
+                tr.render_tile(x0, y0, x1, y1, &stop);
+                if (stop.load(std::memory_order_relaxed)) break;
             }
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);
             if (!error) error = std::current_exception();
             next_tile = ntiles;
+            stop = true;
         }
         rays_intersect += counter.intersect - start.intersect;
         rays_occluded += counter.occluded - start.occluded;
@@ -511,7 +516,7 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
                 lock.unlock();
                 if (!cancelled && options.should_cancel()) {
                     cancelled = true;
-                    next_tile = ntiles;  // workers finish their current tile and stop
+                    stop = true;  // workers leave their tiles within ~1000 samples
                 }
                 lock.lock();
             }
