@@ -102,9 +102,7 @@ class Renderer:
         names = list(PASS_NAMES) if passes is None else list(dict.fromkeys(check_passes(passes)))
         if not names:
             raise ValueError("passes: at least one pass must be requested")
-        seed = scene.seed if seed is None else int(seed)
-        if seed < 0:
-            seed &= (1 << 64) - 1
+        seed = (scene.seed if seed is None else int(seed)) & ((1 << 64) - 1)
         nthreads = self.threads if threads is None else int(threads)
         out, self.last_stats = _renderer.render(
             scene.native, self._native_camera, size, size, spp, seed, names, max(0, nthreads),
