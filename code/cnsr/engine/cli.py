@@ -102,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.dry_run:
             return dry_run(cfg, args)
         return train(cfg, args)
-    except (ConfigError, CheckpointError, DatasetError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, DatasetError, FileNotFoundError, FloatingPointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ImportError as e:   # typically the renderer, needed for batches rendered on the fly
@@ -153,9 +153,12 @@ def train(cfg, args) -> int:
     t0 = time.time()
     try:
         summary = trainer.train()
-    finally:
+    except BaseException:
         trainer.close()
-        trainer.dist.shutdown()
+        trainer.dist.shutdown(orderly=False)
+        raise
+    trainer.close()
+    trainer.dist.shutdown()
     if main_rank and not summary["iterations_run"]:
         print(f"nothing to train: the run is at iteration {trainer.start_iteration - 1} and the config "
               f"stops at {cfg.iterations} (raise it with --iterations)")

@@ -64,9 +64,17 @@ class DistributedContext:
         dist.all_reduce(t)
         return float(t.item()) / self.world_size
 
-    def shutdown(self) -> None:
+    def shutdown(self, orderly: bool = True) -> None:
+        """Leave the process group; ``orderly``: together (a rank that tears its connections
+        down while another still writes its checkpoint can make the other's communication
+        thread abort). After an error, not: the other ranks may be inside a collective, and
+        this process had better exit so that ``torchrun`` stops the job."""
         if self.enabled and dist.is_initialized():
-            dist.destroy_process_group()
+            try:
+                if orderly:
+                    dist.barrier()
+            finally:
+                dist.destroy_process_group()
 
 
 def resolve_device(device: Union[None, str, torch.device] = None) -> torch.device:

@@ -426,6 +426,8 @@ class Trainer:
             self.monitor = TensorBoardMonitor(self.log_dir, cfg.model.output_pass)
         if self._train_iter is None:
             self._train_iter = self._make_loader("train")
+        if self.monitor is not None:
+            self.test_batch()   # a test set that cannot be read fails now, not at the first test
 
         sums: Dict[str, float] = {}
         count = 0
