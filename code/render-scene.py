@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cnsr.io.exr import write_exr  # noqa: E402
 from cnsr.passes import PASS_NAMES  # noqa: E402
 from cnsr.render import Renderer, SceneError  # noqa: E402
-from cnsr.render.preview import write_pass_previews  # noqa: E402
+from cnsr.io.preview import write_pass_previews  # noqa: E402
 
 
 def main(argv=None) -> int:
