@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Render one scene JSON file into a multi-channel EXR (and optional PNG previews).
 
-    python code/render-scene.py --scene_file ../shared/reference-scenes/room_0.json \
+    python code/render-scene.py --scene_file examples/room.json \
         --size 256 --spp 64 --out out/room_0.exr --png
 
 Channels are named ``<pass>.R/.G/.B`` (3-channel passes) and ``<pass>.Y`` (1-channel passes).
