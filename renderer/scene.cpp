@@ -37,87 +37,7 @@ void throw_on_embree_error(const char* what) {
     }
 }
 
-// ---- analytic spheres as Embree user geometry ----
-
-void sphere_bounds(const RTCBoundsFunctionArguments* args) {
-    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
-    RTCBounds* b = args->bounds_o;
-    b->lower_x = s->center.x - s->radius;
-    b->lower_y = s->center.y - s->radius;
-    b->lower_z = s->center.z - s->radius;
-    b->upper_x = s->center.x + s->radius;
-    b->upper_y = s->center.y + s->radius;
-    b->upper_z = s->center.z + s->radius;
-}
-
-/// Both roots of |o + t d - c|^2 = r^2, in the stable form of Haines et al., "Precision
-/// Improvements for Ray/Sphere Intersection" (Ray Tracing Gems, 2019): the discriminant is taken
-/// from the distance of the centre to the ray, which does not cancel for small, distant spheres.
-inline bool sphere_roots(const Shape* s, float ox, float oy, float oz, float dx, float dy, float dz, float* t0,
-                         float* t1) {
-    const float fx = ox - s->center.x, fy = oy - s->center.y, fz = oz - s->center.z;
-    const float a = dx * dx + dy * dy + dz * dz;
-    const float b = -(fx * dx + fy * dy + fz * dz);  // -f.d
-    const float r = s->radius;
-    const float ba = b / a;
-    const float lx = fx + ba * dx, ly = fy + ba * dy, lz = fz + ba * dz;
-    const float disc = r * r - (lx * lx + ly * ly + lz * lz);
-    if (disc < 0.f) return false;
-    const float c = fx * fx + fy * fy + fz * fz - r * r;
-    const float q = b + std::copysign(std::sqrt(a * disc), b);
-    if (q == 0.f) {
-        *t0 = *t1 = 0.f;
-        return c == 0.f;
-    }
-    const float ta = c / q, tb = q / a;
-    *t0 = std::min(ta, tb);
-    *t1 = std::max(ta, tb);
-    return true;
-}
-
-void sphere_intersect(const RTCIntersectFunctionNArguments* args) {
-    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
-    RTCRayN* ray = RTCRayHitN_RayN(args->rayhit, args->N);
-    RTCHitN* hit = RTCRayHitN_HitN(args->rayhit, args->N);
-    const unsigned N = args->N;
-    for (unsigned i = 0; i < N; ++i) {
-        if (!args->valid[i]) continue;
-        float ox = RTCRayN_org_x(ray, N, i), oy = RTCRayN_org_y(ray, N, i), oz = RTCRayN_org_z(ray, N, i);
-        float dx = RTCRayN_dir_x(ray, N, i), dy = RTCRayN_dir_y(ray, N, i), dz = RTCRayN_dir_z(ray, N, i);
-        float t0, t1;
-        if (!sphere_roots(s, ox, oy, oz, dx, dy, dz, &t0, &t1)) continue;
-        float tnear = RTCRayN_tnear(ray, N, i);
-        float& tfar = RTCRayN_tfar(ray, N, i);
-        float t = t0 > tnear ? t0 : t1;
-        if (!(t > tnear && t < tfar)) continue;
-        tfar = t;
-        float px = ox + t * dx - s->center.x, py = oy + t * dy - s->center.y, pz = oz + t * dz - s->center.z;
-        RTCHitN_Ng_x(hit, N, i) = px;
-        RTCHitN_Ng_y(hit, N, i) = py;
-        RTCHitN_Ng_z(hit, N, i) = pz;
-        RTCHitN_u(hit, N, i) = 0.f;
-        RTCHitN_v(hit, N, i) = 0.f;
-        RTCHitN_primID(hit, N, i) = args->primID;
-        RTCHitN_geomID(hit, N, i) = args->geomID;
-        RTCHitN_instID(hit, N, i, 0) = RTC_INVALID_GEOMETRY_ID;
-    }
-}
-
-void sphere_occluded(const RTCOccludedFunctionNArguments* args) {
-    const Shape* s = static_cast<const Shape*>(args->geometryUserPtr);
-    RTCRayN* ray = args->ray;
-    const unsigned N = args->N;
-    for (unsigned i = 0; i < N; ++i) {
-        if (!args->valid[i]) continue;
-        float t0, t1;
-        if (!sphere_roots(s, RTCRayN_org_x(ray, N, i), RTCRayN_org_y(ray, N, i), RTCRayN_org_z(ray, N, i),
-                          RTCRayN_dir_x(ray, N, i), RTCRayN_dir_y(ray, N, i), RTCRayN_dir_z(ray, N, i), &t0, &t1))
-            continue;
-        float tnear = RTCRayN_tnear(ray, N, i);
-        float& tfar = RTCRayN_tfar(ray, N, i);
-        if ((t0 > tnear && t0 < tfar) || (t1 > tnear && t1 < tfar)) tfar = -std::numeric_limits<float>::infinity();
-    }
-}
+// ---- analytic spheres, intersected outside Embree ----
 
 inline float wrap01(float x) { return x - std::floor(x); }
 
@@ -300,13 +220,16 @@ void Scene::commit() {
         Shape& s = *shapes_[id];
         RTCGeometry g;
         if (s.type == ShapeType::Sphere) {
-            g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_USER);
-            rtcSetGeometryUserPrimitiveCount(g, 1);
-            rtcSetGeometryUserData(g, &s);
-            rtcSetGeometryBoundsFunction(g, sphere_bounds, nullptr);
-            rtcSetGeometryIntersectFunction(g, sphere_intersect);
-            rtcSetGeometryOccludedFunction(g, sphere_occluded);
-        } else if (s.type == ShapeType::Quad) {
+            spheres_.cx.push_back(s.center.x);
+            spheres_.cy.push_back(s.center.y);
+            spheres_.cz.push_back(s.center.z);
+            spheres_.r.push_back(s.radius);
+            spheres_.shape.push_back(int(id));
+            spheres_.mask.push_back(s.mask);
+            spheres_.emitter.push_back(s.emitter_group ? 1 : 0);
+            continue;
+        }
+        if (s.type == ShapeType::Quad) {
             // one Embree quad (both triangles tested at once)
             g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_QUAD);
             float* vb = static_cast<float*>(
@@ -374,11 +297,86 @@ bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const
     rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
     rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
     ++thread_ray_counter().intersect;
+    const int valid = -1;
+    int sphere = -1;
+    intersect_spheres(1, &valid, &rh.ray.org_x, &rh.ray.org_y, &rh.ray.org_z, &rh.ray.dir_x, &rh.ray.dir_y,
+                      &rh.ray.dir_z, &rh.ray.tnear, &rh.ray.tfar, &sphere, with_emitters);
     embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
-    if (rh.hit.geomID == RTC_INVALID_GEOMETRY_ID) return false;
-    fill_hit(ray, rh.hit.geomID, rh.hit.primID, rh.hit.u, rh.hit.v, Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z),
-             rh.ray.tfar, hit);
+    if (rh.hit.geomID != RTC_INVALID_GEOMETRY_ID) {
+        fill_hit(ray, rh.hit.geomID, rh.hit.primID, rh.hit.u, rh.hit.v, Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z),
+                 rh.ray.tfar, hit);
+        return true;
+    }
+    if (sphere < 0) return false;
+    fill_sphere_hit(ray, sphere, rh.ray.tfar, hit);
     return true;
+}
+
+void Scene::fill_sphere_hit(const Ray& ray, int k, float t, SurfaceHit* hit) const {
+    const Vec3 ng(ray.o.x + t * ray.d.x - spheres_.cx[k], ray.o.y + t * ray.d.y - spheres_.cy[k],
+                  ray.o.z + t * ray.d.z - spheres_.cz[k]);
+    fill_hit(ray, unsigned(spheres_.shape[k]), 0, 0.f, 0.f, ng, t, hit);
+}
+
+// Ray/sphere tests, branch-free over all lanes (the compiler vectorises them). Both roots of
+// |o + t d - c|^2 = r^2 in the stable form of Haines et al., "Precision Improvements for
+// Ray/Sphere Intersection" (Ray Tracing Gems, 2019): the discriminant is taken from the distance
+// of the centre to the ray, which does not cancel for small, distant spheres. q == 0 gives
+// t0 = t1 = 0 (or NaN here), which never passes since tnear >= 0.
+void Scene::intersect_spheres(int n, const int* valid, const float* ox, const float* oy, const float* oz,
+                              const float* dx, const float* dy, const float* dz, const float* tnear, float* tfar,
+                              int* sphere, bool with_emitters) const {
+    for (int k = 0; k < spheres_.size(); ++k) {
+        if (!with_emitters && spheres_.emitter[k]) continue;
+        const float cx = spheres_.cx[k], cy = spheres_.cy[k], cz = spheres_.cz[k], r = spheres_.r[k];
+        for (int i = 0; i < n; ++i) {
+            const float fx = ox[i] - cx, fy = oy[i] - cy, fz = oz[i] - cz;
+            const float a = dx[i] * dx[i] + dy[i] * dy[i] + dz[i] * dz[i];
+            const float b = -(fx * dx[i] + fy * dy[i] + fz * dz[i]);
+            const float ba = b / a;
+            const float lx = fx + ba * dx[i], ly = fy + ba * dy[i], lz = fz + ba * dz[i];
+            const float disc = r * r - (lx * lx + ly * ly + lz * lz);
+            const float c = fx * fx + fy * fy + fz * fz - r * r;
+            const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
+            const float ta = c / q, tb = q / a;
+            const float t0 = std::min(ta, tb), t1 = std::max(ta, tb);
+            const float t = t0 > tnear[i] ? t0 : t1;
+            const bool ok = (valid[i] != 0) & (disc >= 0.f) & (q != 0.f) & (t > tnear[i]) & (t < tfar[i]);
+            tfar[i] = ok ? t : tfar[i];
+            sphere[i] = ok ? k : sphere[i];
+        }
+    }
+}
+
+int Scene::occlude_spheres(int n, int* valid, const float* ox, const float* oy, const float* oz, const float* dx,
+                           const float* dy, const float* dz, const float* tnear, float* tfar, const uint32_t* mask,
+                           bool with_emitters) const {
+    int left = 0;
+    for (int i = 0; i < n; ++i) left += valid[i] != 0;
+    for (int k = 0; k < spheres_.size() && left > 0; ++k) {
+        if (!with_emitters && spheres_.emitter[k]) continue;
+        const float cx = spheres_.cx[k], cy = spheres_.cy[k], cz = spheres_.cz[k], r = spheres_.r[k];
+        const uint32_t smask = spheres_.mask[k];
+        left = 0;
+        for (int i = 0; i < n; ++i) {
+            const float fx = ox[i] - cx, fy = oy[i] - cy, fz = oz[i] - cz;
+            const float a = dx[i] * dx[i] + dy[i] * dy[i] + dz[i] * dz[i];
+            const float b = -(fx * dx[i] + fy * dy[i] + fz * dz[i]);
+            const float ba = b / a;
+            const float lx = fx + ba * dx[i], ly = fy + ba * dy[i], lz = fz + ba * dz[i];
+            const float disc = r * r - (lx * lx + ly * ly + lz * lz);
+            const float c = fx * fx + fy * fy + fz * fz - r * r;
+            const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
+            const float ta = c / q, tb = q / a;
+            const float t0 = std::min(ta, tb), t1 = std::max(ta, tb);
+            const bool ok = (valid[i] != 0) & ((mask[i] & smask) != 0) & (disc >= 0.f) & (q != 0.f) &
+                            (((t0 > tnear[i]) & (t0 < tfar[i])) | ((t1 > tnear[i]) & (t1 < tfar[i])));
+            tfar[i] = ok ? -std::numeric_limits<float>::infinity() : tfar[i];
+            valid[i] = ok ? 0 : valid[i];
+            left += valid[i] != 0;
+        }
+    }
+    return left;
 }
 
 void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
@@ -410,12 +408,21 @@ void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emit
     }
     if (n == 0) return;
     thread_ray_counter().intersect += uint64_t(n);
+    int sphere[kPacket];
+    for (int i = 0; i < kPacket; ++i) sphere[i] = -1;
+    intersect_spheres(kPacket, valid, rh.ray.org_x, rh.ray.org_y, rh.ray.org_z, rh.ray.dir_x, rh.ray.dir_y,
+                      rh.ray.dir_z, rh.ray.tnear, rh.ray.tfar, sphere, with_emitters);
     embree_intersect_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &rh, coherent);
     for (int i = 0; i < kPacket; ++i) {
-        if (!active[i] || rh.hit.geomID[i] == RTC_INVALID_GEOMETRY_ID) continue;
-        found[i] = true;
-        fill_hit(rays[i], rh.hit.geomID[i], rh.hit.primID[i], rh.hit.u[i], rh.hit.v[i],
-                 Vec3(rh.hit.Ng_x[i], rh.hit.Ng_y[i], rh.hit.Ng_z[i]), rh.ray.tfar[i], &hits[i]);
+        if (!active[i]) continue;
+        if (rh.hit.geomID[i] != RTC_INVALID_GEOMETRY_ID) {
+            found[i] = true;
+            fill_hit(rays[i], rh.hit.geomID[i], rh.hit.primID[i], rh.hit.u[i], rh.hit.v[i],
+                     Vec3(rh.hit.Ng_x[i], rh.hit.Ng_y[i], rh.hit.Ng_z[i]), rh.ray.tfar[i], &hits[i]);
+        } else if (sphere[i] >= 0) {
+            found[i] = true;
+            fill_sphere_hit(rays[i], sphere[i], rh.ray.tfar[i], &hits[i]);
+        }
     }
 }
 
@@ -483,6 +490,10 @@ bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitter
     r.id = 0;
     r.flags = 0;
     ++thread_ray_counter().occluded;
+    int valid = -1;
+    if (occlude_spheres(1, &valid, &r.org_x, &r.org_y, &r.org_z, &r.dir_x, &r.dir_y, &r.dir_z, &r.tnear, &r.tfar,
+                        &r.mask, with_emitters) == 0)
+        return true;
     embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
     return r.tfar < 0.f;
 }
@@ -534,9 +545,13 @@ void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, con
     }
     if (n == 0) return;
     thread_ray_counter().occluded += uint64_t(n);
-    embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
+    bool traced[kPacket];
+    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
+    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
+                        r.mask, with_emitters) > 0)
+        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
     for (int i = 0; i < kPacket; ++i)
-        if (valid[i]) occluded[i] = r.tfar[i] < 0.f;
+        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
 }
 
 void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
@@ -569,9 +584,13 @@ void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, cons
     }
     if (n == 0) return;
     thread_ray_counter().occluded += uint64_t(n);
-    embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
+    bool traced[kPacket];
+    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
+    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
+                        r.mask, with_emitters) > 0)
+        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
     for (int i = 0; i < kPacket; ++i)
-        if (valid[i]) occluded[i] = r.tfar[i] < 0.f;
+        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
 }
 
 Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {

@@ -113,6 +113,7 @@ private:
     /// Fills `hit` from an Embree hit record of `ray`.
     void fill_hit(const Ray& ray, unsigned geom_id, unsigned prim_id, float u, float v, const Vec3& ng, float t,
                   SurfaceHit* hit) const;
+    void fill_sphere_hit(const Ray& ray, int k, float t, SurfaceHit* hit) const;
     /// Shadow-ray set-up shared by segment_occluded and its packet version.
     bool shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
                         uint32_t* mask) const;
@@ -121,6 +122,25 @@ private:
     std::vector<Texture> textures_;
     std::vector<std::unique_ptr<Shape>> shapes_;
     std::vector<Light> lights_;
+    /// Analytic spheres, intersected outside Embree (a user geometry's callbacks cost more than
+    /// the few ray/sphere tests a scene needs), in structure-of-arrays form.
+    struct Spheres {
+        std::vector<float> cx, cy, cz, r;
+        std::vector<int> shape;
+        std::vector<uint32_t> mask;
+        std::vector<uint8_t> emitter;  // in the emitter group (skipped when emitters are)
+        int size() const { return int(r.size()); }
+    } spheres_;
+    /// Closest sphere hit of `n` rays (SoA; lanes with valid[i] == 0 skipped): where a sphere is
+    /// hit in (tnear, tfar), tfar is shortened to it and sphere[i] set to its index.
+    void intersect_spheres(int n, const int* valid, const float* ox, const float* oy, const float* oz,
+                           const float* dx, const float* dy, const float* dz, const float* tnear, float* tfar,
+                           int* sphere, bool with_emitters) const;
+    /// Marks the rays blocked by a sphere on (tnear, tfar) whose mask shares a bit with the ray's: valid[i] = 0,
+    /// tfar[i] = -inf. Returns the number of rays still valid.
+    int occlude_spheres(int n, int* valid, const float* ox, const float* oy, const float* oz, const float* dx,
+                        const float* dy, const float* dz, const float* tnear, float* tfar,
+                        const uint32_t* mask, bool with_emitters) const;
     RTCScene scene_all_ = nullptr;     // every shape
     RTCScene scene_noemit_ = nullptr;  // every shape but the emitters
     bool committed_ = false;
