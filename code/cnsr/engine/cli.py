@@ -163,9 +163,12 @@ def train(cfg, args) -> int:
         print(f"nothing to train: the run is at iteration {trainer.start_iteration - 1} and the config "
               f"stops at {cfg.iterations} (raise it with --iterations)")
     if main_rank and summary["iterations_run"]:
+        # single-batch losses are noisy: compare means over the first and last iterations
+        first, recent = trainer.first_losses, [h["loss"] for h in trainer.history]
+        n = max(1, min(len(first), len(recent) // 4))
         print(f"{summary['iterations_run']} iterations in {time.time() - t0:.1f} s "
               f"({summary['it_per_s']:.2f} it/s, {summary['data_wait_fraction']:.0%} waiting for data); "
-              f"loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}")
+              f"loss (mean of {n} iterations) {sum(first[:n]) / n:.4f} -> {sum(recent[-n:]) / n:.4f}")
         if summary["stopped_early"]:
             print(f"stopped at iteration {summary['next_iteration'] - 1}; resume with "
                   f"--checkpoint {summary['checkpoint']}")

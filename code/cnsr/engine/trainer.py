@@ -44,6 +44,10 @@ def _project_folder(name: str) -> Path:
         return REPO_DIR / name
     return Path.cwd() / name
 
+#: how many recent per-iteration losses ``Trainer.history`` keeps (at least), and how many first ones
+HISTORY_KEEP = 10000
+FIRST_KEEP = 50
+
 
 def default_checkpoint_folder() -> Path:
     """Where checkpoints go without ``--out_folder`` (the reference's ``../checkpoints``)."""
@@ -277,7 +281,10 @@ class Trainer:
         self._train_iter: Optional[Iterator[Batch]] = None
         self._test_batch: Optional[Batch] = None
         self.monitor = None
+        #: per-iteration losses of this run, the most recent HISTORY_KEEP..2*HISTORY_KEEP of them
+        #: (a million-iteration run must not grow without bound); the first FIRST_KEEP are kept apart
         self.history: List[Dict[str, float]] = []
+        self.first_losses: List[float] = []
         self.last_checkpoint: Optional[Path] = None
 
     # ---------------------------------------------------------------- helpers
@@ -461,6 +468,10 @@ class Trainer:
                     first_loss = loss if first_loss is None else first_loss
                     last_loss = loss
                     self.history.append({"iteration": it, "loss": loss})
+                    if len(self.history) > 2 * HISTORY_KEEP:
+                        del self.history[:HISTORY_KEEP]
+                    if len(self.first_losses) < FIRST_KEEP:
+                        self.first_losses.append(loss)
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
