@@ -189,3 +189,27 @@ def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
     assert [h["loss"] for h in straight.history[2:]] == [h["loss"] for h in resumed.history]
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), k
+
+
+def test_resume_is_exact_with_batch_files(tiny, tmp_path):
+    """Resuming from a checkpoint continues with the same files, the same scene subsets cut
+    from them (2 of each file's 4 scenes) and the same observations, across an epoch boundary
+    (6 files, 8 iterations), as a run that was never stopped."""
+    from cnsr.engine import Trainer
+
+    _, cfg_path = tiny
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(job_name="exactfiles", batch_size=2, iterations=8, checkpoint_interval=3, logging=False,
+               num_workers=1)
+
+    def trainer(folder, **kw):
+        return Trainer(cfg, device="cpu", out_folder=folder, progress=False, handle_signals=False, **kw)
+
+    straight = trainer(tmp_path / "a")
+    straight.train()
+    first = trainer(tmp_path / "b")
+    first.train(3)
+    resumed = trainer(tmp_path / "b", checkpoint=tmp_path / "b" / "exactfiles_3.pt")
+    resumed.train()
+    assert len(resumed.history) == 5
+    assert [h["loss"] for h in straight.history[3:]] == [h["loss"] for h in resumed.history]
