@@ -13,8 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from pathlib import Path
-from typing import Callable, Dict, List, Union
+from typing import Any, Callable, Dict, List, Union
 
 import numpy as np
 
@@ -32,20 +31,14 @@ PROVIDER_MODULES: List[str] = ["cnsr.assets.builtin", "cnsr.assets.furniture", "
 MeshBuilder = Callable[[], Mesh]
 TextureBuilder = Callable[[], np.ndarray]
 
-_mesh_builders: Dict[str, MeshBuilder] = {}
-_texture_builders: Dict[str, TextureBuilder] = {}
-_mesh_cache: Dict[str, Mesh] = {}
-_texture_cache: Dict[str, np.ndarray] = {}
 _lock = threading.RLock()
 _providers_loaded = False
 
 
 def asset_key(name: Union[str, os.PathLike]) -> str:
     """Registry key of a name or path: its file stem (``dir/teapot2.obj`` -> ``teapot2``)."""
-    s = os.fspath(name).replace("\\", "/").rstrip("/")
-    base = s.rsplit("/", 1)[-1]
-    stem = base.split(".", 1)[0] if "." in base else base
-    return stem
+    base = os.fspath(name).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return base.split(".", 1)[0]
 
 
 def _load_providers() -> None:
@@ -64,77 +57,96 @@ def _load_providers() -> None:
                     raise
 
 
+class _Registry:
+    """One kind of asset: builders by key, each called once on first use; ``finish(key, name,
+    built)`` checks and normalizes what a builder returns before it is cached."""
+
+    def __init__(self, kind: str, plural: str, finish: Callable[[str, str, Any], Any]):
+        self.kind, self.plural, self.finish = kind, plural, finish
+        self.builders: Dict[str, Callable[[], Any]] = {}
+        self.cache: Dict[str, Any] = {}
+
+    def register(self, name: str, builder: Callable[[], Any], overwrite: bool) -> None:
+        key = asset_key(name)
+        with _lock:
+            if not overwrite and key in self.builders:
+                return
+            self.builders[key] = builder
+            self.cache.pop(key, None)
+
+    def has(self, name: str) -> bool:
+        _load_providers()
+        return asset_key(name) in self.builders
+
+    def names(self) -> List[str]:
+        _load_providers()
+        return sorted(self.builders)
+
+    def get(self, name: str) -> Any:
+        _load_providers()
+        key = asset_key(name)
+        with _lock:
+            if key in self.cache:
+                return self.cache[key]
+            if key not in self.builders:
+                raise KeyError(f"unknown {self.kind} {name!r}; registered {self.plural}: "
+                               f"{', '.join(sorted(self.builders))}")
+            asset = self.finish(key, name, self.builders[key]())
+            self.cache[key] = asset
+            return asset
+
+
+def _finish_mesh(key: str, name: str, mesh: Any) -> Mesh:
+    if not isinstance(mesh, Mesh):
+        mesh = Mesh(*mesh)
+    mesh.validate(key)
+    return mesh
+
+
+def _finish_texture(key: str, name: str, tex: Any) -> np.ndarray:
+    tex = np.asarray(tex, dtype=np.float32)
+    if tex.ndim == 2:
+        tex = np.repeat(tex[:, :, None], 3, axis=2)
+    if tex.ndim != 3 or tex.shape[2] not in (1, 3, 4):
+        raise ValueError(f"texture {name!r} must be (H, W, 3), got shape {tex.shape}")
+    return np.ascontiguousarray(tex[:, :, :3] if tex.shape[2] >= 3 else np.repeat(tex, 3, axis=2))
+
+
+_meshes = _Registry("mesh", "meshes", _finish_mesh)
+_textures = _Registry("texture", "textures", _finish_texture)
+
+
 def register_mesh(name: str, builder: MeshBuilder, *, overwrite: bool = True) -> None:
     """Register a mesh under ``name``; ``builder()`` is called once, on first use, and must return a Mesh."""
-    key = asset_key(name)
-    with _lock:
-        if not overwrite and key in _mesh_builders:
-            return
-        _mesh_builders[key] = builder
-        _mesh_cache.pop(key, None)
+    _meshes.register(name, builder, overwrite)
 
 
 def register_texture(name: str, builder: TextureBuilder, *, overwrite: bool = True) -> None:
     """Register a texture under ``name``; ``builder()`` returns an (H, W, 3) float array in [0, 1]."""
-    key = asset_key(name)
-    with _lock:
-        if not overwrite and key in _texture_builders:
-            return
-        _texture_builders[key] = builder
-        _texture_cache.pop(key, None)
+    _textures.register(name, builder, overwrite)
 
 
 def has_mesh(name: str) -> bool:
-    _load_providers()
-    return asset_key(name) in _mesh_builders
+    return _meshes.has(name)
 
 
 def has_texture(name: str) -> bool:
-    _load_providers()
-    return asset_key(name) in _texture_builders
+    return _textures.has(name)
 
 
 def mesh_names() -> List[str]:
-    _load_providers()
-    return sorted(_mesh_builders)
+    return _meshes.names()
 
 
 def texture_names() -> List[str]:
-    _load_providers()
-    return sorted(_texture_builders)
+    return _textures.names()
 
 
 def get_mesh(name: str) -> Mesh:
     """The registered mesh ``name`` (built once and cached). Raises KeyError listing the known names."""
-    _load_providers()
-    key = asset_key(name)
-    with _lock:
-        if key in _mesh_cache:
-            return _mesh_cache[key]
-        if key not in _mesh_builders:
-            raise KeyError(f"unknown mesh {name!r}; registered meshes: {', '.join(sorted(_mesh_builders))}")
-        mesh = _mesh_builders[key]()
-        if not isinstance(mesh, Mesh):
-            mesh = Mesh(*mesh)
-        mesh.validate(key)
-        _mesh_cache[key] = mesh
-        return mesh
+    return _meshes.get(name)
 
 
 def get_texture(name: str) -> np.ndarray:
     """The registered texture ``name`` as (H, W, 3) float32 (built once and cached)."""
-    _load_providers()
-    key = asset_key(name)
-    with _lock:
-        if key in _texture_cache:
-            return _texture_cache[key]
-        if key not in _texture_builders:
-            raise KeyError(f"unknown texture {name!r}; registered textures: {', '.join(sorted(_texture_builders))}")
-        tex = np.asarray(_texture_builders[key](), dtype=np.float32)
-        if tex.ndim == 2:
-            tex = np.repeat(tex[:, :, None], 3, axis=2)
-        if tex.ndim != 3 or tex.shape[2] not in (1, 3, 4):
-            raise ValueError(f"texture {name!r} must be (H, W, 3), got shape {tex.shape}")
-        tex = np.ascontiguousarray(tex[:, :, :3] if tex.shape[2] >= 3 else np.repeat(tex, 3, axis=2))
-        _texture_cache[key] = tex
-        return tex
+    return _textures.get(name)
