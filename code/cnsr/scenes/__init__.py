@@ -46,11 +46,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ..config import DATASETS  # the one list: configs are validated against it too
 from .archviz import ArchViz
 from .base import ALL, FACTORS, GEOMETRY, LIGHTING, MATERIAL, SceneRandomizer
 from .room import PrimitiveRoom, variant as _room_variant
-
-DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmaterialroom", "archviz")
 
 
 def make_randomizer(name: str, seed: Optional[int] = None, **options) -> SceneRandomizer:
