@@ -1,5 +1,4 @@
 """Shared pytest set-up: make ``code/`` importable and locate optional test data."""
-import os
 import sys
 from pathlib import Path
 

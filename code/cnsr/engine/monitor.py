@@ -8,7 +8,7 @@ and output pass, an image grid whose rows are test scenes: reference | predictio
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F

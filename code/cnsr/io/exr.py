@@ -106,10 +106,7 @@ def _attr_value(key, value):
 def _group_channels(names: Iterable[str]) -> Dict[str, List[str]]:
     groups: Dict[str, List[str]] = {}
     for n in names:
-        base, _, suffix = n.rpartition(".")
-        if not base:
-            base, suffix = n, ""
-        groups.setdefault(base, []).append(n)
+        groups.setdefault(n.rpartition(".")[0] or n, []).append(n)
     for base, lst in groups.items():
         lst.sort(key=lambda n: (_ORDER.get(n.rpartition(".")[2], 10), n))
     return groups
