@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -155,8 +154,8 @@ def main():
             results += run_config(name, path, args, settings, work)
             if name == "small" and not args.no_render:
                 try:
-                    import cnsr.render  # noqa: F401
-                    from cnsr.render import Renderer  # noqa: F401
+                    # cnsr.render imports the compiled extension only when rendering: ask for it directly
+                    from cnsr import _renderer  # noqa: F401
                 except ImportError:
                     print("  (renderer not available: on-the-fly rendering not measured)")
                 else:
