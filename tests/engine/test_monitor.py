@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from cnsr.engine.monitor import comparison_grid, displayable, flatten_stats, image_metrics
+from cnsr.engine.monitor import (comparison_grid, displayable, flat_metrics, flatten_stats, image_metrics,
+                                 score_outputs)
 
 
 def test_metrics_of_identical_and_known_images():
@@ -20,6 +21,20 @@ def test_metrics_of_identical_and_known_images():
     s = torch.rand(1, 1, 6, 6)
     assert image_metrics(s, s)["ssim"] == pytest.approx(1.0, abs=1e-5)
     assert image_metrics(s, 1 - s)["ssim"] < 0.5
+
+
+def test_score_outputs_names_and_resizes_the_reference():
+    """Every predicted pass with a reference is scored against the reference resized to the
+    prediction (a generator may run below the dataset's resolution); others are skipped."""
+    ref = torch.rand(2, 3, 32, 32)
+    batch = {"query_images": {"beauty": ref}}
+    outputs = [{"beauty": ref[..., ::2, ::2].clone(), "diffuse": torch.rand(2, 3, 16, 16)}, {"beauty": ref}]
+    results = score_outputs(batch, outputs)
+    assert [(name, g) for name, g, *_ in results] == [("beauty", 0), ("beauty", 1)]
+    assert results[0][2].shape[-2:] == (16, 16)
+    metrics = flat_metrics(results)
+    assert sorted(metrics) == sorted(f"{k}/beauty_{g}" for k in ("ssim", "psnr", "l1") for g in (0, 1))
+    assert metrics["l1/beauty_0"] == 0 and metrics["l1/beauty_1"] == 0
 
 
 def test_comparison_grid_layout():

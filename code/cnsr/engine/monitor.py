@@ -8,7 +8,7 @@ and output pass, an image grid whose rows are test scenes: reference | predictio
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,27 @@ def image_metrics(prediction: torch.Tensor, reference: torch.Tensor) -> Dict[str
     else:  # too small for the 11-px window: a single-window SSIM over the whole image
         s = _global_ssim(pc, rc)
     return {"ssim": s, "psnr": psnr, "l1": l1}
+
+
+def score_outputs(batch: Mapping[str, Any], outputs: List[Mapping[str, torch.Tensor]]
+                 ) -> List[Tuple[str, int, torch.Tensor, torch.Tensor, Dict[str, float]]]:
+    """``(pass, generator, reference, prediction, metrics)`` for every predicted pass the batch
+    has a reference of; the reference is resized (nearest) to the prediction's size."""
+    out = []
+    for g, passes in enumerate(outputs):
+        for name, pred in passes.items():
+            ref = batch["query_images"].get(name)
+            if ref is None:
+                continue
+            if pred.shape[-2:] != ref.shape[-2:]:
+                ref = F.interpolate(ref.float(), size=pred.shape[-2:], mode="nearest")
+            out.append((name, g, ref, pred, image_metrics(pred, ref)))
+    return out
+
+
+def flat_metrics(results) -> Dict[str, float]:
+    """:func:`score_outputs` as scalars named ``<metric>/<pass>_<generator>``."""
+    return {f"{k}/{name}_{g}": v for name, g, _, _, m in results for k, v in m.items()}
 
 
 def _global_ssim(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -127,23 +148,15 @@ class TensorBoardMonitor:
     def test_batch(self, batch: Mapping[str, Any], outputs: List[Mapping[str, torch.Tensor]], step: int,
                    observation_pass: Optional[str] = None) -> Dict[str, float]:
         """Log SSIM/PSNR/L1 per generator and output pass and the comparison images; returns the metrics."""
-        metrics: Dict[str, float] = {}
         obs_images = batch.get("observation_images", {})
         if observation_pass is None and obs_images:
             observation_pass = "beauty" if "beauty" in obs_images else next(iter(obs_images))
         observations = obs_images.get(observation_pass) if observation_pass else None
-        for g, out in enumerate(outputs):
-            for name, pred in out.items():
-                ref = batch["query_images"].get(name)
-                if ref is None:
-                    continue
-                if pred.shape[-2:] != ref.shape[-2:]:
-                    ref = F.interpolate(ref.float(), size=pred.shape[-2:], mode="nearest")
-                m = image_metrics(pred, ref)
-                for k, v in m.items():
-                    metrics[f"{k}/{name}_{g}"] = v
-                grid = comparison_grid(ref, pred, observations, name, observation_pass)
-                self.writer.add_image(f"images/{name}_{g}", grid, step)
+        results = score_outputs(batch, outputs)
+        for name, g, ref, pred, _ in results:
+            grid = comparison_grid(ref, pred, observations, name, observation_pass)
+            self.writer.add_image(f"images/{name}_{g}", grid, step)
+        metrics = flat_metrics(results)
         self.scalars("test", metrics, step)
         return metrics
 

@@ -402,14 +402,8 @@ class Trainer:
         outputs = [{k: v.float() for k, v in out.items()} for out in outputs]
         self.model.train()
         if self.monitor is None:
-            from .monitor import image_metrics
-            metrics = {}
-            for g, out in enumerate(outputs):
-                for name, pred in out.items():
-                    if name in batch["query_images"]:
-                        for k, v in image_metrics(pred, batch["query_images"][name]).items():
-                            metrics[f"{k}/{name}_{g}"] = v
-            return metrics
+            from .monitor import flat_metrics, score_outputs
+            return flat_metrics(score_outputs(batch, outputs))
         return self.monitor.test_batch(batch, outputs, iteration)
 
     def partition_stats(self) -> Dict[str, float]:
