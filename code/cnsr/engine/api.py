@@ -28,29 +28,16 @@ def load_model(config: Union[Config, dict, str, os.PathLike],
     passed to the model (``model.iteration``) so that schedules that depend on it (the
     partition sharpness) are those it was trained to.
     """
-    from ..models import build_model
+    from ..models import build_model, load_reference_state_dict
+    from .trainer import move_to
 
-    cfg = load_config(config)
-    model = build_model(cfg)
+    model = build_model(load_config(config))
     if checkpoint is not None:
         source = str(checkpoint)
         state = ckpt.read_checkpoint(checkpoint)
         params = ckpt.model_state_from(state, source)
-        try:
-            from ..models import load_reference_state_dict
-        except ImportError:
-            load_reference_state_dict = None
         ckpt.check_compatible(model, params, source)
-        if load_reference_state_dict is not None:
-            load_reference_state_dict(model, params)
-        else:
-            model.load_state_dict(params)
+        load_reference_state_dict(model, params)
         if isinstance(state, dict) and "iteration" in state:
-            iteration = int(state["iteration"])
-            setter = getattr(model, "set_iteration", None)
-            if callable(setter):
-                setter(iteration)
-            else:
-                model.iteration = iteration
-    from .trainer import move_to
+            model.set_iteration(int(state["iteration"]))
     return move_to(model, torch.device(device)).eval()

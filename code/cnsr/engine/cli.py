@@ -50,9 +50,7 @@ def find_config(name: str, config_dir: str = "") -> Path:
     candidates = []
     if config_dir:
         candidates.append(Path(config_dir) / name)
-    candidates += [Path(name), CODE_DIR / name]
-    for base in (REPO_DIR / "configs",):
-        candidates += [base / name, base / f"{name}.json"]
+    candidates += [Path(name), CODE_DIR / name, REPO_DIR / "configs" / name, REPO_DIR / "configs" / f"{name}.json"]
     for c in candidates:
         if c.is_file():
             return c
@@ -78,9 +76,7 @@ def check_data(cfg, device) -> List[str]:
 
     notes = []
     for split in ("train", "test"):
-        kwargs = {"num_workers": 0}
-        loader = build_loader(cfg, split, device, **kwargs)
-        batch = next(iter(loader))
+        batch = next(iter(build_loader(cfg, split, device, num_workers=0)))
         obs = batch["observation_images"]
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in obs.items())
         source = str(cfg.data_dir(split)) if cfg.cached_dataset else "rendered on the fly"
