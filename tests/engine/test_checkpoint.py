@@ -98,10 +98,11 @@ def test_keep_last_k(tmp_path):
 def test_parallel_prefixes_are_removed():
     t = torch.zeros(1)
     sd = {"module.representation.representations.0.module.conv1.weight": t,
-          "generator.generators.0.module.input.bias": t, "representation.representations.0.deltas": t}
+          "generator.generators.0.module.input.bias": t, "representation.representations.0.deltas": t,
+          "module.generator.generators.1.module.module.final.bias": t}   # DataParallel inside DDP
     assert set(ckpt.strip_parallel_prefixes(sd)) == {
         "representation.representations.0.conv1.weight", "generator.generators.0.input.bias",
-        "representation.representations.0.deltas"}
+        "representation.representations.0.deltas", "generator.generators.1.final.bias"}
 
 
 def test_model_state_layouts():

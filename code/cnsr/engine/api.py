@@ -28,16 +28,13 @@ def load_model(config: Union[Config, dict, str, os.PathLike],
     passed to the model (``model.iteration``) so that schedules that depend on it (the
     partition sharpness) are those it was trained to.
     """
-    from ..models import build_model, load_reference_state_dict
+    from ..models import build_model
     from .trainer import move_to
 
     model = build_model(load_config(config))
     if checkpoint is not None:
-        source = str(checkpoint)
         state = ckpt.read_checkpoint(checkpoint)
-        params = ckpt.model_state_from(state, source)
-        ckpt.check_compatible(model, params, source)
-        load_reference_state_dict(model, params)
+        ckpt.load_into(model, state, str(checkpoint))
         if isinstance(state, dict) and "iteration" in state:
             model.set_iteration(int(state["iteration"]))
     return move_to(model, torch.device(device)).eval()

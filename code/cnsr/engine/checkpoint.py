@@ -118,16 +118,12 @@ def strip_parallel_prefixes(state: Mapping[str, torch.Tensor]) -> Dict[str, torc
 
     The reference wraps each encoder and generator in ``DataParallel`` when trained with
     ``multi_gpu`` (``representation.representations.0.module.conv1.weight``); a whole wrapped
-    model has a leading ``module.``. Both are removed.
+    model has a leading ``module.``; wrappers inside wrappers give several segments in a row.
+    All are removed (:func:`cnsr.models.reference_key`).
     """
-    out = {}
-    for key, value in state.items():
-        k = key
-        while k.startswith("module."):
-            k = k[len("module."):]
-        k = k.replace(".module.", ".")
-        out[k] = value
-    return out
+    from ..models.model import reference_key
+
+    return {reference_key(k): v for k, v in state.items()}
 
 
 def model_state_from(checkpoint: Mapping[str, Any], source: str = "<checkpoint>") -> Dict[str, torch.Tensor]:
