@@ -77,6 +77,36 @@ def test_exr_and_reference_npz_give_the_same_batches(tmp_path):
         torch.testing.assert_close(x["query_poses"].half().float(), y["query_poses"], rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("fmt", ["exr", "npz"])
+@pytest.mark.parametrize("B,V,batch_size", [(4, 4, 4), (6, 5, 4)])
+def test_loaded_values_exact_for_every_dtype_and_scene_subset(tmp_path, fmt, dtype, B, V, batch_size):
+    # our files store RGB channels sorted by name (B, G, R): views onto them have negative
+    # strides, which the converting copy must handle; scene subsets need not be contiguous and
+    # the file may hold more views than wanted (the query is its last)
+    (images, poses), = write_split(tmp_path / "train", 1, fmt, B=B, V=V)
+    files = sorted((tmp_path / "train").iterdir())
+    ds = BatchFileDataset(files, PASSES + ["indirect"], batch_size=batch_size, views_per_scene=4,
+                          random_scenes=True, seed=3, dtype=dtype)
+    for index in range(3):
+        batch = ds[index]
+        scenes, n_obs = ds._choose(B, V, index, files[0])
+        assert n_obs == 3
+        for p in PASSES + ["indirect"]:
+            a = images[p][scenes].astype(np.float32)
+            if p == "indirect":
+                a = np.maximum(a, 0)
+            obs, query = batch["observation_images"][p], batch["query_images"][p]
+            assert obs.dtype == query.dtype == dtype and obs.is_contiguous() and query.is_contiguous()
+            np.testing.assert_array_equal(obs.float().numpy(), a[:, :3])
+            np.testing.assert_array_equal(query.float().numpy(), a[:, -1])
+        q = poses[scenes][:, -1] if fmt == "exr" else poses[scenes][:, -1].astype(np.float16)
+        if dtype == torch.float16:
+            q = q.astype(np.float16)
+        np.testing.assert_array_equal(batch["query_poses"].float().numpy().reshape(4, 16), q.astype(np.float32))
+        assert batch["observation_poses"].shape == (4, 3, 16, 1, 1) and batch["observation_poses"].is_contiguous()
+
+
 def test_only_needed_passes_and_indirect_clamped(tmp_path):
     write_split(tmp_path / "test", 1)
     cfg = small_config(tmp_path)

@@ -65,21 +65,28 @@ def condition_inputs(images: Dict[str, np.ndarray]) -> None:
                 np.putmask(images[name], np.broadcast_to(mask, images[name].shape), 0)
 
 
-_NUMPY_DTYPES = {torch.float32: np.float32, torch.float16: np.float16, torch.float64: np.float64}
+def _copy_into(out: torch.Tensor, a: np.ndarray) -> None:
+    """Copy (and convert) ``a``, any strided view, into the tensor ``out`` of the same shape.
+
+    torch's ``copy_`` converts float16 -> float32 from a strided view (e.g. onto a mapped batch
+    file) with vectorised code in one pass; NumPy's half conversion measured 3-5x slower here.
+    Tensors cannot have negative strides, and our files' RGB passes have them (channels are
+    stored sorted by name, B, G, R), so such an axis is copied one index at a time."""
+    neg = next((i for i, s in enumerate(a.strides) if s < 0), None)
+    if neg is None:
+        out.copy_(torch.from_numpy(a))
+        return
+    index = [slice(None)] * a.ndim
+    for i in range(a.shape[neg]):
+        index[neg] = i
+        _copy_into(out.select(neg, i), a[tuple(index)])
 
 
-def _copy(a: np.ndarray, dtype) -> np.ndarray:
-    """A C-contiguous copy of ``a`` as ``dtype``. float16 -> float32 goes through torch's
-    ``copy_``, which converts a strided view (e.g. onto a mapped batch file) with vectorised
-    code in one pass; NumPy's half conversion measured 2-3x slower here."""
-    if a.dtype == np.float16 and dtype == np.float32 and min(a.strides, default=0) >= 0:
-        out = torch.empty(a.shape, dtype=torch.float32)
-        with warnings.catch_warnings():
-            # a view onto a read-only mapped file: torch warns, but it is only read from
-            warnings.simplefilter("ignore", UserWarning)
-            out.copy_(torch.from_numpy(a))
-        return out.numpy()
-    return np.array(a, dtype=dtype, order="C")
+def _tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    """A new contiguous ``dtype`` tensor holding ``a`` (made by exactly one copy)."""
+    out = torch.empty(a.shape, dtype=dtype)
+    _copy_into(out, a)
+    return out
 
 
 def split_views(images: Dict[str, np.ndarray], poses: np.ndarray, factor: int, n_obs: int,
@@ -88,18 +95,20 @@ def split_views(images: Dict[str, np.ndarray], poses: np.ndarray, factor: int, n
     ``n_obs`` views observe, the last one is the query. Each tensor is made by exactly one copy
     that also converts float16 -> float32, so a batch costs little beyond reading its bytes.
     Input conditioning (:func:`condition_inputs`) is applied to the copies."""
-    np_dtype = _NUMPY_DTYPES[dtype]
-    obs = {p: _copy(a[:, :n_obs], np_dtype) for p, a in images.items()}
-    query = {p: _copy(a[:, -1], np_dtype) for p, a in images.items()}
-    condition_inputs(obs)
-    condition_inputs(query)
+    with warnings.catch_warnings():
+        # views onto a read-only mapped file: torch warns, but they are only read from
+        warnings.simplefilter("ignore", UserWarning)
+        obs = {p: _tensor(a[:, :n_obs], dtype) for p, a in images.items()}
+        query = {p: _tensor(a[:, -1], dtype) for p, a in images.items()}
+    condition_inputs({p: t.numpy() for p, t in obs.items()})      # in place, through NumPy views
+    condition_inputs({p: t.numpy() for p, t in query.items()})
     B = poses.shape[0]
-    poses = np.asarray(poses, dtype=np.float32)
+    poses = np.asarray(poses, dtype=np.float32).reshape(B, -1, 16)
     return {
-        "observation_images": {p: torch.from_numpy(a) for p, a in obs.items()},
-        "observation_poses": torch.from_numpy(np.array(poses[:, :n_obs], dtype=np_dtype)).reshape(B, n_obs, 16, 1, 1),
-        "query_images": {p: torch.from_numpy(a) for p, a in query.items()},
-        "query_poses": torch.from_numpy(np.array(poses[:, -1], dtype=np_dtype)).reshape(B, 16, 1, 1),
+        "observation_images": obs,
+        "observation_poses": _tensor(poses[:, :n_obs], dtype).reshape(B, n_obs, 16, 1, 1),
+        "query_images": query,
+        "query_poses": _tensor(poses[:, -1], dtype).reshape(B, 16, 1, 1),
         "factor": int(factor),
     }
 
@@ -185,10 +194,6 @@ class BatchFileDataset(torch.utils.data.Dataset):
             sel = slice(int(scenes[0]), int(scenes[-1]) + 1) if contiguous else scenes
             images = {p: a[sel] for p, a in images.items()}
             poses = poses[sel]
-        if n_obs < V - 1:   # fewer observations wanted than the file has: its first ones + its query
-            keep = list(range(n_obs)) + [V - 1]
-            images = {p: a[:, keep] for p, a in images.items()}
-            poses = poses[:, keep]
         if factor == -1 and self.expect_factors:
             self.expect_factors = False
             warnings.warn(f"{path}: factor -1 (all random) in a training set for a partitioned "
