@@ -132,13 +132,12 @@ public:
                         if (wi.z > 0.f) {
                             BsdfEval e = bsdf.eval(wo, wi);
                             if (e.pdf() > 0.f || !is_black(e.f())) {
-                                float pl = light_select_pdf * ls.pdf;
+                                float pl = light_select_pdf * ls.pdf;  // > 0
+                                // cos * balance_heuristic(pl, pdf) / pl = cos / (pl + pdf), one division;
                                 // clamped before the throughput of the vertex is applied
-                                L.nee_c = L.beta * clamp(e.f() * ls.Le * (wi.z * balance_heuristic(pl, e.pdf()) / pl),
-                                                         0.f, kClamp);
+                                L.nee_c = L.beta * clamp(e.f() * ls.Le * (wi.z / (pl + e.pdf())), 0.f, kClamp);
                                 L.nee_cd = L.diffuse_path
-                                               ? L.beta_d * clamp(e.f_diffuse * ls.Le *
-                                                                      (wi.z * balance_heuristic(pl, e.pdf_diffuse) / pl),
+                                               ? L.beta_d * clamp(e.f_diffuse * ls.Le * (wi.z / (pl + e.pdf_diffuse)),
                                                                   0.f, kClamp)
                                                : Vec3(0.f);
                                 shadow[i] = any_shadow = true;
