@@ -35,15 +35,15 @@ class DistributedContext:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
+    def _scalar(self, value, dtype) -> torch.Tensor:
+        # nccl communicates GPU tensors only, gloo CPU tensors
+        return torch.tensor([value], dtype=dtype, device=self.device if self.backend == "nccl" else "cpu")
 
     def any_true(self, flag: bool) -> bool:
         """True on every rank if ``flag`` is true on any rank (e.g. a stop request)."""
         if not self.enabled:
             return bool(flag)
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device if self.backend == "nccl" else "cpu")
+        t = self._scalar(1.0 if flag else 0.0, torch.float32)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
@@ -51,18 +51,9 @@ class DistributedContext:
         """Rank 0's ``value`` on every rank."""
         if not self.enabled:
             return int(value)
-        t = torch.tensor([int(value)], dtype=torch.int64, device=self.device if self.backend == "nccl" else "cpu")
+        t = self._scalar(int(value), torch.int64)
         dist.broadcast(t, src=0)
         return int(t.item())
-
-    def mean(self, value: float) -> float:
-        """Average of a scalar over all ranks."""
-        if not self.enabled:
-            return float(value)
-        t = torch.tensor([float(value)], dtype=torch.float64,
-                         device=self.device if self.backend == "nccl" else "cpu")
-        dist.all_reduce(t)
-        return float(t.item()) / self.world_size
 
     def shutdown(self, orderly: bool = True) -> None:
         """Leave the process group; ``orderly``: together (a rank that tears its connections
