@@ -161,11 +161,28 @@ def test_on_the_fly_rendering_trains_through_the_script(tmp_path):
     assert ckpt.read_checkpoint(tmp_path / "ckpt" / "otf_4.pt")["iteration"] == 5
 
 
+def straight_and_resumed(cfg, tmp_path, stop, before_resume=None):
+    """The same config trained straight through (in ``a/``) and stopped after ``stop``
+    iterations, then resumed from that checkpoint by a new trainer (in ``b/``)."""
+    from cnsr.engine import Trainer
+
+    def trainer(folder, **kw):
+        return Trainer(cfg, device="cpu", out_folder=folder, progress=False, handle_signals=False, **kw)
+
+    straight = trainer(tmp_path / "a")
+    straight.train()
+    trainer(tmp_path / "b").train(stop)
+    if before_resume is not None:
+        before_resume()
+    resumed = trainer(tmp_path / "b", checkpoint=tmp_path / "b" / f"{cfg['job_name']}_{stop}.pt")
+    resumed.train()
+    return straight, resumed
+
+
 def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
     """2 + 2 iterations with a resume in between == 4 straight: model, Adam state, RNG and the
     rendered data stream all pick up where they stopped."""
     pytest.importorskip("cnsr._renderer")
-    from cnsr.engine.trainer import Trainer
 
     cfg = {"job_name": "exact", "seed": 4, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
            "batch_size": 2, "test_batch_size": 1, "views_per_scene": 3, "iterations": 4, "checkpoint_interval": 2,
@@ -176,16 +193,8 @@ def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
                      "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
                                      "render_size": 16, "settings": {"layers": 1, "hidden_units": 8}}]}}
 
-    def trainer(folder, **kw):
-        return Trainer(cfg, device="cpu", out_folder=folder, progress=False, handle_signals=False, **kw)
-
-    straight = trainer(tmp_path / "a")
-    straight.train()
-    first = trainer(tmp_path / "b")
-    first.train(2)
-    torch.manual_seed(999)
-    resumed = trainer(tmp_path / "b", checkpoint=tmp_path / "b" / "exact_2.pt")
-    resumed.train()
+    # the global torch generator is scrambled before the resume: the checkpoint restores it
+    straight, resumed = straight_and_resumed(cfg, tmp_path, 2, before_resume=lambda: torch.manual_seed(999))
     assert [h["loss"] for h in straight.history[2:]] == [h["loss"] for h in resumed.history]
     for (k, a), b in zip(straight.model.state_dict().items(), resumed.model.state_dict().values()):
         assert torch.equal(a, b), k
@@ -195,21 +204,10 @@ def test_resume_is_exact_with_batch_files(tiny, tmp_path):
     """Resuming from a checkpoint continues with the same files, the same scene subsets cut
     from them (2 of each file's 4 scenes) and the same observations, across an epoch boundary
     (6 files, 8 iterations), as a run that was never stopped."""
-    from cnsr.engine import Trainer
-
     _, cfg_path = tiny
     cfg = json.loads(cfg_path.read_text())
     cfg.update(job_name="exactfiles", batch_size=2, iterations=8, checkpoint_interval=3, logging=False,
                num_workers=1)
-
-    def trainer(folder, **kw):
-        return Trainer(cfg, device="cpu", out_folder=folder, progress=False, handle_signals=False, **kw)
-
-    straight = trainer(tmp_path / "a")
-    straight.train()
-    first = trainer(tmp_path / "b")
-    first.train(3)
-    resumed = trainer(tmp_path / "b", checkpoint=tmp_path / "b" / "exactfiles_3.pt")
-    resumed.train()
+    straight, resumed = straight_and_resumed(cfg, tmp_path, 3)
     assert len(resumed.history) == 5
     assert [h["loss"] for h in straight.history[3:]] == [h["loss"] for h in resumed.history]
