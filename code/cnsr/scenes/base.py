@@ -124,9 +124,7 @@ class SceneRandomizer:
 
     def random_scene(self) -> None:
         """Re-randomize everything: geometry, then materials, then lighting, then the view."""
-        self.randomize_geometry()
-        self.randomize_materials()
-        self.randomize_lighting()
+        self.randomize_factor(ALL)
         self.random_view()
 
     def randomize_factor(self, factor: int) -> None:

@@ -9,6 +9,7 @@ from ..io.preview import visualize_pass
 from ..passes import check_passes
 from . import make_randomizer
 
+
 def tile(rows: Sequence[Sequence[np.ndarray]], gap: int = 2, background: float = 0.12) -> np.ndarray:
     """Arrange equally sized RGB images ``rows[r][c]`` ``(h, w, 3)`` in a grid with ``gap`` pixels
     of ``background`` between and around them -> float32 ``(H, W, 3)``."""
