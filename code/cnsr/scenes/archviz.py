@@ -29,7 +29,7 @@ import numpy as np
 
 from ..assets import furniture
 from ..assets.wallpapers import WALLPAPERS
-from .base import SceneRandomizer, file_entry, grid_entry, material, transform
+from .base import SceneRandomizer, file_entry, grid_entry, material, room_shell, transform
 from .colors import PALETTES, hsv
 from .layout import Box, rectangles_overlap
 
@@ -144,8 +144,7 @@ class ArchViz(SceneRandomizer):
         chair = self._model("chair")
         t_box = Box.from_bounds(table["lo"], table["hi"], table["base"])
         (tx0, tz0), (tx1, tz1) = t_box.extent()
-        c_box = Box.from_bounds(chair["lo"], chair["hi"], chair["base"])
-        (cx0, cz0), (cx1, cz1) = c_box.extent()
+        (_, cz0), (_, cz1) = Box.from_bounds(chair["lo"], chair["hi"], chair["base"]).extent()
         depth = cz1 - cz0
         pieces = [self._piece("table", table, np.eye(4))]
         for sx in (-0.25, 0.25):
@@ -349,15 +348,7 @@ class ArchViz(SceneRandomizer):
                               transform(inward * np.pi / 2, (wall_x + inward * 0.001, mi["y"], mi["z"]))))
         glass = (1.0, fh - 2 * furniture.MIRROR_BAR, fw - 2 * furniture.MIRROR_BAR)
         out.append(grid_entry("mirror", (wall_x + inward * 0.02, mi["y"], mi["z"]), (inward, 0, 0), glass))
-        out += [
-            grid_entry("back_wall", (0, HEIGHT / 2, -HALF_Z), (0, 0, 1), (2 * HALF_X, HEIGHT, 1)),
-            grid_entry("front_wall", (0, HEIGHT / 2, HALF_Z), (0, 0, -1), (2 * HALF_X, HEIGHT, 1)),
-            grid_entry("left_wall", (-HALF_X, HEIGHT / 2, 0), (1, 0, 0), (1, HEIGHT, 2 * HALF_Z)),
-            grid_entry("right_wall", (HALF_X, HEIGHT / 2, 0), (-1, 0, 0), (1, HEIGHT, 2 * HALF_Z)),
-            grid_entry("floor", (0, 0, 0), (0, 1, 0), (2 * HALF_X, 1, 2 * HALF_Z)),
-            grid_entry("ceiling", (0, HEIGHT, 0), (0, -1, 0), (2 * HALF_X, 1, 2 * HALF_Z)),
-        ]
-        return out
+        return out + room_shell(HALF_X, HALF_Z, 0.0, HEIGHT)
 
     # ---- inspection ----------------------------------------------------------------------
     def furniture_boxes(self) -> List[Tuple[str, Box]]:

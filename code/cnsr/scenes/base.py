@@ -70,6 +70,22 @@ def grid_entry(material_name: str, position: Sequence[float], normal: Sequence[f
             "position": _floats(position), "normal": _floats(normal), "size": _floats(size)}
 
 
+def room_shell(half_x: float, half_z: float, floor_y: float, ceiling_y: float,
+               floor: str = "floor") -> List[dict]:
+    """The six inward-facing quads of a box room ``[-half_x, half_x] x [floor_y, ceiling_y] x
+    [-half_z, half_z]``: materials ``back_wall`` (-z), ``front_wall``, ``left_wall`` (-x),
+    ``right_wall``, ``floor`` (named by ``floor``) and ``ceiling``."""
+    height, mid = ceiling_y - floor_y, 0.5 * (ceiling_y + floor_y)
+    return [
+        grid_entry("back_wall", (0, mid, -half_z), (0, 0, 1), (2 * half_x, height, 1)),
+        grid_entry("front_wall", (0, mid, half_z), (0, 0, -1), (2 * half_x, height, 1)),
+        grid_entry("left_wall", (-half_x, mid, 0), (1, 0, 0), (1, height, 2 * half_z)),
+        grid_entry("right_wall", (half_x, mid, 0), (-1, 0, 0), (1, height, 2 * half_z)),
+        grid_entry(floor, (0, floor_y, 0), (0, 1, 0), (2 * half_x, 1, 2 * half_z)),
+        grid_entry("ceiling", (0, ceiling_y, 0), (0, -1, 0), (2 * half_x, 1, 2 * half_z)),
+    ]
+
+
 def sphere_entry(material_name: str, radius: float, matrix: Matrix,
                  position: Sequence[float] = (0.0, 0.5, 0.0)) -> dict:
     """An analytic ``sphere``; like the reference, the centre is ``position`` moved by ``matrix``."""

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from .base import SceneRandomizer, file_entry, grid_entry, material, sphere_entry, transform
+from .base import SceneRandomizer, file_entry, material, room_shell, sphere_entry, transform
 from .colors import hsv
 
 FLOOR_Y, CEILING_Y, HALF_ROOM = -0.5, 2.5, 3.0
@@ -198,17 +198,7 @@ class PrimitiveRoom(SceneRandomizer):
                 out.append(sphere_entry(o["name"], 0.5, m, SPHERE_LOCAL))
             else:
                 out.append(file_entry(o["name"], filename, m))
-        height, mid = CEILING_Y - FLOOR_Y, 0.5 * (CEILING_Y + FLOOR_Y)
-        side = 2 * HALF_ROOM
-        out += [
-            grid_entry("back_wall", (0, mid, -HALF_ROOM), (0, 0, 1), (side, height, 1)),
-            grid_entry("front_wall", (0, mid, HALF_ROOM), (0, 0, -1), (side, height, 1)),
-            grid_entry("left_wall", (-HALF_ROOM, mid, 0), (1, 0, 0), (1, height, side)),
-            grid_entry("right_wall", (HALF_ROOM, mid, 0), (-1, 0, 0), (1, height, side)),
-            grid_entry("ground", (0, FLOOR_Y, 0), (0, 1, 0), (side, 1, side)),
-            grid_entry("ceiling", (0, CEILING_Y, 0), (0, -1, 0), (side, 1, side)),
-        ]
-        return out
+        return out + room_shell(HALF_ROOM, HALF_ROOM, FLOOR_Y, CEILING_Y, floor="ground")
 
 
 def variant(name: str, seed: Optional[int] = None, **options) -> PrimitiveRoom:
