@@ -365,7 +365,7 @@ def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Conf
 
 def save_config(cfg: Config, path: Union[str, os.PathLike]) -> None:
     """Write ``cfg`` as JSON, atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(cfg.to_dict(), indent=2))
-    os.replace(tmp, path)
+    from .io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(cfg.to_dict(), indent=2))

@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
+
+from ..io.atomic import atomic_path
 
 #: Marks files written by this module (reference checkpoints have no ``format`` key).
 FORMAT = "cnsr-checkpoint-1"
@@ -197,20 +198,8 @@ def read_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
 def atomic_torch_save(obj: Any, path: PathLike) -> Path:
     """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
     return path
 
 

@@ -10,13 +10,13 @@ crashed writer never leaves a truncated file under the final name. Extra header 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Union
 
 import numpy as np
 
 from ..passes import PASSES, exr_channel_names
+from .atomic import atomic_path
 
 PathLike = Union[str, os.PathLike]
 
@@ -76,15 +76,8 @@ def write_exr(path: PathLike, passes: Mapping[str, np.ndarray], half: bool = Tru
               "type": OpenEXR.scanlineimage}
     for key, value in (attrs or {}).items():
         header[str(key)] = _attr_value(key, value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        OpenEXR.File(header, chans).write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        OpenEXR.File(header, chans).write(str(tmp))
     return path
 
 
