@@ -144,12 +144,11 @@ def read_exr_attrs(path: PathLike) -> Dict[str, object]:
 def read_exr_image(path: PathLike) -> np.ndarray:
     """An EXR as one (H, W, 3) float32 image: its R, G, B (or Y) channels, else the first pass."""
     data = read_exr(path)
-    key = "" if "" in data else next(iter(data))
     if "R" in data and "G" in data and "B" in data:  # plain RGB files: channels named R, G, B
         return np.concatenate([data["R"], data["G"], data["B"]], axis=-1)
     if "Y" in data:
         return np.repeat(data["Y"], 3, axis=-1)
-    img = data[key]
+    img = next(iter(data.values()))
     if img.shape[-1] == 1:
         img = np.repeat(img, 3, axis=-1)
     return img[..., :3]
