@@ -413,10 +413,9 @@ BUILDERS: Dict[str, Callable[[], Mesh]] = {
 
 def build(name: str) -> Mesh:
     """Build the furniture asset ``name`` (see ``BUILDERS``)."""
-    try:
-        return BUILDERS[name]()
-    except KeyError:
-        raise KeyError(f"unknown furniture asset {name!r}; known: {', '.join(sorted(BUILDERS))}") from None
+    if name not in BUILDERS:   # looked up first: a KeyError inside a builder is a bug to see as such
+        raise KeyError(f"unknown furniture asset {name!r}; known: {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[name]()
 
 
 def _register_with_assets() -> None:

@@ -146,10 +146,9 @@ BUILDERS: Dict[str, Callable[..., np.ndarray]] = {
 
 def build(name: str, size: int = SIZE) -> np.ndarray:
     """Build texture ``name`` at ``size`` x ``size`` -> float32 ``(size, size, 3)``."""
-    try:
-        return BUILDERS[name](size)
-    except KeyError:
-        raise KeyError(f"unknown procedural texture {name!r}; known: {', '.join(sorted(BUILDERS))}") from None
+    if name not in BUILDERS:   # looked up first: a KeyError inside a builder is a bug to see as such
+        raise KeyError(f"unknown procedural texture {name!r}; known: {', '.join(sorted(BUILDERS))}")
+    return BUILDERS[name](size)
 
 
 def _register_with_assets() -> None:
