@@ -55,6 +55,13 @@ def test_validation_errors_name_file_and_key(tmp_path, edit, key, words):
     assert "bad.json" in msg and key in msg and words in msg, msg
 
 
+def test_unknown_key_hint_is_the_same_every_run():
+    """Several keys share the prefix: the hint must not depend on set iteration order."""
+    for key, hint in (("Batch_Size", "batch_size"), ("test_foo", "test_data_dir"), ("batch_sise", "batch_size")):
+        with pytest.raises(ConfigError, match=f"did you mean '{hint}'"):
+            load_config({**base(), key: 1})
+
+
 def test_unreadable_and_malformed_files(tmp_path):
     with pytest.raises(ConfigError, match="missing.json"):
         load_config(tmp_path / "missing.json")

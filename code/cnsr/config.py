@@ -229,13 +229,14 @@ def _fill(cls, data: Dict[str, Any], where: str, skip=()):
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'}: expected an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)} - {"source"}
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]   # in file order
     kwargs = {}
     for key, value in data.items():
         if key in IGNORED_KEYS or key in skip:
             continue
         if key not in names:
-            close = [n for n in names if n.lower() == key.lower() or n.startswith(key[:4])]
+            # a case slip first, else the first key sharing the first 4 letters: the same hint every run
+            close = [n for n in names if n.lower() == key.lower()] + [n for n in names if n.startswith(key[:4])]
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{_key(where, key)}: unknown key{hint}")
         kwargs[key] = _coerce(value, hints[key], _key(where, key))
