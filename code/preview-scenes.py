@@ -1,4 +1,4 @@
-#!/usr/bin/env python
+#!/usr/bin/env python3
 """Render a contact sheet of random scenes of a dataset (rows = scenes, columns = passes).
 
     python code/preview-scenes.py --dataset room --out room.png

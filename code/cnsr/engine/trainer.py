@@ -10,8 +10,9 @@ current iteration, write a checkpoint and return.
 
 The per-iteration choice of observations depends only on (seed, iteration, rank), and the
 checkpoint carries every random generator's state, so a resumed run takes the same steps as
-an uninterrupted one (single process; with a loader that resumes its stream, see
-:func:`Trainer._restore_loader`).
+an uninterrupted one (single process; with a loader factory that takes ``start_iteration``
+and resumes its stream there, as :func:`cnsr.data.build_loader` does: see
+:meth:`Trainer._make_loader`).
 """
 from __future__ import annotations
 
