@@ -302,21 +302,21 @@ class Trainer:
         factory = self._loader_factory
         if factory is None:
             from ..data import build_loader as factory
-        kwargs = {}
+        # an injected factory gets only the arguments it declares
         try:
             params = inspect.signature(factory).parameters
         except (TypeError, ValueError):
             params = {}
-        if split == "train" and self.dist.enabled:
-            if "rank" in params and "world_size" in params:
-                kwargs.update(rank=self.dist.rank, world_size=self.dist.world_size)
-        if split == "test" and "num_workers" in params:
-            kwargs["num_workers"] = 0        # one fixed batch: worker processes would only cost start-up
+        kwargs = {}
         if split == "train":
+            if self.dist.enabled and "rank" in params and "world_size" in params:
+                kwargs.update(rank=self.dist.rank, world_size=self.dist.world_size)
             if "seed" in params:
                 kwargs["seed"] = self.seed
             if "start_iteration" in params:
                 kwargs["start_iteration"] = self.start_iteration
+        elif "num_workers" in params:
+            kwargs["num_workers"] = 0        # one fixed test batch: worker processes would only cost start-up
         loader = factory(self.cfg, split, self.device, **kwargs)
         if split == "train" and self.dist.enabled and "rank" not in kwargs:
             # the loader cannot split the data: every rank reads all batches and keeps its share
