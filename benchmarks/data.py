@@ -11,7 +11,10 @@ EXR batch files against the reference's ``.npz`` layout holding the same content
    config's batch (default ``room_beauty``: 16 scenes, 3 observations + query, passes
    beauty/normal/position/id) from each file, ``--repeats`` times, interleaved, same process:
    batches/s per format and the ratio, from the best and from the median time. Measured twice: as the workers hand batches over for
-   GPU training (float16, converted on the GPU) and for CPU training (float32).
+   GPU training (float16, converted on the GPU) and for CPU training (float32). Both formats go
+   through the same conversion code (``split_views``: one torch ``copy_`` per tensor, or per
+   channel where a view onto our file has a negative stride); they differ in how the float16
+   arrays are obtained: views onto the mapped EXR against inflating the ``.npz`` members.
 
     python benchmarks/data.py                      # about a minute on 2 cores
     python benchmarks/data.py --gen_config configs/save_archviz.json --train_config configs/archviz_beauty.json
@@ -92,7 +95,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=40, help="loads per format")
     args = p.parse_args(argv)
     gen_cfg, train_cfg = load_config(args.gen_config), load_config(args.train_config)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, numpy {np.__version__}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__} "
+          f"({torch.get_num_threads()} intra-op threads for both formats), numpy {np.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rate, dt, settings, first = bench_render(gen_cfg, tmp / "exr", args.batches, args.workers)
