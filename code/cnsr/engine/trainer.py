@@ -413,6 +413,27 @@ class Trainer:
         return flatten_stats(fn()) if fn is not None else {}
 
     # ---------------------------------------------------------------- the loop
+    def _record_loss(self, iteration: int, loss: float) -> None:
+        self.history.append({"iteration": iteration, "loss": loss})
+        if len(self.history) > 2 * HISTORY_KEEP:
+            del self.history[:HISTORY_KEEP]
+        if len(self.first_losses) < FIRST_KEEP:
+            self.first_losses.append(loss)
+
+    def _log_interval(self, iteration: int, sums: Mapping[str, float], count: int, elapsed: float,
+                      data_wait: float) -> None:
+        """TensorBoard at the end of a test interval: the means of the logs summed over its
+        ``count`` iterations, partition sizes, speed, and the test batch's metrics and images."""
+        means = {k: v / count for k, v in sums.items() if k != "data_time"}
+        partition = self.partition_stats()
+        self.monitor.scalars("loss", {k: v for k, v in means.items() if k != "num_views" and k not in partition},
+                             iteration)
+        self.monitor.scalars("partition", partition, iteration)
+        self.monitor.scalars("perf", {"it_per_s": count / max(elapsed, 1e-9),
+                                      "data_wait_fraction": data_wait / max(elapsed, 1e-9)}, iteration)
+        self.evaluate(iteration)
+        self.monitor.flush()
+
     def train(self, iterations: Optional[int] = None) -> Dict[str, Any]:
         """Train from the start (or resumed) iteration up to ``iterations`` (default the
         config's), inclusive. Returns a summary: ``iterations_run``, ``first_loss``,
@@ -461,11 +482,7 @@ class Trainer:
                     loss = logs["total_loss"]
                     first_loss = loss if first_loss is None else first_loss
                     last_loss = loss
-                    self.history.append({"iteration": it, "loss": loss})
-                    if len(self.history) > 2 * HISTORY_KEEP:
-                        del self.history[:HISTORY_KEEP]
-                    if len(self.first_losses) < FIRST_KEEP:
-                        self.first_losses.append(loss)
+                    self._record_loss(it, loss)
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     count += 1
@@ -475,16 +492,7 @@ class Trainer:
                                     data=f"{t_data / max(t_total, 1e-9):.0%}", refresh=False)
 
                     if main and self.monitor is not None and it % cfg.test_interval == 0:
-                        elapsed = time.perf_counter() - interval_t0
-                        means = {k: v / count for k, v in sums.items() if k not in ("data_time",)}
-                        partition = self.partition_stats()
-                        self.monitor.scalars("loss", {k: v for k, v in means.items()
-                                                      if k != "num_views" and k not in partition}, it)
-                        self.monitor.scalars("partition", partition, it)
-                        self.monitor.scalars("perf", {"it_per_s": count / max(elapsed, 1e-9),
-                                                      "data_wait_fraction": interval_data / max(elapsed, 1e-9)}, it)
-                        self.evaluate(it)
-                        self.monitor.flush()
+                        self._log_interval(it, sums, count, time.perf_counter() - interval_t0, interval_data)
                         sums, count = {}, 0
                         interval_t0, interval_data = time.perf_counter(), 0.0
 
