@@ -147,14 +147,14 @@ def train(cfg, args) -> int:
         print(f"checkpoints: {trainer.out_folder}   TensorBoard: "
               f"{trainer.log_dir if cfg.logging else '(off)'}")
     t0 = time.time()
+    finished = False
     try:
         summary = trainer.train()
-    except BaseException:
+        finished = True
+    finally:
         trainer.close()
-        trainer.dist.shutdown(orderly=False)
-        raise
-    trainer.close()
-    trainer.dist.shutdown()
+        # after an error the other ranks may be inside a collective: leave without waiting for them
+        trainer.dist.shutdown(orderly=finished)
     if main_rank and not summary["iterations_run"]:
         print(f"nothing to train: the run is at iteration {trainer.start_iteration - 1} and the config "
               f"stops at {cfg.iterations} (raise it with --iterations)")
