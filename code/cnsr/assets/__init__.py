@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Union
 import numpy as np
 
 from .mesh import Mesh, load_obj
-from .textures import load_texture
+from .textures import as_rgb, load_texture
 
 __all__ = [
     "Mesh", "load_obj", "load_texture", "get_mesh", "get_texture", "register_mesh", "register_texture",
@@ -104,12 +104,10 @@ def _finish_mesh(key: str, name: str, mesh: Any) -> Mesh:
 
 
 def _finish_texture(key: str, name: str, tex: Any) -> np.ndarray:
-    tex = np.asarray(tex, dtype=np.float32)
-    if tex.ndim == 2:
-        tex = np.repeat(tex[:, :, None], 3, axis=2)
-    if tex.ndim != 3 or tex.shape[2] not in (1, 3, 4):
-        raise ValueError(f"texture {name!r} must be (H, W, 3), got shape {tex.shape}")
-    return np.ascontiguousarray(tex[:, :, :3] if tex.shape[2] >= 3 else np.repeat(tex, 3, axis=2))
+    try:
+        return as_rgb(tex)
+    except ValueError:
+        raise ValueError(f"texture {name!r} must be (H, W, 3), got shape {np.shape(tex)}") from None
 
 
 _meshes = _Registry("mesh", "meshes", _finish_mesh)

@@ -9,6 +9,17 @@ import numpy as np
 _cache: Dict[Tuple[str, float, int], np.ndarray] = {}
 
 
+def as_rgb(img) -> np.ndarray:
+    """An image ``(H, W)`` or ``(H, W, 1|3|4)`` as contiguous float32 ``(H, W, 3)``: grey is
+    repeated, alpha dropped. Raises ValueError for other shapes."""
+    img = np.asarray(img, dtype=np.float32)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an (H, W, 3) image, got shape {img.shape}")
+    return np.ascontiguousarray(np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img[:, :, :3])
+
+
 def load_texture(path: str) -> np.ndarray:
     """Load an image as (H, W, 3) float32, row 0 = top. 8/16-bit images are scaled to [0, 1]
     without gamma conversion (as the reference's stb loader did); EXR values are kept linear.
@@ -24,10 +35,10 @@ def load_texture(path: str) -> np.ndarray:
         img = read_exr_image(path)
     else:
         img = _load_image(path)
-    img = np.asarray(img, dtype=np.float32)
-    if img.ndim == 2:
-        img = np.repeat(img[:, :, None], 3, axis=2)
-    img = np.ascontiguousarray(img[:, :, :3])
+    try:
+        img = as_rgb(img)
+    except ValueError as e:
+        raise OSError(f"{path}: {e}") from None
     if not np.isfinite(img).all():
         raise OSError(f"{path}: texture holds non-finite values")
     _cache[key] = img
