@@ -171,3 +171,11 @@ def test_sum_generator():
     a, b = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
     Y, losses = net.train_forward(torch.cat([a, b], 1), None, None, None, 0)
     assert torch.allclose(Y, a + b) and losses == {} and not list(net.parameters())
+
+
+def test_unet_config_default_is_the_reference_channels():
+    """The model takes a U-net's channels from the config, whose default must stay the reference's."""
+    from cnsr.config import GENERATOR_SETTINGS
+    from cnsr.models.generators.unet import REFERENCE_CHANNELS
+
+    assert tuple(GENERATOR_SETTINGS["Unet"]["channels"]) == REFERENCE_CHANNELS

@@ -23,7 +23,6 @@ from ..config import Config, load_config
 from ..passes import total_channels
 from .encoders import ENCODERS
 from .generators import GQNGenerator, PixelGenerator, SumGenerator, UnetGenerator
-from .generators.unet import REFERENCE_CHANNELS
 from .inputs import observation_tensor, query_tensor, split_passes
 
 Batch = Mapping[str, Any]
@@ -106,7 +105,7 @@ class GeneratorChain(nn.Module):
                                      end_relu=s["end_relu"], losses=s["loss"])
             elif g.type == "Unet":
                 net = UnetGenerator(x_dim, r_dim, out_dim, v_dim,
-                                    channels=s.get("channels") or REFERENCE_CHANNELS,
+                                    channels=s["channels"],
                                     end_relu=s["end_relu"], losses=s["loss"])
             else:
                 net = GQNGenerator(x_dim, r_dim, out_dim, v_dim, g.render_size, **s)
