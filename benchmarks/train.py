@@ -22,6 +22,7 @@ with training.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -155,7 +156,7 @@ def main():
             if name == "small" and not args.no_render:
                 try:
                     # cnsr.render imports the compiled extension only when rendering: ask for it directly
-                    from cnsr import _renderer  # noqa: F401
+                    importlib.import_module("cnsr._renderer")
                 except ImportError:
                     print("  (renderer not available: on-the-fly rendering not measured)")
                 else:
