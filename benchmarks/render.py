@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -38,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 from cnsr.render import Renderer  # noqa: E402
-from cnsr.render.scene import compile_scene, grid_quad, read_scene  # noqa: E402
+from cnsr.render.scene import grid_quad, read_scene  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 
 def rot_y(deg: float, x: float, z: float, y: float = -0.5):
@@ -103,7 +103,7 @@ def load_mitsuba(variants=("llvm_ad_rgb", "scalar_rgb")):
 def mitsuba_scene(mi, data: dict, base_dir, size: int, spp: int):
     """The same scene for Mitsuba: world-space shapes from our loader's own geometry rules."""
     from cnsr import assets
-    from cnsr.render.scene import _Fields, _resolve_file
+    from cnsr.render.scene import _resolve_file
 
     T = mi.ScalarTransform4f
     cam = data["camera"]
@@ -176,16 +176,6 @@ def timed(fn, repeats: int):
         times.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
     return times, cpu
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv=None) -> int:
