@@ -18,7 +18,7 @@ other jobs share the machine) and the ratios the project tracks:
     Mitsuba time / our beauty time   (target >= 1: our throughput at least Mitsuba's)
 
     python benchmarks/render.py                   # about half a minute
-    python benchmarks/render.py --scene_file ../shared/reference-scenes/fewmaterialroom_0.json
+    python benchmarks/render.py --scene_file examples/fewmaterialroom.json
 """
 from __future__ import annotations
 
