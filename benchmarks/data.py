@@ -15,6 +15,9 @@ EXR batch files against the reference's ``.npz`` layout holding the same content
    through the same conversion code (``split_views``: one torch ``copy_`` per tensor, or per
    channel where a view onto our file has a negative stride); they differ in how the float16
    arrays are obtained: views onto the mapped EXR against inflating the ``.npz`` members.
+   Loads run with one torch intra-op thread (``--threads``), as in the loader's worker processes
+   (training loads there); on a busy machine more threads make each small copy wait for a
+   descheduled thread, for both formats.
 
     python benchmarks/data.py                      # about a minute on 2 cores
     python benchmarks/data.py --gen_config configs/save_archviz.json --train_config configs/archviz_beauty.json
@@ -93,10 +96,11 @@ def main(argv=None) -> int:
     p.add_argument("--batches", type=int, default=6, help="dataset batches to render (process start-up included)")
     p.add_argument("--workers", type=int, default=0, help="render processes (0: one per core)")
     p.add_argument("--repeats", type=int, default=40, help="loads per format")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads while loading (default 1, as in the loader's worker processes)")
     args = p.parse_args(argv)
     gen_cfg, train_cfg = load_config(args.gen_config), load_config(args.train_config)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__} "
-          f"({torch.get_num_threads()} intra-op threads for both formats), numpy {np.__version__}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__}, numpy {np.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rate, dt, settings, first = bench_render(gen_cfg, tmp / "exr", args.batches, args.workers)
@@ -111,9 +115,16 @@ def main(argv=None) -> int:
               f"passes {','.join(train_cfg.needed_passes())}, from a file of {B} scenes x {V} views x "
               f"{len(data.images)} passes at {H}x{W} (ours {first.stat().st_size / 1e6:.1f} MB, "
               f"reference .npz {npz.stat().st_size / 1e6:.1f} MB), best and median of {args.repeats} loads "
-              f"(best = least disturbed by other processes):")
+              f"(best = least disturbed by other processes), {args.threads} torch thread(s)"
+              f"{' as in a loader worker process' if args.threads == 1 else ''}:")
         print(f"{'':34s} {'ours (EXR) batches/s':>22s} {'reference .npz batches/s':>26s} {'ratio':>7s}")
-        for label, ours, ref, ratio in bench_load(train_cfg, first, npz, args.repeats):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        try:
+            rows = bench_load(train_cfg, first, npz, args.repeats)
+        finally:
+            torch.set_num_threads(threads)
+        for label, ours, ref, ratio in rows:
             print(f"{label:34s} {ours:22.1f} {ref:26.1f} {ratio:6.1f}x")
     return 0
 

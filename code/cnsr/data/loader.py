@@ -82,11 +82,19 @@ def _copy_into(out: torch.Tensor, a: np.ndarray) -> None:
         _copy_into(out.select(neg, i), a[tuple(index)])
 
 
-def _tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    """A new contiguous ``dtype`` tensor holding ``a`` (made by exactly one copy)."""
-    out = torch.empty(a.shape, dtype=dtype)
-    _copy_into(out, a)
-    return out
+def _new_tensors(shapes: Sequence[Sequence[int]], dtype: torch.dtype) -> List[torch.Tensor]:
+    """New contiguous ``dtype`` tensors of the given shapes, for one batch.
+
+    In a loader worker process they share one block of shared memory, so that handing the
+    batch over to the training process sends one handle instead of copying every tensor into
+    shared memory (torch's own collate does the same); elsewhere they are ordinary tensors."""
+    if torch.utils.data.get_worker_info() is None:
+        return [torch.empty(tuple(s), dtype=dtype) for s in shapes]
+    itemsize = torch.empty(0, dtype=dtype).element_size()
+    sizes = [int(np.prod(s)) * itemsize for s in shapes]
+    starts = np.cumsum([0] + [-(-n // 64) * 64 for n in sizes])   # 64-byte aligned
+    memory = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(int(starts[-1])))
+    return [memory[int(o):int(o) + n].view(dtype).view(tuple(s)) for o, n, s in zip(starts, sizes, shapes)]
 
 
 def split_views(images: Dict[str, np.ndarray], poses: np.ndarray, factor: int, n_obs: int,
@@ -95,20 +103,25 @@ def split_views(images: Dict[str, np.ndarray], poses: np.ndarray, factor: int, n
     ``n_obs`` views observe, the last one is the query. Each tensor is made by exactly one copy
     that also converts float16 -> float32, so a batch costs little beyond reading its bytes.
     Input conditioning (:func:`condition_inputs`) is applied to the copies."""
+    B = poses.shape[0]
+    poses = np.asarray(poses, dtype=np.float32).reshape(B, -1, 16)
+    sources = [a[:, :n_obs] for a in images.values()] + [a[:, -1] for a in images.values()]
+    sources += [poses[:, :n_obs], poses[:, -1]]
+    out = _new_tensors([a.shape for a in sources], dtype)
     with warnings.catch_warnings():
         # views onto a read-only mapped file: torch warns, but they are only read from
         warnings.simplefilter("ignore", UserWarning)
-        obs = {p: _tensor(a[:, :n_obs], dtype) for p, a in images.items()}
-        query = {p: _tensor(a[:, -1], dtype) for p, a in images.items()}
+        for t, a in zip(out, sources):
+            _copy_into(t, a)
+    n = len(images)
+    obs, query = dict(zip(images, out[:n])), dict(zip(images, out[n:2 * n]))
     condition_inputs({p: t.numpy() for p, t in obs.items()})      # in place, through NumPy views
     condition_inputs({p: t.numpy() for p, t in query.items()})
-    B = poses.shape[0]
-    poses = np.asarray(poses, dtype=np.float32).reshape(B, -1, 16)
     return {
         "observation_images": obs,
-        "observation_poses": _tensor(poses[:, :n_obs], dtype).reshape(B, n_obs, 16, 1, 1),
+        "observation_poses": out[-2].reshape(B, n_obs, 16, 1, 1),
         "query_images": query,
-        "query_poses": _tensor(poses[:, -1], dtype).reshape(B, 16, 1, 1),
+        "query_poses": out[-1].reshape(B, 16, 1, 1),
         "factor": int(factor),
     }
 
