@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,16 +40,7 @@ sys.path.insert(0, str(ROOT / "code"))
 from cnsr.config import load_config  # noqa: E402
 from cnsr.data import BatchFileDataset, read_batch_exr, write_batch_npz  # noqa: E402
 from cnsr.data.generate import RenderSettings, random_tasks, run_tasks  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from machine import cpu_name  # noqa: E402
 
 
 def bench_render(gen_cfg, folder: Path, batches: int, workers: int):
