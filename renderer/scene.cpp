@@ -520,6 +520,39 @@ bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitt
     return occluded(o, d, tfar, with_emitters, mask);
 }
 
+namespace {
+
+// Lane i of an occlusion packet: the segment o + t d, t in [0, tfar], against the geometry in `mask`.
+void set_shadow_lane(RTCRayPacket& r, int i, const Vec3& o, const Vec3& d, float tfar, uint32_t mask) {
+    r.org_x[i] = o.x;
+    r.org_y[i] = o.y;
+    r.org_z[i] = o.z;
+    r.dir_x[i] = d.x;
+    r.dir_y[i] = d.y;
+    r.dir_z[i] = d.z;
+    r.tnear[i] = 0.f;
+    r.tfar[i] = tfar;
+    r.time[i] = 0.f;
+    r.mask[i] = mask;
+    r.id[i] = unsigned(i);
+    r.flags[i] = 0;
+}
+
+}  // namespace
+
+void Scene::trace_occlusion_packet(int* valid, int n, RTCRayPacket& r, bool with_emitters, bool* occluded) const {
+    if (n == 0) return;
+    thread_ray_counter().occluded += uint64_t(n);
+    bool traced[kPacket];
+    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
+    // spheres first (analytic); Embree only for the lanes they left open
+    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
+                        r.mask, with_emitters) > 0)
+        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
+    for (int i = 0; i < kPacket; ++i)
+        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
+}
+
 void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
                             bool* occluded) const {
     alignas(64) int valid[kPacket];
@@ -530,28 +563,9 @@ void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, con
         valid[i] = active[i] ? -1 : 0;
         if (!active[i]) continue;
         ++n;
-        r.org_x[i] = o[i].x;
-        r.org_y[i] = o[i].y;
-        r.org_z[i] = o[i].z;
-        r.dir_x[i] = d[i].x;
-        r.dir_y[i] = d[i].y;
-        r.dir_z[i] = d[i].z;
-        r.tnear[i] = 0.f;
-        r.tfar[i] = tfar[i];
-        r.time[i] = 0.f;
-        r.mask[i] = 0xFFFFFFFFu;
-        r.id[i] = unsigned(i);
-        r.flags[i] = 0;
+        set_shadow_lane(r, i, o[i], d[i], tfar[i], 0xFFFFFFFFu);
     }
-    if (n == 0) return;
-    thread_ray_counter().occluded += uint64_t(n);
-    bool traced[kPacket];
-    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
-    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
-                        r.mask, with_emitters) > 0)
-        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
-    for (int i = 0; i < kPacket; ++i)
-        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
+    trace_occlusion_packet(valid, n, r, with_emitters, occluded);
 }
 
 void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
@@ -569,28 +583,9 @@ void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, cons
         if (!shadow_segment(from[i], q[i], light[i], &o, &d, &tfar, &mask)) continue;
         valid[i] = -1;
         ++n;
-        r.org_x[i] = o.x;
-        r.org_y[i] = o.y;
-        r.org_z[i] = o.z;
-        r.dir_x[i] = d.x;
-        r.dir_y[i] = d.y;
-        r.dir_z[i] = d.z;
-        r.tnear[i] = 0.f;
-        r.tfar[i] = tfar;
-        r.time[i] = 0.f;
-        r.mask[i] = mask;
-        r.id[i] = unsigned(i);
-        r.flags[i] = 0;
+        set_shadow_lane(r, i, o, d, tfar, mask);
     }
-    if (n == 0) return;
-    thread_ray_counter().occluded += uint64_t(n);
-    bool traced[kPacket];
-    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
-    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
-                        r.mask, with_emitters) > 0)
-        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
-    for (int i = 0; i < kPacket; ++i)
-        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
+    trace_occlusion_packet(valid, n, r, with_emitters, occluded);
 }
 
 Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {

@@ -109,6 +109,8 @@ public:
     int num_textures() const { return int(textures_.size()); }
 
 private:
+    // Traces the `n` filled lanes (`valid`) of an occlusion packet; sets occluded[i] for them.
+    void trace_occlusion_packet(int* valid, int n, RTCRayPacket& r, bool with_emitters, bool* occluded) const;
     void check_material(int material) const;
     /// Fills `hit` from an Embree hit record of `ray`.
     void fill_hit(const Ray& ray, unsigned geom_id, unsigned prim_id, float u, float v, const Vec3& ng, float t,
