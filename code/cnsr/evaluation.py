@@ -1,0 +1,164 @@
+"""Held-out evaluation of a trained model: mean SSIM, PSNR and L1 per output pass and generator.
+
+``python code/evaluate.py --config C --checkpoint P`` runs the model over the config's test
+split (its batch files, or batches rendered on the fly with ``cached_dataset: false``), scores
+every predicted pass that has a reference with :func:`cnsr.engine.monitor.score_outputs` (the
+metrics the training monitor logs), and writes to ``--out_folder``:
+
+* ``metrics.json``: ``{"config", "checkpoint", "split", "batches", "scenes",
+  "metrics": {"<pass>_<generator>": {"ssim", "psnr", "l1"}}}`` — means over batches, each
+  batch weighted by its number of scenes;
+* ``<pass>_<generator>.png``: one row per scene (of the first batch, at most ``rows``),
+  columns reference | prediction | error. Reference and prediction are shown as the training
+  monitor shows them (gamma for shading passes, [-1, 1] -> [0, 1] for directions); the error
+  is ``|prediction - reference|`` averaged over channels, scaled so that the largest error in
+  the grid is white (the scale is printed and stored in ``metrics.json`` under ``error_scale``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .config import load_config
+from .engine.monitor import displayable, score_outputs
+from .io.atomic import atomic_path
+from .io.png import write_png
+
+METRICS = ("ssim", "psnr", "l1")
+
+
+def _grid(reference: torch.Tensor, prediction: torch.Tensor, pass_name: str, rows: int):
+    """``(H*rows, 3*W, 3)`` float image in [0, 1] and the error scale used."""
+    b = min(reference.shape[0], rows)
+    ref, pred = reference[:b].float().cpu(), prediction[:b].float().cpu()
+    err = (pred - ref).abs().mean(dim=1, keepdim=True)
+    scale = float(err.max().clamp_min(1e-8))
+    lines = []
+    for i in range(b):
+        tiles = [displayable(ref[i], pass_name), displayable(pred[i], pass_name),
+                 (err[i] / scale).clamp(0, 1).expand(3, -1, -1)]
+        lines.append(torch.cat(tiles, dim=-1))
+    img = torch.cat(lines, dim=-2)
+    return img.permute(1, 2, 0).numpy(), scale
+
+
+def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
+             out_folder: Optional[Union[str, os.PathLike]] = None, rows: int = 4,
+             progress: bool = True, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Score ``model`` on up to ``batches`` batches of ``loader`` (all when None; the loader
+    must then be finite). Returns the ``metrics.json`` dict; writes it and the image grids
+    to ``out_folder`` when given."""
+    from tqdm import tqdm
+
+    sums: Dict[str, Dict[str, float]] = {}
+    scenes = 0
+    n = 0
+    grids: Dict[str, Any] = {}
+    total = batches
+    if total is None:
+        try:
+            total = len(loader)
+        except TypeError:
+            total = None
+    model.eval()
+    with torch.no_grad(), tqdm(total=total, desc="evaluate", unit="batch", disable=not progress) as bar:
+        for batch in loader:
+            if batches is not None and n >= batches:
+                break
+            outputs = model.sample(batch)
+            results = score_outputs(batch, outputs)
+            if not results:
+                raise ValueError("the model predicts no pass that the test data has a reference of")
+            b = int(results[0][2].shape[0])
+            for name, g, ref, pred, m in results:
+                key = f"{name}_{g}"
+                acc = sums.setdefault(key, {k: 0.0 for k in METRICS})
+                for k in METRICS:
+                    acc[k] += m[k] * b
+                if n == 0:
+                    grids[key] = _grid(ref, pred, name, rows)
+            scenes += b
+            n += 1
+            bar.update(1)
+    if n == 0:
+        raise ValueError("the test split gave no batches to evaluate")
+    report: Dict[str, Any] = dict(info or {})
+    report.update({"batches": n, "scenes": scenes,
+                   "metrics": {key: {k: v / scenes for k, v in acc.items()} for key, acc in sums.items()},
+                   "error_scale": {key: s for key, (_, s) in grids.items()}})
+    if out_folder is not None:
+        out = Path(out_folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for key, (img, _) in grids.items():
+            write_png(out / f"{key}.png", img)
+        with atomic_path(out / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def format_table(report: Dict[str, Any]) -> str:
+    """The metrics of :func:`evaluate` as a fixed-width text table."""
+    lines = [f"{'pass_generator':<24}{'SSIM':>9}{'PSNR':>9}{'L1':>10}"]
+    for key, m in report["metrics"].items():
+        lines.append(f"{key:<24}{m['ssim']:>9.4f}{m['psnr']:>9.2f}{m['l1']:>10.4f}")
+    lines.append(f"({report['batches']} batches, {report['scenes']} scenes)")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Evaluate a trained model on the held-out split: mean SSIM, PSNR and L1 per "
+                    "output pass and generator, a table on stdout, metrics.json and one "
+                    "reference | prediction | error PNG grid per pass in --out_folder.")
+    p.add_argument("--config", required=True, help="the model's config JSON")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
+    p.add_argument("--split", default="test", choices=("test", "train"),
+                   help="data split (default: test, the config's test data)")
+    p.add_argument("--batches", type=int, default=None,
+                   help="number of batches (default: every test batch file; with "
+                        "cached_dataset: false, where batches are rendered, 4)")
+    p.add_argument("--out_folder", default="evaluation", help="where metrics.json and the grids go "
+                                                             "(default: ./evaluation)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--rows", type=int, default=4, help="scenes (rows) per image grid (default 4)")
+    p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    import sys
+
+    from .data import build_loader
+    from .engine.api import load_model
+    from .engine.checkpoint import CheckpointError
+
+    args = parse_args(argv)
+    if args.batches is not None and args.batches < 1:
+        print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        batches = args.batches
+        if batches is None and not cfg.cached_dataset:
+            batches = 4
+        loader = build_loader(cfg, args.split, device=args.device, num_workers=args.num_workers)
+        report = evaluate(model, loader, batches, args.out_folder, rows=args.rows,
+                          progress=not args.no_progress,
+                          info={"config": str(args.config), "checkpoint": str(args.checkpoint),
+                                "split": args.split, "iteration": int(model.iteration)})
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    print(format_table(report))
+    print(f"wrote {Path(args.out_folder) / 'metrics.json'} and {len(report['metrics'])} image grid(s)")
+    return 0
