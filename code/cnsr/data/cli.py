@@ -28,6 +28,17 @@ def _shard(text: str):
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _parse(p: argparse.ArgumentParser, argv: Optional[List[str]]):
+    """Parse the command line (every script here ends with --quiet) and load its --config;
+    a bad config is a usage error naming the file and key."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        return args, load_config(args.config)
+    except ConfigError as e:
+        p.error(str(e))
+
+
 def create_json_main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(
         prog="create-dataset-json-files.py",
@@ -41,12 +52,7 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--testing_size", type=int, default=10, help="number of test batches (default 10)")
     p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the config's seed, 0 if it is -1)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="INDEX/COUNT", help=SHARD_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        p.error(str(e))
+    args, cfg = _parse(p, argv)
     if args.size < 0 or args.testing_size < 0:
         p.error("--size and --testing_size must be >= 0")
     from .generate import write_info
@@ -101,12 +107,7 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
                         "'needed' (only those the config's networks read), or a comma list")
     p.add_argument("--compression", default="none", choices=sorted(COMPRESSIONS),
                    help="EXR compression (default none: fastest to load; zip etc. save disk, load slower)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-    except ConfigError as e:
-        p.error(str(e))
+    args, cfg = _parse(p, argv)
     from .generate import RenderSettings, json_tasks, parse_passes, random_tasks, run_tasks, write_info
 
     if args.from_npz is not None:
