@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from .io.jsonfile import read_json_file
 from .passes import PASS_NAMES, PASSES
 
 #: The repository's ``code/`` folder: the working directory the reference scripts assumed.
@@ -353,14 +354,7 @@ def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Conf
     path = Path(config)
     if not path.is_file() and not path.is_absolute() and (CODE_DIR / path).is_file():
         path = CODE_DIR / path
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ConfigError(f"{config}: cannot read config file ({e.strerror or e})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    data = read_json_file(path, ConfigError, "config file")
     return parse_config(data, str(path))
 
 

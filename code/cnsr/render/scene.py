@@ -17,6 +17,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..io.jsonfile import read_json_file
 from .. import assets
 
 SceneSource = Union[str, os.PathLike, Dict[str, Any]]
@@ -75,14 +76,7 @@ def read_scene(source: SceneSource) -> Tuple[Dict[str, Any], str, Optional[Path]
             raise SceneError(f"<json string>: invalid JSON: {e}") from None
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise SceneError(f"{path}: cannot read scene file: {e.strerror or e}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SceneError(f"{path}: invalid JSON: {e}") from None
+        data = read_json_file(path, SceneError, "scene file")
         if not isinstance(data, dict):
             raise SceneError(f"{path}: a scene must be a JSON object")
         return data, str(path), path.resolve().parent
