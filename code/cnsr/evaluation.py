@@ -20,9 +20,8 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
-import numpy as np
 import torch
 
 from .config import load_config
