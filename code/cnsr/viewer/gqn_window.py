@@ -115,7 +115,10 @@ class GQNWindow(mglw.WindowConfig):
         area_w = max(1, fw - int(PANEL * self.wnd.pixel_ratio))
         scale = min(area_w / tw, fh / th)
         w, h = int(tw * scale), int(th * scale)
-        self.ctx.viewport = ((area_w - w) // 2, fh - h - (fh - h) // 2, w, h)
+        x0, y0 = (area_w - w) // 2, (fh - h) // 2
+        self.ctx.viewport = (x0, fh - h - y0, w, h)
+        r = self.wnd.pixel_ratio or 1.0
+        self._placement = (x0 / r, y0 / r, scale / r)
         self.texture.use(0)
         self.quad.render(self.program)
         self.ctx.viewport = (0, 0, fw, fh)
@@ -129,6 +132,7 @@ class GQNWindow(mglw.WindowConfig):
     def _options(self) -> None:
         s = self.state
         imgui.new_frame()
+        self._labels()
         w, h = self.wnd.size
         imgui.set_next_window_position(w - PANEL + 4, 4, imgui.ALWAYS)
         imgui.set_next_window_size(PANEL - 8, 0, imgui.ALWAYS)
@@ -150,6 +154,22 @@ class GQNWindow(mglw.WindowConfig):
         imgui.end()
         imgui.render()
         self.imgui.render(imgui.get_draw_data())
+
+    def _labels(self) -> None:
+        """Tile names over the canvas (window coordinates, y down)."""
+        x0, y0, scale = self._placement
+        names = {"reference": f"reference ({self.state.query_spp} spp)", "prediction": "prediction"}
+        for i in range(self.state.views):
+            names[f"observation_{i}"] = f"obs {i}"
+        for i, p in enumerate(self.state.query_passes):
+            names[f"buffer_{i}"] = p
+        draw = imgui.get_background_draw_list()
+        for name, x, y, _, _ in self.state.layout().tiles:
+            if name in names:
+                px, py = x0 + x * scale + 3, y0 + y * scale + 2
+                draw.add_rect_filled(px - 2, py - 1, px + 7 * len(names[name]) + 2, py + 14,
+                                     imgui.get_color_u32_rgba(0, 0, 0, 0.55))
+                draw.add_text(px, py, imgui.get_color_u32_rgba(1, 1, 1, 1), names[name])
 
     def save_screenshot(self, path: str) -> None:
         from ..io.png import write_png
