@@ -318,6 +318,24 @@ void Scene::fill_sphere_hit(const Ray& ray, int k, float t, SurfaceHit* hit) con
     fill_hit(ray, unsigned(spheres_.shape[k]), 0, 0.f, 0.f, ng, t, hit);
 }
 
+// Roots t0 <= t1 of |f + t d| = r for f = origin - centre (the numerically stable form: the
+// discriminant from the closest-approach point, q = b + sign(b) sqrt(a disc)); false when the
+// line misses the sphere. Branch-free so that the lane loops below vectorise.
+static inline bool sphere_roots(float fx, float fy, float fz, float dx, float dy, float dz, float r, float* t0,
+                                float* t1) {
+    const float a = dx * dx + dy * dy + dz * dz;
+    const float b = -(fx * dx + fy * dy + fz * dz);
+    const float ba = b / a;
+    const float lx = fx + ba * dx, ly = fy + ba * dy, lz = fz + ba * dz;
+    const float disc = r * r - (lx * lx + ly * ly + lz * lz);
+    const float c = fx * fx + fy * fy + fz * fz - r * r;
+    const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
+    const float ta = c / q, tb = q / a;
+    *t0 = std::min(ta, tb);
+    *t1 = std::max(ta, tb);
+    return (disc >= 0.f) & (q != 0.f);
+}
+
 // Ray/sphere tests, branch-free over all lanes (the compiler vectorises them). Both roots of
 // |o + t d - c|^2 = r^2 in the stable form of Haines et al., "Precision Improvements for
 // Ray/Sphere Intersection" (Ray Tracing Gems, 2019): the discriminant is taken from the distance
@@ -330,18 +348,10 @@ void Scene::intersect_spheres(int n, const int* valid, const float* ox, const fl
         if (!with_emitters && spheres_.emitter[k]) continue;
         const float cx = spheres_.cx[k], cy = spheres_.cy[k], cz = spheres_.cz[k], r = spheres_.r[k];
         for (int i = 0; i < n; ++i) {
-            const float fx = ox[i] - cx, fy = oy[i] - cy, fz = oz[i] - cz;
-            const float a = dx[i] * dx[i] + dy[i] * dy[i] + dz[i] * dz[i];
-            const float b = -(fx * dx[i] + fy * dy[i] + fz * dz[i]);
-            const float ba = b / a;
-            const float lx = fx + ba * dx[i], ly = fy + ba * dy[i], lz = fz + ba * dz[i];
-            const float disc = r * r - (lx * lx + ly * ly + lz * lz);
-            const float c = fx * fx + fy * fy + fz * fz - r * r;
-            const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
-            const float ta = c / q, tb = q / a;
-            const float t0 = std::min(ta, tb), t1 = std::max(ta, tb);
+            float t0, t1;
+            const bool hit = sphere_roots(ox[i] - cx, oy[i] - cy, oz[i] - cz, dx[i], dy[i], dz[i], r, &t0, &t1);
             const float t = t0 > tnear[i] ? t0 : t1;
-            const bool ok = (valid[i] != 0) & (disc >= 0.f) & (q != 0.f) & (t > tnear[i]) & (t < tfar[i]);
+            const bool ok = (valid[i] != 0) & hit & (t > tnear[i]) & (t < tfar[i]);
             tfar[i] = ok ? t : tfar[i];
             sphere[i] = ok ? k : sphere[i];
         }
@@ -359,17 +369,9 @@ int Scene::occlude_spheres(int n, int* valid, const float* ox, const float* oy, 
         const uint32_t smask = spheres_.mask[k];
         left = 0;
         for (int i = 0; i < n; ++i) {
-            const float fx = ox[i] - cx, fy = oy[i] - cy, fz = oz[i] - cz;
-            const float a = dx[i] * dx[i] + dy[i] * dy[i] + dz[i] * dz[i];
-            const float b = -(fx * dx[i] + fy * dy[i] + fz * dz[i]);
-            const float ba = b / a;
-            const float lx = fx + ba * dx[i], ly = fy + ba * dy[i], lz = fz + ba * dz[i];
-            const float disc = r * r - (lx * lx + ly * ly + lz * lz);
-            const float c = fx * fx + fy * fy + fz * fz - r * r;
-            const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
-            const float ta = c / q, tb = q / a;
-            const float t0 = std::min(ta, tb), t1 = std::max(ta, tb);
-            const bool ok = (valid[i] != 0) & ((mask[i] & smask) != 0) & (disc >= 0.f) & (q != 0.f) &
+            float t0, t1;
+            const bool hit = sphere_roots(ox[i] - cx, oy[i] - cy, oz[i] - cz, dx[i], dy[i], dz[i], r, &t0, &t1);
+            const bool ok = (valid[i] != 0) & ((mask[i] & smask) != 0) & hit &
                             (((t0 > tnear[i]) & (t0 < tfar[i])) | ((t1 > tnear[i]) & (t1 < tfar[i])));
             tfar[i] = ok ? -std::numeric_limits<float>::infinity() : tfar[i];
             valid[i] = ok ? 0 : valid[i];
