@@ -27,6 +27,14 @@ DEFAULT_CAMERA = {"fov": 75.0, "near": 0.01, "far": 100.0}
 GEOMETRY_TYPES = ("grid", "sphere", "file", "mesh")
 LIGHT_TYPES = ("grid", "sphere")
 
+#: Largest magnitude of any number in a scene (coordinates, sizes, radii, transform entries,
+#: camera settings, colours, emissions), checked before world space and again after it: the
+#: renderer works in float32 and Embree aborts the process on rays or boxes beyond ~1.8e18, so
+#: everything is kept far inside that (float32 still resolves 8 units at 1e8).
+VALUE_LIMIT = 1e8
+#: Largest integer setting of a scene (bounces, material ids): the C++ side stores them in an int.
+INT_LIMIT = 2 ** 31 - 1
+
 
 class SceneError(ValueError):
     """A scene description is malformed; the message names the scene, entry and field."""
@@ -110,26 +118,36 @@ class _Fields:
         v = self.obj[key]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise self.error(key, f"must be a number, got {v!r}")
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:
+            raise self.error(key, f"must be at most {VALUE_LIMIT:g} in magnitude, got {v}") from None
         if not math.isfinite(v):
             raise self.error(key, f"must be finite, got {v}")
+        if abs(v) > VALUE_LIMIT:
+            raise self.error(key, f"must be at most {VALUE_LIMIT:g} in magnitude, got {v:g}")
         if lo is not None and (v < lo or (lo_open and v == lo)):
             raise self.error(key, f"must be {'>' if lo_open else '>='} {lo}, got {v}")
         if hi is not None and v > hi:
             raise self.error(key, f"must be <= {hi}, got {v}")
         return v
 
-    def integer(self, key: str, default: Optional[int] = None, lo: Optional[int] = None) -> int:
+    def integer(self, key: str, default: Optional[int] = None, lo: Optional[int] = None,
+                hi: Optional[int] = None) -> int:
         if not self.has(key):
             if default is None:
                 raise self.error(key, "missing")
             return int(default)
         v = self.obj[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or float(v) != int(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or (
+                isinstance(v, (float, np.floating)) and not (math.isfinite(v) and float(v) == int(v))):
             raise self.error(key, f"must be an integer, got {v!r}")
-        if lo is not None and int(v) < lo:
+        v = int(v)
+        if lo is not None and v < lo:
             raise self.error(key, f"must be >= {lo}, got {v}")
-        return int(v)
+        if hi is not None and v > hi:
+            raise self.error(key, f"must be <= {hi}, got {v}")
+        return v
 
     def boolean(self, key: str, default: bool) -> bool:
         if not self.has(key):
@@ -146,12 +164,13 @@ class _Fields:
             return np.asarray(default, dtype=np.float64)
         try:
             a = np.asarray(self.obj[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise self.error(key, f"must be a list of {n} numbers, got {self.obj[key]!r}") from None
         if a.shape != (n,):
             raise self.error(key, f"must be a list of {n} numbers, got {self.obj[key]!r}")
         if not np.isfinite(a).all():
             raise self.error(key, f"must be finite, got {self.obj[key]!r}")
+        check_range(a, self.error, key)
         return a
 
     def string(self, key: str, default: Optional[str] = None) -> str:
@@ -170,7 +189,7 @@ class _Fields:
             return np.eye(4)
         try:
             m = np.asarray(self.obj[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise self.error(key, "must be a 4x4 matrix (4 rows of 4 numbers)") from None
         if m.shape == (16,):
             m = m.reshape(4, 4)
@@ -178,6 +197,7 @@ class _Fields:
             raise self.error(key, f"must be a 4x4 matrix (4 rows of 4 numbers), got shape {m.shape}")
         if not np.isfinite(m).all():
             raise self.error(key, "holds NaN or Inf")
+        check_range(m, self.error, key)
         if not np.allclose(m[:, 3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
             raise self.error(key, "must be affine in row-vector convention (last column 0, 0, 0, 1; "
                                   f"translation in the last row), got last column {m[:, 3].tolist()}")
@@ -185,6 +205,15 @@ class _Fields:
         if not abs(det) > 1e-12:
             raise self.error(key, "is singular (zero scale)")
         return m
+
+
+def check_range(a: np.ndarray, error, key: str, what: str = "") -> None:
+    """Raise ``error(key, message)`` unless every value of ``a`` is finite and at most
+    :data:`VALUE_LIMIT` in magnitude (``what``: e.g. ' in world space')."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size and not (np.abs(a) <= VALUE_LIMIT).all():
+        worst = float(np.nanmax(np.where(np.isfinite(a), np.abs(a), np.inf)))
+        raise error(key, f"values must be finite and at most {VALUE_LIMIT:g} in magnitude{what}, got {worst:g}")
 
 
 def _transform_points(p: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -267,7 +296,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
         raise top.error("materials", "must be an object mapping names to materials")
 
     cs = CompiledScene(native=_renderer.Scene(), name=name, base_dir=base_dir, description=data)
-    cs.bounces = top.integer("bounces", DEFAULT_BOUNCES, lo=0)
+    cs.bounces = top.integer("bounces", DEFAULT_BOUNCES, lo=0, hi=INT_LIMIT)
     cs.hide_lights = top.boolean("hide_lights", False)
     cs.seed = top.integer("seed", 0)
     cs.background = tuple(top.vector("background", 3, (0.0, 0.0, 0.0)).tolist())
@@ -285,7 +314,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
     mats: Dict[str, _Fields] = {}
     for mname, m in data["materials"].items():
         mats[mname] = _Fields(m, f"{name}: materials['{mname}']")
-    ids = {k: f.integer("id", 0) for k, f in mats.items()}
+    ids = {k: f.integer("id", 0, lo=-INT_LIMIT, hi=INT_LIMIT - 1) for k, f in mats.items()}
     cs.max_id = (max(ids.values()) + 1) if ids else 1
     if cs.max_id <= 0:
         cs.max_id = 1
@@ -345,6 +374,8 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
             radius = f.number("radius", lo=0.0, lo_open=True)
             center = _transform_points(position[None], m)[0]
             scale = abs(np.linalg.det(m[:3, :3])) ** (1.0 / 3.0)
+            check_range(center, f.error, "position", " in world space (after 'transform')")
+            check_range(radius * scale, f.error, "radius", " in world space (after 'transform')")
             cs.native.add_sphere(center.tolist(), radius * scale, material, emitter)
         elif kind == "grid":
             position = f.vector("position", 3, (0.0, 0.0, 0.0))
@@ -362,10 +393,14 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
                 if not (abs(size[int(np.argmax(np.abs(u)))]) > 0 and abs(size[int(np.argmax(np.abs(v)))]) > 0):
                     raise f.error("size", f"spans no area perpendicular to the normal: {size.tolist()}")
             c, e1, e2, n = grid_quad(position, normal, size, m, half)
+            check_range(np.stack([c, c + e1, c + e2, c + e1 + e2]), f.error, "position",
+                        " for the corners in world space (after 'transform' and 'size')")
             cs.native.add_quad(c.tolist(), e1.tolist(), e2.tolist(), n.tolist(), material, emitter)
         else:
             mesh = _load_mesh(cs, f, kind)
             v = _transform_points(mesh.vertices.astype(np.float64), m)
+            check_range(v, f.error, "vertices" if kind == "mesh" else "filename",
+                        " for the vertices in world space (after 'transform')")
             faces = mesh.faces
             normals = None if mesh.normals is None else _transform_normals(mesh.normals.astype(np.float64), m)
             if np.linalg.det(m[:3, :3]) < 0:  # a mirroring transform flips the winding
