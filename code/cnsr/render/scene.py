@@ -415,13 +415,12 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
 
 def _load_mesh(cs: CompiledScene, f: _Fields, kind: str) -> "assets.Mesh":
     if kind == "mesh":  # inline arrays (not in the reference format; handy for programs and tests)
+        vertices = _float_rows(f, "vertices", 3)
+        faces = _index_rows(f, "faces", len(vertices))
+        normals = _float_rows(f, "normals", 3, len(vertices)) if f.has("normals") else None
+        uvs = _float_rows(f, "uvs", 2, len(vertices)) if f.has("uvs") else None
         try:
-            return assets.Mesh(np.asarray(f.obj["vertices"], np.float32), np.asarray(f.obj["faces"], np.int64),
-                               None if f.obj.get("normals") is None else np.asarray(f.obj["normals"], np.float32),
-                               None if f.obj.get("uvs") is None else np.asarray(f.obj["uvs"], np.float32)
-                               ).validate(f.where)
-        except KeyError as e:
-            raise f.error(str(e.args[0]), "missing") from None
+            return assets.Mesh(vertices, faces, normals, uvs).validate(f.where)
         except ValueError as e:
             raise SceneError(f"{f.where}: {e}") from None
     fname = f.string("filename")
@@ -436,6 +435,62 @@ def _load_mesh(cs: CompiledScene, f: _Fields, kind: str) -> "assets.Mesh":
     where = f"next to the scene ({cs.base_dir})" if cs.base_dir else "in the working directory"
     raise f.error("filename", f"OBJ file {fname!r} not found {where}, and no built-in mesh named "
                               f"{assets.asset_key(fname)!r}")
+
+
+def _float_rows(f: _Fields, key: str, width: int, count: Optional[int] = None) -> np.ndarray:
+    """An inline (N, width) array of finite numbers within :data:`VALUE_LIMIT` (N = ``count`` if given)."""
+    if not f.has(key):
+        raise f.error(key, "missing")
+    try:
+        a = np.asarray(f.obj[key], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise f.error(key, f"must be a list of rows of {width} numbers") from None
+    if a.ndim != 2 or a.shape[1] != width or len(a) == 0:
+        raise f.error(key, f"must be a non-empty list of rows of {width} numbers, got shape {a.shape}")
+    if count is not None and len(a) != count:
+        raise f.error(key, f"must have one row per vertex ({len(a)} rows for {count} vertices)")
+    if not np.isfinite(a).all():
+        raise f.error(key, "holds NaN or Inf")
+    check_range(a, f.error, key)
+    return a
+
+
+def _index_rows(f: _Fields, key: str, num_vertices: int) -> np.ndarray:
+    """Inline triangle indices, validated like the OBJ loader's: integers (no fractions, no
+    booleans) within [0, num_vertices); nothing is wrapped or truncated."""
+    if not f.has(key):
+        raise f.error(key, "missing")
+    try:
+        a = np.asarray(f.obj[key])
+    except (TypeError, ValueError, OverflowError):
+        raise f.error(key, "must be a list of rows of 3 integer vertex indices") from None
+    if a.dtype.kind in "iuf" and not isinstance(f.obj[key], np.ndarray) and _holds_bool(f.obj[key]):
+        raise f.error(key, "must be rows of 3 integer vertex indices, got true/false")
+    if a.dtype.kind not in "iuf":
+        # huge (beyond int64), boolean or non-numeric entries: look at them one by one
+        for x in a.reshape(-1):
+            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+                raise f.error(key, f"must be rows of 3 integer vertex indices, got {x!r}")
+            if not 0 <= int(x) < num_vertices:
+                raise f.error(key, f"vertex index {int(x)} out of range (the mesh has {num_vertices} vertices)")
+        raise f.error(key, "must be a list of rows of 3 integer vertex indices")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            raise f.error(key, f"vertex indices must be integers, got {a[bad].reshape(-1)[0]!r}")
+    if a.ndim != 2 or a.shape[1] != 3 or len(a) == 0:
+        raise f.error(key, f"must be a non-empty list of rows of 3 vertex indices, got shape {a.shape}")
+    out_of_range = (a < 0) | (a >= num_vertices)
+    if out_of_range.any():
+        raise f.error(key, f"vertex index {a[out_of_range].reshape(-1)[0]:g} out of range "
+                           f"(the mesh has {num_vertices} vertices)")
+    return a.astype(np.int64)
+
+
+def _holds_bool(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return any(_holds_bool(y) for y in x)
+    return isinstance(x, (bool, np.bool_))
 
 
 def _load_texture(tname: str, base_dir: Optional[Path], f: _Fields) -> np.ndarray:
