@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config JSON: a path, or a name in configs/ (e.g. room_beauty)")
     p.add_argument("--config_dir", default="", help="folder to look the config up in (as the reference's)")
     p.add_argument("--checkpoint", default="", help="checkpoint to resume from (ours or the reference's)")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="resume from a checkpoint trained with other model-defining config keys (warns, naming "
+                        "them; without this flag such a checkpoint is refused)")
     p.add_argument("--out_folder", default=None,
                    help="where to write checkpoints (default: the --checkpoint's folder, else checkpoints/)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
@@ -119,6 +122,7 @@ def dry_run(cfg, args) -> int:
     if args.checkpoint:
         from . import checkpoint as ckpt
         state = ckpt.read_checkpoint(args.checkpoint)
+        ckpt.check_config(state, cfg, args.checkpoint, args.allow_config_change)
         ckpt.check_compatible(model, ckpt.model_state_from(state, args.checkpoint), args.checkpoint)
         print(f"checkpoint: {args.checkpoint} fits (resumes at iteration {state.get('iteration', 1)})")
     device = resolve_device(args.device or None)
@@ -135,7 +139,8 @@ def train(cfg, args) -> int:
 
     trainer = Trainer(cfg, device=args.device or None, checkpoint=args.checkpoint or None,
                       out_folder=args.out_folder, log_dir=args.log_dir, keep_checkpoints=args.keep_checkpoints,
-                      channels_last=args.channels_last, compile=args.compile, progress=not args.no_progress)
+                      channels_last=args.channels_last, compile=args.compile, progress=not args.no_progress,
+                      allow_config_change=args.allow_config_change)
     main_rank = trainer.dist.is_main
     if main_rank:
         print(f"config: {cfg.source}  (job {cfg.job_name})")

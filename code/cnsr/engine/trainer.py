@@ -196,6 +196,8 @@ class Trainer:
         channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
         progress: show the tqdm bar (rank 0).
         save_final: checkpoint the last iteration when training ends off the checkpoint interval.
+        allow_config_change: resume from a checkpoint whose model-defining config keys differ
+            from ``config`` (with a warning naming them) instead of refusing.
     """
 
     def __init__(self, config: Union[Config, dict, str, os.PathLike], *, device=None,
@@ -205,7 +207,7 @@ class Trainer:
                  model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
                  channels_last: bool = False, compile: bool = False, progress: bool = True,
                  handle_signals: bool = True, save_final: bool = True,
-                 dist: Optional[DistributedContext] = None):
+                 dist: Optional[DistributedContext] = None, allow_config_change: bool = False):
         self.cfg = load_config(config)
         self.dist = dist or init_distributed(device)
         self.device = self.dist.device
@@ -241,7 +243,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
         self.start_iteration = 1
         if state is not None:
-            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer)
+            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
+                           allow_config_change=allow_config_change)
             for group in self.optimizer.param_groups:   # the config decides, also on resume
                 group["lr"] = self.cfg.learning_rate
             self.start_iteration = int(state.get("iteration", 1))
