@@ -21,6 +21,7 @@ import inspect
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -217,6 +218,7 @@ class Trainer:
         self.handle_signals = handle_signals
         self.save_final = save_final
         self._stop_requested = False
+        self._updating = False
         self._loader_factory = loader_factory
 
         # ---- checkpoint to resume from (read first: it carries the run's seed)
@@ -361,6 +363,23 @@ class Trainer:
             config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints)
         return self.last_checkpoint
 
+    def _save_after_error(self, completed: int, error: BaseException) -> None:
+        if not self.dist.is_main:
+            return
+        if self._updating:
+            print(f"\nerror during the parameter update of iteration {completed + 1}: no checkpoint written "
+                  f"(the parameters may be half-updated); the last checkpoint is {self.last_checkpoint}",
+                  file=sys.stderr, flush=True)
+            return
+        try:
+            path = self.save_checkpoint(completed)
+        except Exception as e2:   # e.g. the disk is full: report the original error
+            print(f"\nwriting the checkpoint of iteration {completed} after the error failed too: {e2}",
+                  file=sys.stderr, flush=True)
+            return
+        print(f"\n{type(error).__name__} after iteration {completed}: wrote the checkpoint of the last completed "
+              f"iteration, {path}; resume with --checkpoint {path}", file=sys.stderr, flush=True)
+
     # ---------------------------------------------------------------- one step
     def step(self, iteration: int) -> Dict[str, float]:
         """One optimisation step on the next training batch; returns its logs (floats),
@@ -378,10 +397,14 @@ class Trainer:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             loss, logs = self.loss_fn(batch, iteration)
         if not torch.isfinite(loss.detach()).all():
-            raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()} "
+            source = batch.get("source")
+            origin = f" on the batch from {source}" if source else ""
+            raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()}{origin} "
                                      f"(logs: {dict((k, float(v)) for k, v in logs.items())})")
         loss.backward()
+        self._updating = True      # an exception from here on may leave the parameters half-updated
         self.optimizer.step()
+        self._updating = False
         out = {k: float(v) for k, v in logs.items()}
         out["total_loss"] = float(loss.detach())
         out["data_time"] = t_data
@@ -505,6 +528,12 @@ class Trainer:
                     if self.dist.any_true(self._stop_requested):
                         self._stop_requested = True
                         break
+            except Exception as e:
+                # keep the progress since the last checkpoint: the state after the last completed
+                # iteration is whole unless the failure hit the parameter update itself
+                if done and last_saved != completed:
+                    self._save_after_error(completed, e)
+                raise
             finally:
                 bar.close()
                 if self.monitor is not None:
