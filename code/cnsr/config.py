@@ -299,6 +299,15 @@ def _parse_generator(d: Dict[str, Any], where: str) -> GeneratorConfig:
     return g
 
 
+def check_job_name(name: str) -> None:
+    """``job_name`` names files (``<job_name>_<i>.pt``) and a folder (``runs/<job_name>``): it must
+    be a plain name, so that nothing is written outside the chosen folders."""
+    bad = [c for c in ("/", "\\", "\0") if c in name]
+    if not name or name in (".", "..") or bad or name != name.strip():
+        raise ConfigError(f"job_name: must be a plain file name (no '/', '\\', leading or trailing spaces, "
+                          f"not '.' or '..'), got {name!r}")
+
+
 def parse_config(data: Dict[str, Any], source: Optional[str] = None) -> Config:
     """Validate a config dict (the parsed JSON) into a :class:`Config`; ``source`` names it in errors.
 
@@ -335,6 +344,7 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
         if g.type == "Copy" and not 0 <= g.settings["index"] < i:
             raise ConfigError(f"{mw}.generators[{i}].settings.index: must name an earlier generator")
     cfg.model = m
+    check_job_name(cfg.job_name)
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"dataset: unknown dataset {cfg.dataset!r}; one of {', '.join(DATASETS)}")
     if cfg.views_per_scene < 2:

@@ -64,6 +64,32 @@ def latest_checkpoint(folder: PathLike, job_name: str) -> Optional[Path]:
     return found[-1][1] if found else None
 
 
+#: A hidden temporary checkpoint this much older than now is a leftover of a killed writer.
+STALE_TEMP_AGE_S = 300.0
+
+
+def remove_stale_temp_files(folder: PathLike, job_name: str, min_age_s: float = STALE_TEMP_AGE_S) -> List[Path]:
+    """Delete the hidden temporary files (``.<job_name>_<i>.pt.XXXX.tmp``) that a writer killed
+    with SIGKILL (or a power cut) left behind, if not modified for ``min_age_s`` seconds (so
+    a write in progress elsewhere is left alone). Returns the deleted paths."""
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(r"\." + re.escape(job_name) + r"_\d+\.pt\..+\.tmp")
+    now, removed = time.time(), []
+    for p in folder.iterdir():
+        if pattern.fullmatch(p.name):
+            try:
+                if now - p.stat().st_mtime >= min_age_s and p.is_file():
+                    p.unlink()
+                    removed.append(p)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def prune_checkpoints(folder: PathLike, job_name: str, keep: int) -> List[Path]:
     """Delete all but the ``keep`` newest checkpoints of ``job_name``; returns the deleted paths.
     ``keep <= 0`` keeps everything."""
@@ -332,6 +358,7 @@ def save_checkpoint(folder: PathLike, job_name: str, model: torch.nn.Module, opt
     state = make_checkpoint(model, optimizer, iteration + 1, config=config, seed=seed, extra=extra)
     path = atomic_torch_save(state, checkpoint_path(folder, job_name, iteration))
     prune_checkpoints(folder, job_name, keep_last)
+    remove_stale_temp_files(folder, job_name)
     return path
 
 

@@ -9,6 +9,9 @@ from typing import List, Optional
 
 from ..config import CODE_DIR, REPO_DIR, ConfigError, load_config
 
+#: Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (as generate-dataset.py).
+STOPPED_EXIT_CODE = 130
+
 EXAMPLES = """examples:
   python code/train-gqn.py --config configs/quickstart.json
   python code/train-gqn.py --config configs/room_beauty.json --checkpoint checkpoints/room_beauty_id_10000.pt
@@ -173,4 +176,5 @@ def train(cfg, args) -> int:
         if summary["stopped_early"]:
             print(f"stopped at iteration {summary['next_iteration'] - 1}; resume with "
                   f"--checkpoint {summary['checkpoint']}")
-    return 0
+    # stopped by SIGINT/SIGTERM: not a finished run (a scheduler or a shell loop must be able to tell)
+    return STOPPED_EXIT_CODE if summary["stopped_early"] else 0

@@ -281,6 +281,9 @@ class Trainer:
         else:
             self.out_folder = default_checkpoint_folder()
         self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name
+        if self.dist.is_main:
+            for p in ckpt.remove_stale_temp_files(self.out_folder, self.cfg.job_name):
+                print(f"removed {p.name}, a checkpoint left half-written by an earlier run", file=sys.stderr)
 
         # ---- data (built lazily in train(): a dry run or a test may not want it)
         self._train_iter: Optional[Iterator[Batch]] = None
