@@ -340,6 +340,50 @@ def write_info(path: PathLike, info: dict) -> None:
     finish_atomic(tmp, path)
 
 
+#: ``dataset.json`` keys that decide what a batch file holds: a rerun into a folder must agree on
+#: them, or its new batches would silently mix with the old ones. (``size``/``testing_size`` may
+#: change: batch ``i`` depends only on the seed and ``i``, so a dataset can be extended.)
+DEFINING_KEYS = ("dataset", "seed", "batch_size", "test_batch_size", "views_per_scene", "latent_separation",
+                 "json_folder", "render_size", "samples_per_pixel", "passes", "format")
+
+
+def check_info(path: PathLike, info: dict) -> Optional[dict]:
+    """Compare the settings ``info`` of a run with the ``dataset.json`` at ``path`` (if any):
+    :class:`DatasetError` naming the file and every differing key if they disagree on a
+    :data:`DEFINING_KEYS` key. Returns the recorded settings (None if there are none)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    from ..io.jsonfile import read_json_file
+    recorded = read_json_file(path, DatasetError, "dataset description")
+    if not isinstance(recorded, dict):
+        raise DatasetError(f"{path}: a dataset description must be a JSON object")
+    diffs = [f"{k}: {json.dumps(recorded[k])} in the folder, {json.dumps(info[k])} now"
+             for k in DEFINING_KEYS if k in recorded and k in info and recorded[k] != info[k]]
+    if diffs:
+        raise DatasetError(
+            f"{path}: the folder holds a dataset made with other settings ({'; '.join(diffs)}); its finished "
+            f"batches would be skipped and mixed with new ones. Use another --out_folder, the same settings, "
+            f"or --force to delete its batches and start over")
+    return recorded
+
+
+def clear_outputs(folders: Sequence[PathLike]) -> int:
+    """``--force``: delete the batch files (finished and temporary) and ``dataset.json`` of a
+    dataset's folders; returns the number of batch files deleted."""
+    n = 0
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            name = f.name.lstrip(".")
+            if f.is_file() and name.startswith("batch") and (f.suffix in (".exr", ".tmp")):
+                f.unlink()
+                n += not f.name.startswith(".")
+    return n
+
+
 def parse_passes(text: str, needed: Sequence[str]) -> List[str]:
     """``--passes``: ``all`` (every pass), ``needed`` (the config's), or a comma list."""
     if text == "all":
