@@ -9,7 +9,9 @@ from typing import List, Optional
 
 from ..config import ConfigError, load_config
 from .exrbatch import COMPRESSIONS, DatasetError
-from .jsonfiles import parse_shard
+from .generate import (RenderSettings, check_info, clear_outputs, convert_npz_folder, json_tasks, parse_passes,
+                       random_tasks, run_tasks, write_info)
+from .jsonfiles import create_json_dataset, parse_shard
 
 SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
               "or $JOB_COMPLETION_INDEX/8: COUNT machines split the work with no coordination")
@@ -58,9 +60,6 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     args, cfg = _parse(p, argv)
     if args.size < 0 or args.testing_size < 0:
         p.error("--size and --testing_size must be >= 0")
-    from .generate import check_info, write_info
-    from .jsonfiles import create_json_dataset
-
     seed = _seed(args, cfg)
     out = Path(args.out_folder)
     info = _info(cfg, seed, args.size, args.testing_size)
@@ -127,13 +126,9 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
                    help="if --out_folder holds a dataset made with other settings (its dataset.json), delete its "
                         "batch files and start over (without it, such a rerun is refused)")
     args, cfg = _parse(p, argv)
-    from .generate import (RenderSettings, check_info, clear_outputs, json_tasks, parse_passes, random_tasks,
-                           run_tasks, write_info)
-
     if args.from_npz is not None:
         if args.in_folder is not None or args.size is not None:
             p.error("--from_npz converts existing batches: it takes no --in_folder or --size")
-        from .generate import convert_npz_folder
         try:
             counts = convert_npz_folder(args.from_npz, args.out_folder, args.shard, args.compression,
                                         progress=not args.quiet)
