@@ -54,8 +54,9 @@ def test_exception_writes_the_last_good_state(tmp_path, capsys):
 def test_a_failing_loader_keeps_the_progress_too(tmp_path):
     from cnsr.data.exrbatch import DatasetError
 
-    def loader(cfg, split, device, seed=0, start_iteration=1):
-        for i, b in enumerate(synthetic_loader(cfg, split, device, seed, start_iteration)):
+    def loader(cfg, split, device, **kw):
+        start_iteration = kw.get("start_iteration", 1)
+        for i, b in enumerate(synthetic_loader(cfg, split, device, **kw)):
             if start_iteration + i == 4:
                 raise DatasetError("/data/batch000000003.exr: truncated file")
             yield b
