@@ -76,7 +76,10 @@ def read_scene(source: SceneSource) -> Tuple[Dict[str, Any], str, Optional[Path]
     if isinstance(source, dict):
         return source, "<dict>", None
     if isinstance(source, (bytes, bytearray)):
-        source = source.decode("utf-8")
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SceneError("<bytes>: a scene must be UTF-8 JSON text") from None
     if isinstance(source, str) and source.lstrip().startswith("{"):
         try:
             return json.loads(source), "<json string>", None
