@@ -9,7 +9,7 @@ import importlib
 # Lazy: ``cnsr.config`` imports the torch-free ``cnsr.models.registry`` and ``.sharpness``,
 # which must not pull torch in through this package's import.
 _EXPORTS = {
-    "ENCODERS": "encoders", "Encoder": "encoders", "PoolEncoder": "encoders",
+    "Encoder": "encoders", "PoolEncoder": "encoders",
     "PyramidEncoder": "encoders", "TowerEncoder": "encoders",
     "GQNGenerator": "generators", "PixelGenerator": "generators", "SumGenerator": "generators",
     "UnetGenerator": "generators",
