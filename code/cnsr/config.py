@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Union
 from .io.atomic import atomic_path
 from .io.jsonfile import read_json_file
 from .models import registry
-from .models.registry import SettingError, Settings
+from .models.registry import SettingError, Settings, check_fields
 from .models.sharpness import DEFAULT_SHARPNESS
 from .passes import PASS_NAMES, PASSES
 
@@ -225,7 +225,17 @@ def _fill(cls, data: Dict[str, Any], where: str, skip=()):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{_key(where, key)}: unknown key{hint}")
         kwargs[key] = _coerce(value, hints[key], _key(where, key))
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    _check_fields(obj, where)
+    return obj
+
+
+def _check_fields(obj, where: str) -> None:
+    """Per-field constraints declared as field metadata (``setting(default, doc, min=..., choices=...)``)."""
+    try:
+        check_fields(obj)
+    except SettingError as e:
+        raise ConfigError(f"{_key(where, e.key)}: {e.problem}") from None
 
 
 def _check_passes(names: List[str], where: str) -> None:

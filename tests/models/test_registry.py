@@ -227,6 +227,9 @@ def test_registering_twice_or_without_settings_fails(toy):
         register_generator("Toy", settings=ToySettings)(ToyGenerator)
     with pytest.raises(TypeError, match="Settings dataclass"):
         register_generator("Toy2", settings=dict)
+    with pytest.raises(TypeError, match="from_config"):
+        register_generator("Toy2", settings=ToySettings)(nn.Conv2d)
+    assert "Toy2" not in R.generators()
 
 
 def test_config_import_does_not_import_torch():
@@ -234,3 +237,17 @@ def test_config_import_does_not_import_torch():
             "print(any(m == 'torch' or m.startswith('torch.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CODE, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_config_dataclasses_check_field_constraints_too():
+    """Any config dataclass may declare per-key constraints with ``setting``: _fill checks them."""
+    @dataclass
+    class Section:
+        size: int = setting(64, "image size", min=1)
+        mode: str = setting("mean", "aggregation", choices=("mean", "max"))
+
+    assert C._fill(Section, {"size": 8}, "model.part").size == 8
+    with pytest.raises(ConfigError, match=r"^model\.part\.size: must be >= 1, got 0$"):
+        C._fill(Section, {"size": 0}, "model.part")
+    with pytest.raises(ConfigError, match=r"^mode: unknown mode 'min'; one of mean, max$"):
+        C._fill(Section, {"mode": "min"}, "")

@@ -73,7 +73,8 @@ class Settings:
         self.check(spec, position)
 
     def check(self, spec: Any, position: int) -> None:
-        """Checks beyond single fields; raise ``SettingError(key, problem)``."""
+        """Checks beyond single fields; raise ``SettingError(key, problem)``. ``spec`` is the
+        generator's :class:`~cnsr.config.GeneratorConfig` (None when checked outside a config)."""
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -137,6 +138,8 @@ def register_generator(name: str, settings: type):
         if name in _GENERATORS:
             raise ValueError(f"a generator named {name!r} is registered already")
         is_class = isinstance(obj, type)
+        if is_class and not callable(getattr(obj, "from_config", None)):
+            raise TypeError(f"generator {name!r}: {obj.__name__} needs a from_config(settings, io, previous) classmethod")
         build = obj.from_config if is_class else obj
         _GENERATORS[name] = GeneratorEntry(name, settings, build, obj if is_class else None)
         return obj
