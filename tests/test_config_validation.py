@@ -46,9 +46,6 @@ CASES = {
     "num_workers -1": (lambda c: c.update(num_workers=-1), r"num_workers"),
     "pose_dim 0": (edit_model(lambda m: m.update(pose_dim=0)), r"pose_dim"),
     "pose_dim 7": (edit_model(lambda m: m.update(pose_dim=7)), r"pose_dim"),
-    "only a Sum": (edit_model(lambda m: m.update(generators=[
-        {"type": "Sum", "query_passes": ["direct", "indirect"], "output_passes": ["beauty"], "render_size": 16}])),
-        r"model\.generators: nothing to train"),
     "pyramid at 8 px": (edit_model(lambda m: m["representations"][0].update(type="Pyramid", render_size=8)),
                         r"representations\[0\]\.render_size"),
     "log loss on normals": (edit_model(lambda m: m["generators"][0].update(
@@ -56,6 +53,23 @@ CASES = {
         r"generators\[0\]\.settings\.loss.*normal"),
     "log ssim on positions": (edit_model(lambda m: m["generators"][0].update(
         output_passes=["beauty", "position"], settings={"loss": ["l1", "logssim"]})), r"settings\.loss.*position"),
+    "settings not an object": (edit_model(lambda m: m["generators"][0].update(settings=[1, 2])),
+                               r"generators\[0\]\.settings"),
+    "generator render_size 0": (edit_model(lambda m: m["generators"][0].update(render_size=0)),
+                                r"generators\[0\]\.render_size"),
+    "generator render_size negative": (edit_model(lambda m: m["generators"][0].update(render_size=-16)),
+                                       r"generators\[0\]\.render_size"),
+    "gqn core_count 0": (edit_model(lambda m: m.update(generators=[gen(type="GQN", settings={"core_count": 0})])),
+                         r"settings\.core_count"),
+    "gqn downscaling 3": (edit_model(lambda m: m.update(generators=[gen(type="GQN", settings={"downscaling": 3})])),
+                          r"settings\.downscaling"),
+    "gqn on normals": (edit_model(lambda m: m.update(generators=[gen(type="GQN", output_passes=["normal"],
+                                                                     settings={"loss": ["l1"]})])),
+                       r"generators\[0\]\.output_passes.*normal"),
+    "negative hidden_units": (edit_model(lambda m: m["generators"][0].update(settings={"hidden_units": -4})),
+                              r"settings\.hidden_units"),
+    "unet channels with a zero": (edit_model(lambda m: m.update(generators=[
+        gen(type="Unet", settings={"channels": [8, 0, 8]})])), r"settings\.channels\[1\]"),
     "infinite partition_loss": (lambda c: c.update(partition_loss=float("inf")), r"partition_loss"),
     "huge integer as a float": (lambda c: c.update(partition_loss=10 ** 400), r"partition_loss"),
     "negative sharpening": (edit_model(lambda m: m["representations"][0].update(sharpening=-5)), r"sharpening"),
@@ -85,6 +99,20 @@ def test_a_dataset_config_without_a_model_loads_but_does_not_train(tmp_path, cap
     path.write_text(json.dumps(c))
     assert cli.main(["--config", str(path), "--dry_run", "--device", "cpu"]) == 2
     assert "no encoders and generators" in capsys.readouterr().err
+
+
+def test_a_model_of_sums_alone_loads_but_is_refused_for_training(tmp_path, capsys):
+    from cnsr.config import check_trainable
+    from cnsr.engine import cli
+    c = base()
+    c["model"]["generators"] = [{"type": "Sum", "query_passes": ["direct", "indirect"], "output_passes": ["beauty"],
+                                 "render_size": 16}]
+    with pytest.raises(ConfigError, match=r"model\.generators: nothing to train"):
+        check_trainable(load_config(c))
+    path = tmp_path / "sum.json"
+    path.write_text(json.dumps(c))
+    assert cli.main(["--config", str(path), "--dry_run", "--device", "cpu"]) == 2
+    assert "nothing to train" in capsys.readouterr().err
 
 
 def test_sum_after_a_trained_generator_is_fine():

@@ -75,7 +75,7 @@ class GeneratorConfig:
     query_passes: List[str] = field(default_factory=list)
     output_passes: List[str] = field(default_factory=lambda: ["beauty"])
     representations: List[int] = field(default_factory=lambda: [0])
-    render_size: int = 64
+    render_size: int = field(default=64, metadata={"min": 1})
     override_sample: bool = False
     override_train: bool = False
     discard_loss: bool = False
@@ -313,8 +313,8 @@ def _parse_generator(d: Dict[str, Any], where: str, position: int) -> GeneratorC
 
 #: Passes with negative values (coordinates, directions): a log loss (log1p of the target) is NaN on them.
 SIGNED_PASSES = ("position", "normal", "mirror", "mirror_hit", "mirror_normal")
-#: Losses that compare log1p(target) (``nll``: the GQN likelihood of log1p(y)).
-LOG_LOSSES = ("logl1", "logssim", "logl2", "nll")
+#: Generator types that always compare log1p(target), whatever their ``loss`` (the GQN's ELBO).
+LOG_SPACE_GENERATORS = ("GQN",)
 #: The poses of every dataset are 4x4 world-to-camera matrices, flattened.
 POSE_DIM = 16
 #: Largest dataset image size (``render_size``), as the renderer's.
@@ -350,22 +350,27 @@ def _check_model(m: ModelConfig, mw: str) -> None:
                 if a != b:
                     raise ConfigError(f"{where}.{what}: a Copy reuses generator {j}'s network, which takes "
                                       f"{b} channels of {what}; these give {a}")
-        losses = _setting(g, "loss") or []
         signed = [p for p in g.output_passes if p in SIGNED_PASSES]
-        logs = [x for x in losses if x in LOG_LOSSES]
-        if signed and logs and g.type not in ("Sum", "Copy"):
+        if signed and g.type in LOG_SPACE_GENERATORS:
+            raise ConfigError(f"{where}.output_passes: a {g.type} generator models log(1 + value), which is NaN "
+                              f"for the negative values of {', '.join(signed)}")
+        table = registry.losses()
+        logs = [x for x in (_setting(g, "loss") or []) if x in table and table[x].log_space]
+        if signed and logs:
             raise ConfigError(f"{where}.settings.loss: {', '.join(logs)} compare log(1 + value), which is NaN for "
                               f"the negative values of {', '.join(signed)}: use l1/ssim for signed passes")
-    if not any(g.type not in ("Sum", "Copy") and not g.discard_loss for g in m.generators):
-        raise ConfigError(f"{mw}.generators: nothing to train: every generator is a Sum or Copy or has "
-                          f"discard_loss (a Sum is meant to add the outputs of earlier generators)")
 
 
 def check_trainable(cfg: "Config") -> None:
-    """A config to train must define a model (dataset configs need not)."""
-    if not cfg.model.representations or not cfg.model.generators:
-        raise ConfigError(f"{cfg.source or '<config>'}: model: no encoders and generators to train "
-                          f"(is this a dataset config?)")
+    """A config to train must define a model (dataset configs need not) with a generator whose
+    loss trains something (a model of Sum generators alone loads, but has nothing to train)."""
+    where = cfg.source or "<config>"
+    m = cfg.model
+    if not m.representations or not m.generators:
+        raise ConfigError(f"{where}: model: no encoders and generators to train (is this a dataset config?)")
+    if not any(g.type not in ("Sum", "Copy") and not g.discard_loss for g in m.generators):
+        raise ConfigError(f"{where}: model.generators: nothing to train: every generator is a Sum or Copy or "
+                          f"has discard_loss (a Sum is meant to add the outputs of earlier generators)")
 
 
 def _check_training(cfg: "Config") -> None:
