@@ -71,6 +71,8 @@ CASES = {
     "unet channels with a zero": (edit_model(lambda m: m.update(generators=[
         gen(type="Unet", settings={"channels": [8, 0, 8]})])), r"settings\.channels\[1\]"),
     "infinite partition_loss": (lambda c: c.update(partition_loss=float("inf")), r"partition_loss"),
+    "integer beyond int64": (lambda c: c.update(seed=10 ** 400), r"seed.*64-bit"),
+    "integral float beyond int64": (lambda c: c.update(iterations=1e300), r"iterations.*64-bit"),
     "huge integer as a float": (lambda c: c.update(partition_loss=10 ** 400), r"partition_loss"),
     "negative sharpening": (edit_model(lambda m: m["representations"][0].update(sharpening=-5)), r"sharpening"),
 }

@@ -45,6 +45,10 @@ DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmat
 IGNORED_KEYS = ("observation_dim", "query_dim", "output_dim")
 
 
+#: Integers in a config must fit a signed 64-bit integer (seeds and sizes go to torch and NumPy).
+INT_LIMIT = 2 ** 63 - 1
+
+
 class ConfigError(ValueError):
     """A config file is malformed; the message names the file and the key."""
 
@@ -193,8 +197,12 @@ def _coerce(value: Any, typ, where: str) -> Any:
             raise ConfigError(f"{where}: expected true/false, got {value!r}")
         return value
     if typ is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not (math.isfinite(value) and value == int(value))):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if not -INT_LIMIT <= int(value) <= INT_LIMIT:
+            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {len(str(abs(value)))} digits"
+            raise ConfigError(f"{where}: must be within +-{INT_LIMIT} (a 64-bit integer), got {shown}")
         return int(value)
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
