@@ -154,7 +154,7 @@ def partition_index(partition: Union[int, str]) -> int:
 def partition_owner(model, encoder: int = 0) -> torch.Tensor:
     """Long tensor [r]: the partition (0 lighting, 1 geometry, 2 material, 3 null) of each
     representation dimension. With ``latent_separation``: the hard assignment of the model's
-    learned boundaries (:func:`cnsr.compositing.partition_assignment`, null dimensions marked 3);
+    learned boundaries (:func:`cnsr.analysis.compositing.partition_assignment`, null dimensions marked 3);
     without it: thirds, split at ``r//3`` and ``2r//3``."""
     enc = model.representation.representations[encoder]
     r = enc.r_dim
@@ -163,7 +163,7 @@ def partition_owner(model, encoder: int = 0) -> torch.Tensor:
 
         owner = partition_assignment(model, encoder).clone()
         if enc.adaptive and enc.empty_partition:
-            from .models.partition import dimension_positions, partition_boundaries
+            from ..models.partition import dimension_positions, partition_boundaries
 
             with torch.no_grad():
                 s = partition_boundaries(enc.fractions())

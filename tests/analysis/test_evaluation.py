@@ -1,4 +1,4 @@
-"""code/evaluate.py and cnsr.evaluation: metrics over the test split, table, JSON and grids."""
+"""code/evaluate.py and cnsr.analysis.evaluation: metrics over the test split, table, JSON and grids."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "evaluate.py"
 SIZE = 16
 
@@ -53,7 +53,7 @@ def test_help():
 
 def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
     pytest.importorskip("cnsr._renderer")
-    from cnsr.evaluation import main
+    from cnsr.analysis.cli import evaluate_main as main
     from cnsr.io.png import read_png
 
     cfg, ckpt = tiny
@@ -72,7 +72,7 @@ def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
 
 def test_metrics_are_those_of_score_outputs():
     """A model that predicts the reference exactly scores L1 0 and SSIM 1."""
-    from cnsr.evaluation import evaluate
+    from cnsr.analysis.evaluation import evaluate
 
     ref = torch.rand(3, 3, SIZE, SIZE)
 

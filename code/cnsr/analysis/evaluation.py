@@ -16,7 +16,6 @@ metrics the training monitor logs), and writes to ``--out_folder``:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -24,10 +23,9 @@ from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 
-from .config import load_config
-from .engine.monitor import displayable, score_outputs
-from .io.atomic import atomic_path
-from .io.png import write_png
+from ..engine.monitor import displayable, score_outputs
+from ..io.atomic import atomic_path
+from ..io.png import write_png
 
 METRICS = ("ssim", "psnr", "l1")
 
@@ -108,56 +106,3 @@ def format_table(report: Dict[str, Any]) -> str:
         lines.append(f"{key:<24}{m['ssim']:>9.4f}{m['psnr']:>9.2f}{m['l1']:>10.4f}")
     lines.append(f"({report['batches']} batches, {report['scenes']} scenes)")
     return "\n".join(lines)
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="evaluate.py",
-        description="Evaluate a trained model on the held-out split: mean SSIM, PSNR and L1 per "
-                    "output pass and generator, a table on stdout, metrics.json and one "
-                    "reference | prediction | error PNG grid per pass in --out_folder.")
-    p.add_argument("--config", required=True, help="the model's config JSON")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
-    p.add_argument("--split", default="test", choices=("test", "train"),
-                   help="data split (default: test, the config's test data)")
-    p.add_argument("--batches", type=int, default=None,
-                   help="number of batches (default: every test batch file; with "
-                        "cached_dataset: false, where batches are rendered, 4)")
-    p.add_argument("--out_folder", default="evaluation", help="where metrics.json and the grids go "
-                                                             "(default: ./evaluation)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="torch device (default: cuda when available, else cpu)")
-    p.add_argument("--rows", type=int, default=4, help="scenes (rows) per image grid (default 4)")
-    p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
-    p.add_argument("--no_progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    import sys
-
-    from .data import build_loader
-    from .engine.api import load_model
-    from .engine.checkpoint import CheckpointError
-
-    args = parse_args(argv)
-    if args.batches is not None and args.batches < 1:
-        print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
-        batches = args.batches
-        if batches is None and not cfg.cached_dataset:
-            batches = 4
-        loader = build_loader(cfg, args.split, device=args.device, num_workers=args.num_workers)
-        report = evaluate(model, loader, batches, args.out_folder, rows=args.rows,
-                          progress=not args.no_progress,
-                          info={"config": str(args.config), "checkpoint": str(args.checkpoint),
-                                "split": args.split, "iteration": int(model.iteration)})
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"evaluate.py: error: {e}", file=sys.stderr)
-        return 1
-    print(format_table(report))
-    print(f"wrote {Path(args.out_folder) / 'metrics.json'} and {len(report['metrics'])} image grid(s)")
-    return 0
