@@ -14,6 +14,7 @@ from ..data import build_loader
 from ..engine.api import load_model
 from ..engine.checkpoint import CheckpointError
 from ..io.png import write_png
+from ..metrics import DEFAULT_METRICS, METRICS, check_metrics
 from ..render import Renderer
 from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
 from .evaluation import evaluate, format_table
@@ -25,8 +26,8 @@ _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="evaluate.py",
-        description="Evaluate a trained model on the held-out split: mean SSIM, PSNR and L1 per "
-                    "output pass and generator, a table on stdout, metrics.json and one "
+        description="Evaluate a trained model on the held-out split: mean metrics (SSIM, PSNR "
+                    "and L1 by default) per output pass and generator, a table on stdout, metrics.json and one "
                     "reference | prediction | error PNG grid per pass in --out_folder.")
     p.add_argument("--config", required=True, help="the model's config JSON")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
@@ -40,6 +41,8 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
     p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--rows", type=int, default=4, help="scenes (rows) per image grid (default 4)")
     p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help=f"comma-separated metrics, of {', '.join(METRICS)} (default: {','.join(DEFAULT_METRICS)})")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -48,6 +51,13 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_evaluate_args(argv)
     if args.batches is not None and args.batches < 1:
         print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()])
+        if not metrics:
+            raise ValueError("no metric given")
+    except ValueError as e:
+        print(f"evaluate.py: error: --metrics: {e}", file=sys.stderr)
         return 2
     try:
         cfg = load_config(args.config)
@@ -59,7 +69,8 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
         report = evaluate(model, loader, batches, args.out_folder, rows=args.rows,
                           progress=not args.no_progress,
                           info={"config": str(args.config), "checkpoint": str(args.checkpoint),
-                                "split": args.split, "iteration": int(model.iteration)})
+                                "split": args.split, "iteration": int(model.iteration)},
+                          metrics=metrics)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 1

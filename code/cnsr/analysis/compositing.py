@@ -200,15 +200,9 @@ def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, 
 
 
 def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str) -> np.ndarray:
-    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction."""
-    from ..io.preview import visualize_pass
+    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction (shown by
+    :func:`cnsr.io.preview.display`, sources resized nearest to the prediction's size)."""
+    from ..io.preview import display, grid
 
-    h = prediction.shape[-1]
-    tiles = []
-    for t in sources:
-        t = t[:1].float().cpu()
-        if t.shape[-1] != h:
-            t = torch.nn.functional.interpolate(t, size=(h, h), mode="nearest")
-        tiles.append(visualize_pass("beauty", t[0].permute(1, 2, 0).numpy()))
-    tiles.append(visualize_pass(pass_name, prediction[0].float().cpu().permute(1, 2, 0).numpy()))
-    return np.concatenate(tiles, axis=1)
+    tiles = [display("beauty", t[0]) for t in sources] + [display(pass_name, prediction[0])]
+    return grid([tiles], tile_size=tuple(prediction.shape[-2:]))

@@ -1,16 +1,18 @@
-"""Held-out evaluation of a trained model: mean SSIM, PSNR and L1 per output pass and generator.
+"""Held-out evaluation of a trained model: mean metrics (SSIM, PSNR and L1 by default) per output
+pass and generator.
 
 ``python code/evaluate.py --config C --checkpoint P`` runs the model over the config's test
 split (its batch files, or batches rendered on the fly with ``cached_dataset: false``), scores
-every predicted pass that has a reference with :func:`cnsr.engine.monitor.score_outputs` (the
+every predicted pass that has a reference with :func:`cnsr.metrics.score_outputs` (the
 metrics the training monitor logs), and writes to ``--out_folder``:
 
 * ``metrics.json``: ``{"config", "checkpoint", "split", "batches", "scenes",
-  "metrics": {"<pass>_<generator>": {"ssim", "psnr", "l1"}}}`` — means over batches, each
+  "metrics": {"<pass>_<generator>": {"ssim", "psnr", "l1"}}}`` (one key per metric)  — means over batches, each
   batch weighted by its number of scenes;
 * ``<pass>_<generator>.png``: one row per scene (of the first batch, at most ``rows``),
-  columns reference | prediction | error. Reference and prediction are shown as the training
-  monitor shows them (gamma for shading passes, [-1, 1] -> [0, 1] for directions); the error
+  columns reference | prediction | error. Reference and prediction are shown by
+  :func:`cnsr.io.preview.display`, as everywhere else (tone-mapped radiance, [-1, 1] -> [0, 1]
+  for directions, ...); the error
   is ``|prediction - reference|`` averaged over channels, scaled so that the largest error in
   the grid is white (the scale is printed and stored in ``metrics.json`` under ``error_scale``).
 """
@@ -22,12 +24,12 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
+from tqdm import tqdm
 
-from ..engine.monitor import displayable, score_outputs
 from ..io.atomic import atomic_path
 from ..io.png import write_png
-
-METRICS = ("ssim", "psnr", "l1")
+from ..io.preview import display, grid
+from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, score_outputs
 
 
 def _grid(reference: torch.Tensor, prediction: torch.Tensor, pass_name: str, rows: int):
@@ -36,23 +38,19 @@ def _grid(reference: torch.Tensor, prediction: torch.Tensor, pass_name: str, row
     ref, pred = reference[:b].float().cpu(), prediction[:b].float().cpu()
     err = (pred - ref).abs().mean(dim=1, keepdim=True)
     scale = float(err.max().clamp_min(1e-8))
-    lines = []
-    for i in range(b):
-        tiles = [displayable(ref[i], pass_name), displayable(pred[i], pass_name),
-                 (err[i] / scale).clamp(0, 1).expand(3, -1, -1)]
-        lines.append(torch.cat(tiles, dim=-1))
-    img = torch.cat(lines, dim=-2)
-    return img.permute(1, 2, 0).numpy(), scale
+    tiles = [[display(pass_name, ref[i]), display(pass_name, pred[i]), (err[i] / scale).clamp(0, 1)]
+             for i in range(b)]
+    return grid(tiles), scale
 
 
 def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
              out_folder: Optional[Union[str, os.PathLike]] = None, rows: int = 4,
-             progress: bool = True, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+             progress: bool = True, info: Optional[Dict[str, Any]] = None,
+             metrics: Sequence[str] = DEFAULT_METRICS) -> Dict[str, Any]:
     """Score ``model`` on up to ``batches`` batches of ``loader`` (all when None; the loader
-    must then be finite). Returns the ``metrics.json`` dict; writes it and the image grids
-    to ``out_folder`` when given."""
-    from tqdm import tqdm
-
+    must then be finite) with ``metrics`` (names of :data:`cnsr.metrics.METRICS`). Returns the
+    ``metrics.json`` dict; writes it and the image grids to ``out_folder`` when given."""
+    metrics = check_metrics(metrics)
     sums: Dict[str, Dict[str, float]] = {}
     scenes = 0
     n = 0
@@ -69,14 +67,14 @@ def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
             if batches is not None and n >= batches:
                 break
             outputs = model.sample(batch)
-            results = score_outputs(batch, outputs)
+            results = score_outputs(batch, outputs, metrics)
             if not results:
                 raise ValueError("the model predicts no pass that the test data has a reference of")
             b = int(results[0][2].shape[0])
             for name, g, ref, pred, m in results:
                 key = f"{name}_{g}"
-                acc = sums.setdefault(key, {k: 0.0 for k in METRICS})
-                for k in METRICS:
+                acc = sums.setdefault(key, {k: 0.0 for k in metrics})
+                for k in metrics:
                     acc[k] += m[k] * b
                 if n == 0:
                     grids[key] = _grid(ref, pred, name, rows)
@@ -100,9 +98,12 @@ def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
 
 
 def format_table(report: Dict[str, Any]) -> str:
-    """The metrics of :func:`evaluate` as a fixed-width text table."""
-    lines = [f"{'pass_generator':<24}{'SSIM':>9}{'PSNR':>9}{'L1':>10}"]
+    """The metrics of :func:`evaluate` as a fixed-width text table (one column per metric)."""
+    names = list(next(iter(report["metrics"].values()), {}))
+    labels = {n: METRICS[n].label if n in METRICS else n for n in names}
+    lines = [f"{'pass_generator':<24}" + "".join(f"{labels[n]:>10}" for n in names)]
     for key, m in report["metrics"].items():
-        lines.append(f"{key:<24}{m['ssim']:>9.4f}{m['psnr']:>9.2f}{m['l1']:>10.4f}")
+        lines.append(f"{key:<24}" + "".join(f"{m[n]:>10{METRICS[n].fmt if n in METRICS else '.4f'}}"
+                                             for n in names))
     lines.append(f"({report['batches']} batches, {report['scenes']} scenes)")
     return "\n".join(lines)

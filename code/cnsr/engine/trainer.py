@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..config import REPO_DIR, Config, load_config
+from ..metrics import flat_metrics, score_outputs
 from . import checkpoint as ckpt
 from .distributed import DistributedContext, init_distributed
 
@@ -403,7 +404,6 @@ class Trainer:
         outputs = [{k: v.float() for k, v in out.items()} for out in outputs]
         self.model.train()
         if self.monitor is None:
-            from .monitor import flat_metrics, score_outputs
             return flat_metrics(score_outputs(batch, outputs))
         return self.monitor.test_batch(batch, outputs, iteration)
 

@@ -17,7 +17,7 @@ import numpy as np
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
-from . import to_rgb8
+from ..io.png import to_uint8
 from .gqn import SPP_MAX, SPP_MIN, GQNViewerState
 
 #: width of the options panel at the right of the window
@@ -88,7 +88,7 @@ class GQNWindow(mglw.WindowConfig):
 
     # ------------------------------------------------------------------ drawing
     def _upload(self) -> None:
-        img = to_rgb8(self.state.canvas())
+        img = to_uint8(self.state.canvas())
         h, w = img.shape[:2]
         if self.texture is None or self.texture.size != (w, h):
             if self.texture is not None:
