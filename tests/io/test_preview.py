@@ -67,6 +67,12 @@ def test_ids_get_the_palette_colour_of_their_integer_id(max_id):
     few = display("id", ids[[0, 3, 6, 9]].reshape(2, 2, 1)).reshape(4, 3)
     assert len({tuple(c) for c in few[1:]}) == 3 and few[0].tolist() == [0, 0, 0]
     assert id_denominator(ids) == max_id
+    # pixels on an edge hold a mixture of two ids: they do not change the others' colours
+    img = np.repeat(ids, 20).reshape(-1, 1, 1)
+    mixed = img.copy()
+    mixed[::20] = mixed[::20] + 0.25 / max_id                # 4 spp: quarters of an id step
+    assert id_denominator(mixed) == max_id
+    assert np.array_equal(display("id", mixed)[1::20], display("id", img)[1::20])
 
 
 @pytest.mark.parametrize("name", ["beauty", "normal", "depth", "id", "position", "albedo", "ao"])

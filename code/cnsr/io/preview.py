@@ -16,8 +16,9 @@ everywhere.
 * ``depth``: ``1 - 0.85 * d / d_max`` per image where ``d > 0`` (near is bright, the farthest hit
   0.15), 0 where nothing was hit (``d <= 0``);
 * ``id`` (the stored ``material id / max id``): the integer id ``round(v * M)``, M the smallest
-  denominator that makes every value of the image a whole multiple of 1/M (:func:`id_denominator`;
-  the max id itself, or a divisor when the image shows few ids), coloured by the fixed
+  denominator that makes the image's main values whole multiples of 1/M, edge pixels that mix
+  two ids aside (:func:`id_denominator`; the max id itself, or a divisor when the image shows few
+  ids), coloured by the fixed
   16-colour :data:`ID_PALETTE`; 0 (id 0 and nothing hit) is black. Distinct ids of one image
   (up to 16) always get distinct colours;
 * anything else (``roughness``, ``shadows``, ``ao``, unknown names): the value clipped to [0, 1], grey.
@@ -87,13 +88,21 @@ MAX_ID = 256
 
 
 def id_denominator(values: np.ndarray) -> int:
-    """The smallest M <= MAX_ID that makes every value a whole multiple of 1/M (the id pass stores
-    ``id / max_id``), or 0 when there is none (then the values are not ids of one scene)."""
-    u = np.unique(values[values > 0])
-    if u.size == 0:
+    """The smallest M <= MAX_ID that makes the image's main values whole multiples of 1/M, or 0
+    when there is none (then the values are no ids of one scene).
+
+    The id pass stores ``id / max_id`` averaged over a pixel's samples, so pixels on an edge hold
+    mixtures (multiples of ``1 / (spp * max_id)``). The main values are the most frequent ones
+    that together cover 80% of the nonzero pixels: the regions, not their edges."""
+    v = values[values > 0]
+    if v.size == 0:
         return 1
+    u, counts = np.unique(v, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    covered = np.cumsum(counts[order])
+    main = u[order[:int(np.searchsorted(covered, 0.8 * v.size)) + 1]]
     for m in range(1, MAX_ID + 1):
-        if np.abs(u * m - np.round(u * m)).max() < 1e-3:
+        if np.abs(main * m - np.round(main * m)).max() < 1e-3:
             return m
     return 0
 

@@ -8,13 +8,13 @@ image of the project.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from ..io.preview import BACKGROUND, Rect, paste
+from ..io.preview import BACKGROUND, paste
 
-Tile = tuple   # (name, x, y, width, height): a name and a cnsr.io.preview.Rect
+Tile = Tuple[str, int, int, int, int]   # name, x, y, width, height (pixels, y down)
 
 
 class TileCanvas:
