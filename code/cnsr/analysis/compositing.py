@@ -24,12 +24,19 @@ source (the encoder masks them); they are taken from the geometry scene.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
+
+from ..data.layout import batch_to_device, split_views
+from ..data.views import View, jitter_camera, offset_seeds, render_views
+from ..io.preview import display, grid
+from ..models.partition import dimension_positions, partition_boundaries
+from ..scenes import DATASETS, make_randomizer
 
 FACTORS = ("lighting", "geometry", "material")
 _FACTOR_INDEX = {name: i for i, name in enumerate(FACTORS)}
@@ -62,8 +69,6 @@ def partition_assignment(model, encoder: int = 0, iteration: Optional[int] = Non
         inside = torch.stack([1 - enc.factor_mask(f, it) for f in range(3)])
         owner = inside.argmax(dim=0)
         if enc.adaptive:
-            from ..models.partition import dimension_positions, partition_boundaries
-
             s = partition_boundaries(enc.fractions())
             t = dimension_positions(owner.shape[0], s.dtype, s.device)
             # a dimension on a boundary (the last one, t = 1, sits on both material's right end
@@ -107,8 +112,6 @@ def composite_representation(model, reps: Mapping[Union[int, str], torch.Tensor]
 
 # ------------------------------------------------------------------------------ scenes
 def _is_dataset_spec(spec: str) -> bool:
-    from ..scenes import DATASETS
-
     name, sep, seed = spec.partition(":")
     return bool(sep) and name in DATASETS and seed.lstrip("-").isdigit() and not os.path.exists(spec)
 
@@ -116,13 +119,7 @@ def _is_dataset_spec(spec: str) -> bool:
 def scene_views(spec: str, views: int, seed: int = 0) -> list:
     """``views`` observation cameras and a last query camera for scene ``spec`` (see the module
     docstring): a list of :class:`cnsr.data.views.View` (scene dict or file path, camera)."""
-    import json
-
-    from ..data.views import View, jitter_camera
-
     if _is_dataset_spec(spec):
-        from ..scenes import make_randomizer
-
         name, _, s = spec.partition(":")
         rz = make_randomizer(name, int(s))
         rz.random_scene()
@@ -152,9 +149,6 @@ def scene_batch(renderer, spec: str, cfg, views: int, size: int, spp: int, seed:
                 device: Union[str, torch.device] = "cpu") -> Dict[str, object]:
     """The model's batch layout for one scene: ``views`` observations and one query view. The
     beauty pass is always rendered too (for display)."""
-    from ..data.layout import batch_to_device, split_views
-    from ..data.views import offset_seeds, render_views
-
     passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
     images, poses = render_views(renderer, [scene_views(spec, views, seed)], size, spp, passes, offset_seeds(seed))
     batch = split_views(images, poses, -1, views)
@@ -177,7 +171,5 @@ def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, 
 def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str) -> np.ndarray:
     """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction (shown by
     :func:`cnsr.io.preview.display`, sources resized nearest to the prediction's size)."""
-    from ..io.preview import display, grid
-
     tiles = [display("beauty", t[0]) for t in sources] + [display(pass_name, prediction[0])]
     return grid([tiles], tile_size=tuple(prediction.shape[-2:]))
