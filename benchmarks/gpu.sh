@@ -3,11 +3,11 @@
 # set up, run the CUDA tests, measure the loader and the training speed. See README.md
 # ("Benchmarks" > "Training" > "GPU").
 #
-#   bash benchmarks/gpu.sh                          # on the GPU machine (about 8 minutes)
+#   bash benchmarks/gpu.sh                          # on the GPU machine (all stages end by 540 s)
 #   bash benchmarks/gpu.sh --device cpu --tiny      # dry run on any machine (about a minute)
 #
 # Missing pure-Python dependencies travel as wheels in .whl/ (git ignores it), downloaded
-# beforehand on a machine with network for the GPU machine's Python (3.12 here):
+# beforehand on a machine with network for the GPU machine's Python (3.12 in this example):
 #
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 options:
   --device D        cuda (default), cuda:1, or cpu for a dry run
@@ -26,7 +26,8 @@ options:
   --out DIR         where results go when $OUT is not set (default out/gpu)
   --skip STAGES     comma-separated stages to leave out: tests, loader, train
   --python PY       the interpreter (default: $PYTHON, else .venv/bin/python, else python3)
-  --budget S        seconds the training benchmark may start configs in (default 240)
+  --budget S        seconds the second training run may start configs in (default 120)
+  --total S         every stage ends by this many seconds after the start (default 540)
   -h, --help        this text
 EOF
 }
@@ -36,7 +37,8 @@ TINY=0
 OUT_DIR="${OUT:-}"
 SKIP=""
 PY="${PYTHON:-}"
-BUDGET=240
+BUDGET=120
+TOTAL=540
 while [ $# -gt 0 ]; do
     case "$1" in
         --device) DEVICE="$2"; shift 2 ;;
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
         --skip) SKIP="$2"; shift 2 ;;
         --python) PY="$2"; shift 2 ;;
         --budget) BUDGET="$2"; shift 2 ;;
+        --total) TOTAL="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "gpu.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -64,11 +67,14 @@ say() { echo "$*" | tee -a "$SUMMARY"; }
 skipped() { [[ ",$SKIP," == *",$1,"* ]]; }
 T0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - T0 )); }
+# a stage's time limit: at most $1 seconds, and no later than --total after the start
+limit() { local left=$(( TOTAL - $(elapsed) )); [ "$left" -lt "$1" ] && set -- "$left"; [ "$1" -lt 10 ] && set -- 10; echo "$1"; }
 STATUS=0
 
 # ---- set up: carried wheels into a temporary site folder
 if compgen -G ".whl/*.whl" > /dev/null; then
     SITE="$(mktemp -d)"
+    trap 'rm -rf "$SITE"' EXIT
     if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
             --target "$SITE" .whl/*.whl; then
         say "setup: installing the wheels in .whl/ failed"; exit 1
@@ -101,6 +107,7 @@ if device.startswith("cuda"):
 EOF
     exit 1
 fi
+df -h /dev/shm 2>/dev/null | tail -n 1 | sed 's/^/shared memory (\/dev\/shm): /' | tee -a "$SUMMARY"
 command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit \
     --format=csv 2>&1 | sed 's/^/nvidia-smi: /' | tee -a "$SUMMARY"
 
@@ -131,7 +138,7 @@ TEST_ENV=()
 # ---- 1. the tests that need CUDA
 if ! skipped tests; then
     mapfile -t TESTS < <(grep -rl --include='test_*.py' 'pytest.mark.cuda' tests | sort)
-    env "${TEST_ENV[@]}" timeout 180 "$PY" -m pytest -q -p no:cacheprovider -m cuda "${TESTS[@]}" \
+    env "${TEST_ENV[@]}" timeout "$(limit 150)" "$PY" -m pytest -q -p no:cacheprovider -m cuda "${TESTS[@]}" \
         > "$OUT_DIR/tests.log" 2>&1
     rc=$?
     say "tests: exit $rc after $(elapsed) s: $(tail -n 1 "$OUT_DIR/tests.log")"
@@ -142,7 +149,7 @@ fi
 if ! skipped loader; then
     : > "$OUT_DIR/loader.log"
     for c in $LOADER_CONFIGS; do
-        timeout 150 "$PY" benchmarks/loader.py --config "configs/$c.json" --device "$DEVICE" "${LOADER_ARGS[@]}" \
+        timeout "$(limit 90)" "$PY" benchmarks/loader.py --config "configs/$c.json" --device "$DEVICE" "${LOADER_ARGS[@]}" \
             --json "$OUT_DIR/loader_$c.json" 2>&1 | tee -a "$OUT_DIR/loader.log"
         rc=$?
         say "loader $c: exit $rc after $(elapsed) s"
@@ -153,13 +160,13 @@ fi
 # ---- 3. training speed
 if ! skipped train; then
     : > "$OUT_DIR/train.log"
-    timeout 330 "$PY" benchmarks/train.py --device "$DEVICE" "${TRAIN_ROOM[@]}" \
+    timeout "$(limit 300)" "$PY" benchmarks/train.py --device "$DEVICE" "${TRAIN_ROOM[@]}" \
         --json "$OUT_DIR/train_room_beauty.json" 2>&1 | tee -a "$OUT_DIR/train.log"
     rc=$?
     say "train room_beauty: exit $rc after $(elapsed) s"
     [ $rc -eq 0 ] || STATUS=1
     if [ ${#TRAIN_OTHERS[@]} -gt 0 ]; then
-        timeout 300 "$PY" benchmarks/train.py --device "$DEVICE" "${TRAIN_OTHERS[@]}" \
+        timeout "$(limit 300)" "$PY" benchmarks/train.py --device "$DEVICE" "${TRAIN_OTHERS[@]}" \
             --json "$OUT_DIR/train_others.json" 2>&1 | tee -a "$OUT_DIR/train.log"
         rc=$?
         say "train other configs: exit $rc after $(elapsed) s"

@@ -342,8 +342,7 @@ def main():
         settings = args.settings.split(",")
     for s in settings:
         features_of(s)
-    if settings[0] != "eager":
-        settings.insert(0, "eager")
+    settings = ["eager"] + [s for s in settings if s != "eager"]   # the baseline first
     name = torch.cuda.get_device_name(args.device) if cuda else f"{os.cpu_count()} CPU cores"
     print(f"device {args.device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     rates = matrix_rates(args.device, tiny=args.tiny)
