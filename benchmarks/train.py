@@ -157,7 +157,7 @@ def make_trainer(cfg, feats: set, device: str, out: Path, on_device_batches=None
     torch.manual_seed(0)
     factory = None
     if "on_device" in feats:
-        def factory(cfg, split, device):
+        def factory(cfg, split, device, **_):    # a LoaderFactory: the same batches every pass
             return itertools.cycle(on_device_batches)
     compile_mode = "reduce-overhead" if "cudagraphs" in feats else ("default" if "compile" in feats else False)
     set_tf32("tf32" in feats)
