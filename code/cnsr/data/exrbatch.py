@@ -30,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..io.atomic import fsync_file
 from ..io.exr import write_exr
 from ..passes import PASS_NAMES, channels, check_passes, exr_channel_names
 
@@ -73,11 +74,7 @@ def atomic_target(path: Path) -> Path:
 
 def finish_atomic(tmp: Path, path: Path) -> None:
     """Flush ``tmp`` to disk and rename it to ``path`` (atomic on POSIX file systems)."""
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(tmp)
     os.replace(tmp, path)
 
 

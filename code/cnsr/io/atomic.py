@@ -20,6 +20,15 @@ def _umask() -> int:
     return mask
 
 
+def fsync_file(path: Union[str, os.PathLike]) -> None:
+    """Flush a written file's data to disk (before it is renamed into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Union[str, os.PathLike], fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path`` for the caller to write; when the block ends
@@ -34,11 +43,7 @@ def atomic_path(path: Union[str, os.PathLike], fsync: bool = False) -> Iterator[
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp creates 0600: give the usual permissions
         if fsync:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
