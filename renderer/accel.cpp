@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "simd.h"
+
 namespace cnsr {
 
 namespace {
@@ -39,6 +41,19 @@ void throw_on_embree_error(const char* what) {
 }
 
 }  // namespace
+
+// The sphere lane loops, for the x86-64 baseline and for AVX2 (simd.h).
+namespace spheres_baseline {
+#include "sphere_lanes.inc"
+}  // namespace spheres_baseline
+#ifdef CNSR_HAVE_AVX2_LANES
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace spheres_avx2 {
+#include "sphere_lanes.inc"
+}  // namespace spheres_avx2
+#pragma GCC pop_options
+#endif
 
 RayCounter& thread_ray_counter() {
     thread_local RayCounter counter;
@@ -167,67 +182,27 @@ PrimHit Accel::sphere_hit(const Ray& ray, int k, float t) const {
     return h;
 }
 
-// Roots t0 <= t1 of |f + t d| = r for f = origin - centre (the numerically stable form: the
-// discriminant from the closest-approach point, q = b + sign(b) sqrt(a disc)); false when the
-// line misses the sphere. Branch-free so that the lane loops below vectorise.
-static inline bool sphere_roots(float fx, float fy, float fz, float dx, float dy, float dz, float r, float* t0,
-                                float* t1) {
-    const float a = dx * dx + dy * dy + dz * dz;
-    const float b = -(fx * dx + fy * dy + fz * dz);
-    const float ba = b / a;
-    const float lx = fx + ba * dx, ly = fy + ba * dy, lz = fz + ba * dz;
-    const float disc = r * r - (lx * lx + ly * ly + lz * lz);
-    const float c = fx * fx + fy * fy + fz * fz - r * r;
-    const float q = b + std::copysign(std::sqrt(std::max(a * disc, 0.f)), b);
-    const float ta = c / q, tb = q / a;
-    *t0 = std::min(ta, tb);
-    *t1 = std::max(ta, tb);
-    return (disc >= 0.f) & (q != 0.f);
-}
-
-// Ray/sphere tests, branch-free over all lanes (the compiler vectorises them). Both roots of
-// |o + t d - c|^2 = r^2 in the stable form of Haines et al., "Precision Improvements for
-// Ray/Sphere Intersection" (Ray Tracing Gems, 2019): the discriminant is taken from the distance
-// of the centre to the ray, which does not cancel for small, distant spheres. q == 0 gives
-// t0 = t1 = 0 (or NaN here), which never passes since tnear >= 0.
 void Accel::intersect_spheres(int n, const int* valid, const float* ox, const float* oy, const float* oz,
                               const float* dx, const float* dy, const float* dz, const float* tnear, float* tfar,
                               int* sphere, bool with_emitters) const {
-    for (int k = 0; k < spheres_.size(); ++k) {
-        if (!with_emitters && spheres_.emitter[k]) continue;
-        const float cx = spheres_.cx[k], cy = spheres_.cy[k], cz = spheres_.cz[k], r = spheres_.r[k];
-        for (int i = 0; i < n; ++i) {
-            float t0, t1;
-            const bool hit = sphere_roots(ox[i] - cx, oy[i] - cy, oz[i] - cz, dx[i], dy[i], dz[i], r, &t0, &t1);
-            const float t = t0 > tnear[i] ? t0 : t1;
-            const bool ok = (valid[i] != 0) & hit & (t > tnear[i]) & (t < tfar[i]);
-            tfar[i] = ok ? t : tfar[i];
-            sphere[i] = ok ? k : sphere[i];
-        }
-    }
+#ifdef CNSR_HAVE_AVX2_LANES
+    if (use_avx2_lanes())
+        return spheres_avx2::intersect_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, sphere,
+                                               with_emitters);
+#endif
+    spheres_baseline::intersect_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, sphere, with_emitters);
 }
 
 int Accel::occlude_spheres(int n, int* valid, const float* ox, const float* oy, const float* oz, const float* dx,
                            const float* dy, const float* dz, const float* tnear, float* tfar, const uint32_t* mask,
                            bool with_emitters) const {
-    int left = 0;
-    for (int i = 0; i < n; ++i) left += valid[i] != 0;
-    for (int k = 0; k < spheres_.size() && left > 0; ++k) {
-        if (!with_emitters && spheres_.emitter[k]) continue;
-        const float cx = spheres_.cx[k], cy = spheres_.cy[k], cz = spheres_.cz[k], r = spheres_.r[k];
-        const uint32_t smask = spheres_.mask[k];
-        left = 0;
-        for (int i = 0; i < n; ++i) {
-            float t0, t1;
-            const bool hit = sphere_roots(ox[i] - cx, oy[i] - cy, oz[i] - cz, dx[i], dy[i], dz[i], r, &t0, &t1);
-            const bool ok = (valid[i] != 0) & ((mask[i] & smask) != 0) & hit &
-                            (((t0 > tnear[i]) & (t0 < tfar[i])) | ((t1 > tnear[i]) & (t1 < tfar[i])));
-            tfar[i] = ok ? -std::numeric_limits<float>::infinity() : tfar[i];
-            valid[i] = ok ? 0 : valid[i];
-            left += valid[i] != 0;
-        }
-    }
-    return left;
+#ifdef CNSR_HAVE_AVX2_LANES
+    if (use_avx2_lanes())
+        return spheres_avx2::occlude_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, mask,
+                                             with_emitters);
+#endif
+    return spheres_baseline::occlude_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, mask,
+                                             with_emitters);
 }
 
 void Accel::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, PrimHit* hits,
@@ -349,6 +324,32 @@ void Accel::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, con
         if (!active[i]) continue;
         ++n;
         set_shadow_lane(r, i, o[i], d[i], tfar[i], mask ? mask[i] : 0xFFFFFFFFu);
+    }
+    trace_occlusion_packet(valid, n, r, with_emitters, occluded);
+}
+
+void Accel::occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
+                           const float* dz, const float* tfar, const uint32_t* mask, const int* active,
+                           bool with_emitters, bool* occluded) const {
+    alignas(64) int valid[kPacket];
+    alignas(64) RTCRayPacket r;
+    int n = 0;
+    for (int i = 0; i < kPacket; ++i) {
+        occluded[i] = false;
+        valid[i] = active[i] != 0 ? -1 : 0;
+        n += active[i] != 0;
+        r.org_x[i] = ox[i];
+        r.org_y[i] = oy[i];
+        r.org_z[i] = oz[i];
+        r.dir_x[i] = dx[i];
+        r.dir_y[i] = dy[i];
+        r.dir_z[i] = dz[i];
+        r.tnear[i] = 0.f;
+        r.tfar[i] = tfar[i];
+        r.time[i] = 0.f;
+        r.mask[i] = mask[i];
+        r.id[i] = unsigned(i);
+        r.flags[i] = 0;
     }
     trace_occlusion_packet(valid, n, r, with_emitters, occluded);
 }

@@ -30,6 +30,16 @@ struct RayCounter {
 };
 RayCounter& thread_ray_counter();
 
+/// Analytic spheres, intersected outside Embree (a user geometry's callbacks cost more than
+/// the few ray/sphere tests a scene needs), in structure-of-arrays form.
+struct SphereSet {
+    std::vector<float> cx, cy, cz, r;
+    std::vector<int> shape;
+    std::vector<uint32_t> mask;
+    std::vector<uint8_t> emitter;  // in the emitter group (skipped when emitters are)
+    int size() const { return int(r.size()); }
+};
+
 class Accel {
 public:
     static constexpr int kPacket = kPacketWidth;
@@ -58,6 +68,12 @@ public:
     void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const uint32_t* mask, const bool* active,
                          bool with_emitters, bool* occluded) const;
 
+    /// The same from structure-of-arrays lanes: origin, unit direction, tfar and mask per lane,
+    /// traced where active[i] != 0.
+    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
+                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
+                        bool* occluded) const;
+
 private:
     // Traces the `n` filled lanes (`valid`) of an occlusion packet; sets occluded[i] for them.
     void trace_occlusion_packet(int* valid, int n, RTCRayPacket& r, bool with_emitters, bool* occluded) const;
@@ -74,15 +90,7 @@ private:
     /// The record of a hit at distance t on sphere k of ray o + t d.
     PrimHit sphere_hit(const Ray& ray, int k, float t) const;
 
-    /// Analytic spheres, intersected outside Embree (a user geometry's callbacks cost more than
-    /// the few ray/sphere tests a scene needs), in structure-of-arrays form.
-    struct Spheres {
-        std::vector<float> cx, cy, cz, r;
-        std::vector<int> shape;
-        std::vector<uint32_t> mask;
-        std::vector<uint8_t> emitter;  // in the emitter group (skipped when emitters are)
-        int size() const { return int(r.size()); }
-    } spheres_;
+    SphereSet spheres_;
     RTCScene scene_all_ = nullptr;     // every shape
     RTCScene scene_noemit_ = nullptr;  // every shape but the emitters
 };

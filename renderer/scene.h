@@ -57,6 +57,12 @@ public:
                          bool* occluded) const;
     void segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
                                   bool with_emitters, bool* occluded) const;
+    /// Occlusion of structure-of-arrays shadow rays (Accel::occluded_lanes).
+    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
+                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
+                        bool* occluded) const {
+        accel_.occluded_lanes(ox, oy, oz, dx, dy, dz, tfar, mask, active, with_emitters, occluded);
+    }
 
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }

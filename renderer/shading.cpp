@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+
+#include "simd.h"
 
 namespace cnsr {
 
@@ -14,8 +15,7 @@ namespace lanes_baseline {
 // ... and for AVX2 (8 floats per instruction). Only the code between push/pop is built for AVX2;
 // the headers above stay baseline, so no AVX2 copy of a shared inline function can be picked by
 // the linker for the rest of the library. FMA stays off: results are the baseline's, bit for bit.
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(CNSR_NO_AVX2_BUILD)
-#define CNSR_HAVE_AVX2_LANES 1
+#ifdef CNSR_HAVE_AVX2_LANES
 #pragma GCC push_options
 #pragma GCC target("avx2")
 namespace lanes_avx2 {
@@ -23,19 +23,6 @@ namespace lanes_avx2 {
 }  // namespace lanes_avx2
 #pragma GCC pop_options
 #endif
-
-namespace {
-
-bool use_avx2() {
-#ifdef CNSR_HAVE_AVX2_LANES
-    static const bool yes = __builtin_cpu_supports("avx2") && std::getenv("CNSR_NO_AVX2") == nullptr;
-    return yes;
-#else
-    return false;
-#endif
-}
-
-}  // namespace
 
 LightTable::LightTable(const std::vector<Light>& lights) {
     for (const Light& l : lights) {
@@ -49,6 +36,8 @@ LightTable::LightTable(const std::vector<Light>& lights) {
         nx.push_back(l.normal.x), ny.push_back(l.normal.y), nz.push_back(l.normal.z);
         area.push_back(l.area);
         lr.push_back(l.radiance.x), lg.push_back(l.radiance.y), lb.push_back(l.radiance.z);
+        const uint32_t bit = light_mask_bit(int(shadow_mask.size()));
+        shadow_mask.push_back(bit != 1u ? ~bit : 0xFFFFFFFFu);
     }
 }
 
@@ -58,11 +47,11 @@ PathTracer::PathTracer(const Scene& scene_, const RenderOptions& opt_)
 void PathTracer::trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
                        ShadingSample* out) const {
 #ifdef CNSR_HAVE_AVX2_LANES
-    if (use_avx2()) return lanes_avx2::trace_lanes(*this, dir, first_hit, active, rng, out);
+    if (use_avx2_lanes()) return lanes_avx2::trace_lanes(*this, dir, first_hit, active, rng, out);
 #endif
     lanes_baseline::trace_lanes(*this, dir, first_hit, active, rng, out);
 }
 
-const char* PathTracer::isa() { return use_avx2() ? "avx2" : "baseline"; }
+const char* PathTracer::isa() { return lanes_isa(); }
 
 }  // namespace cnsr

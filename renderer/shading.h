@@ -10,6 +10,7 @@
 // same operation order as the scalar code.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "integrator.h"
@@ -30,6 +31,7 @@ struct LightTable {
     std::vector<float> r2;          // squared sphere radius
     std::vector<float> e1x, e1y, e1z, e2x, e2y, e2z, nx, ny, nz, area;  // quads
     std::vector<float> lr, lg, lb;  // radiance
+    std::vector<uint32_t> shadow_mask;  // ray mask of a shadow ray aimed at the light (skips it)
     explicit LightTable(const std::vector<Light>& lights);
 };
 
