@@ -52,6 +52,7 @@ public:
         bool active[kLanes], found[kLanes], shade[kLanes];
         int lpix[kLanes], lsample[kLanes];
         ShadingSample ss[kLanes];
+        LaneState lanes{};  // the path tracer's working memory, zeroed once per tile
 
         for (int64_t base = 0; base < items; base += kLanes) {
             if (stop && (base & 1023) == 0 && stop->load(std::memory_order_relaxed)) return;
@@ -93,7 +94,7 @@ public:
             }
             if (need_gbuffer_) gbuffer_packet(ray, hit, found, lpixel, lsamp, lacc);
             if (!need_shading_) continue;
-            tracer_.trace(dir, hit, shade, rng, ss);
+            tracer_.trace(dir, hit, shade, rng, ss, &lanes);
             for (int i = 0; i < kLanes; ++i) {
                 if (!shade[i]) continue;
                 if (!is_finite(ss[i].beauty) || !is_finite(ss[i].direct) || !is_finite(ss[i].diffuse)) continue;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "simd.h"
 
@@ -42,16 +43,31 @@ LightTable::LightTable(const std::vector<Light>& lights) {
 }
 
 PathTracer::PathTracer(const Scene& scene_, const RenderOptions& opt_)
-    : scene(scene_), opt(opt_), need_diffuse(opt_.passes.any({kDiffuse, kSpecular})), lights(scene_.lights()) {}
-
-void PathTracer::trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
-                       ShadingSample* out) const {
-#ifdef CNSR_HAVE_AVX2_LANES
-    if (use_avx2_lanes()) return lanes_avx2::trace_lanes(*this, dir, first_hit, active, rng, out);
-#endif
-    lanes_baseline::trace_lanes(*this, dir, first_hit, active, rng, out);
+    : scene(scene_), opt(opt_), need_diffuse(opt_.passes.any({kDiffuse, kSpecular})), lights(scene_.lights()) {
+    shapes.reserve(scene.num_shapes());
+    for (int i = 0; i < scene.num_shapes(); ++i) {
+        const Shape& sh = scene.shape(i);
+        const Material& m = scene.material(sh.material);
+        ShadeShape s;
+        s.albedo = m.color;
+        s.radiance = sh.radiance;
+        s.spec = m.spec_weight();
+        s.alpha = std::max(m.roughness * m.roughness, 1e-4f);  // as Bsdf's GGX
+        s.ior = m.ior;
+        s.material = sh.material;
+        s.light = sh.light;
+        s.emissive = m.is_emissive();
+        s.textured = m.texture >= 0;
+        shapes.push_back(s);
+    }
 }
 
-const char* PathTracer::isa() { return lanes_isa(); }
+void PathTracer::trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
+                       ShadingSample* out, LaneState* state) const {
+#ifdef CNSR_HAVE_AVX2_LANES
+    if (use_avx2_lanes()) return lanes_avx2::trace_lanes(*this, dir, first_hit, active, rng, out, state);
+#endif
+    lanes_baseline::trace_lanes(*this, dir, first_hit, active, rng, out, state);
+}
 
 }  // namespace cnsr
