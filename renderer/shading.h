@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "integrator.h"
+#include "lanemath.h"
 #include "sampling.h"
 #include "scene.h"
 
@@ -38,7 +39,7 @@ struct Vertex {
     alignas(64) float le1x[kPacketWidth], le1y[kPacketWidth], le1z[kPacketWidth], le2x[kPacketWidth], le2y[kPacketWidth], le2z[kPacketWidth];
     alignas(64) float lnx[kPacketWidth], lny[kPacketWidth], lnz[kPacketWidth], larea[kPacketWidth];
     alignas(64) float lLr[kPacketWidth], lLg[kPacketWidth], lLb[kPacketWidth];
-    alignas(64) float lu1[kPacketWidth], lu2[kPacketWidth], lcos[kPacketWidth], lsin[kPacketWidth];
+    alignas(64) float lu1[kPacketWidth], lu2[kPacketWidth];
     // BSDF sample inputs: the two uniforms, then the disk point's radius and angle, then the
     // cosine-hemisphere (x, y) or the visible-normal disk point (p1, p2)
     alignas(64) float diffuse_lobe[kPacketWidth];
