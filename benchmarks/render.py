@@ -300,6 +300,7 @@ def main(argv=None) -> int:
             dr.set_thread_count(args.threads)
     from cnsr import _renderer as ours_mod
     isa = ours_mod.lanes_isa() if hasattr(ours_mod, "lanes_isa") else "?"
+    isa += f", {getattr(ours_mod, 'packet_width', 8)} paths per packet"
     print(f"renderer benchmark: {len(scenes)} scene(s) x sizes {sizes}, {args.spp} spp at <= 64 px, "
           f"{args.spp_large} spp above, {args.threads} threads, {args.repeats} interleaved repeats; shading lanes: {isa}")
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}")

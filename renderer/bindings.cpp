@@ -150,6 +150,7 @@ PYBIND11_MODULE(_renderer, m) {
             return std::make_pair(s, c);
         },
         "sin and cos as the lane loops compute them (for tests).");
+    m.attr("packet_width") = kPacketWidth;  // paths traced in lockstep (CMake: CNSR_PACKET_WIDTH)
     m.def("lanes_isa", &lanes_isa,
           "The instruction set of the shading and sphere lane loops: 'avx2', or 'baseline' (no AVX2, or "
           "the environment variable CNSR_NO_AVX2 set before the first render).");
