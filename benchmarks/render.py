@@ -51,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
 import cnsr  # noqa: E402
+from cnsr import _renderer as ours_renderer  # noqa: E402
 from cnsr.render import Renderer  # noqa: E402
 from cnsr.render.scene import grid_quad, read_scene  # noqa: E402
 from machine import cpu_name  # noqa: E402
@@ -298,9 +299,8 @@ def main(argv=None) -> int:
         mi, dr, variant = load_mitsuba((args.mitsuba_variant,) if args.mitsuba_variant else ("llvm_ad_rgb", "scalar_rgb"))
         if mi is not None:
             dr.set_thread_count(args.threads)
-    from cnsr import _renderer as ours_mod
-    isa = ours_mod.lanes_isa() if hasattr(ours_mod, "lanes_isa") else "?"
-    isa += f", {getattr(ours_mod, 'packet_width', 8)} paths per packet"
+    isa = ours_renderer.lanes_isa() if hasattr(ours_renderer, "lanes_isa") else "?"
+    isa += f", {getattr(ours_renderer, 'packet_width', 8)} paths per packet"
     print(f"renderer benchmark: {len(scenes)} scene(s) x sizes {sizes}, {args.spp} spp at <= 64 px, "
           f"{args.spp_large} spp above, {args.threads} threads, {args.repeats} interleaved repeats; shading lanes: {isa}")
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}")
@@ -385,13 +385,13 @@ def summary(rows, variant) -> None:
     def cell(r, num, den, kind):
         x = _ratio(r, num, den, kind)
         return f"{x[0]:.2f} ({x[1]:.2f})" if x else "-"
-    print(f"\n| scene | px | spp | rays/path | ours beauty, ms | Mrays/s | all 16 / beauty | "
+    print(f"\n| scene | px | spp | rays/path | ours beauty, ms | Mrays/s | all 16 / beauty, wall | same, CPU | "
           f"Mitsuba {variant or '-'} / ours, wall | same, CPU | before / after, wall | same, CPU |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         wb, wm = r["beauty"]["wall"]
         print(f"| {r['scene']} | {r['size']} | {r['spp']} | {r['rays_per_path']:.2f} | {wb * 1e3:.0f} ({wm * 1e3:.0f}) | "
-              f"{r['rays'] / wb / 1e6:.1f} | {cell(r, 'all16', 'beauty', 'wall')} | "
+              f"{r['rays'] / wb / 1e6:.1f} | {cell(r, 'all16', 'beauty', 'wall')} | {cell(r, 'all16', 'beauty', 'cpu')} | "
               f"{cell(r, 'mitsuba', 'beauty', 'wall')} | {cell(r, 'mitsuba', 'beauty', 'cpu')} | "
               f"{cell(r, 'base beauty', 'beauty', 'wall')} | {cell(r, 'base beauty', 'beauty', 'cpu')} |")
 

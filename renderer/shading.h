@@ -1,12 +1,13 @@
-// The path tracer's per-vertex work for a packet of kPacketWidth lanes, done as
+// The path tracer. Its per-vertex work for a packet of kPacketWidth lanes is done as
 // structure-of-arrays lane loops: hit-frame set-up, light sampling (sphere cones, quad areas),
 // BSDF evaluation and sampling (Lambert + GGX visible normals, Fresnel, the mixture pdf), MIS
-// weights, the clamp and the throughput updates run branch-free over all lanes at once, so that
-// the compiler vectorises them; only material / texture / light look-ups, the random numbers
-// and the sines and cosines are per lane. The loops are compiled twice, for the x86-64 baseline
-// (SSE2) and for AVX2, and chosen at run time (simd.h). Both give bit-identical results, equal to
-// a scalar evaluation of the same formulas (material.h, lights.h): no FMA contraction and the
-// same operation order as the scalar code.
+// weights, the clamp, the throughput updates and the shadow and continuation rays run
+// branch-free over all lanes at once, so that the compiler vectorises them; only the material /
+// texture / light look-ups and the random numbers are per lane. The loops are compiled twice,
+// for the x86-64 baseline (SSE2) and for AVX2, and chosen at run time (simd.h); both give the
+// same bits: no FMA contraction, and the operation order of the scalar formulas (material.h,
+// lights.h), whose results they reproduce exactly except for the samplers' sine and cosine
+// (lanemath.h, within 1e-7 of libm).
 #pragma once
 
 #include <cstdint>
@@ -72,8 +73,8 @@ struct PathState {
     alignas(64) float ox[kPacketWidth], oy[kPacketWidth], oz[kPacketWidth], rx[kPacketWidth], ry[kPacketWidth], rz[kPacketWidth];
 };
 
-/// The lane loops' working memory: lanes not in use keep the finite values of earlier paths
-/// (zero-initialise it once, e.g. per tile).
+/// The lane loops' working memory (zero-initialise it once, e.g. per tile): lanes not in use
+/// compute on the finite values earlier paths left, and their results are ignored.
 struct LaneState {
     Vertex v;
     PathState st[2];
@@ -113,6 +114,7 @@ public:
     /// draws from rng[i]. out[i] is set for every lane (zero for inactive ones).
     void trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng, ShadingSample* out,
                LaneState* state) const;
+
     const Scene& scene;
     const RenderOptions& opt;
     const bool need_diffuse;  // the diffuse-only estimator runs only for the passes that need it
