@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Patch attribution speed: one backward pass of the summed patch (``cnsr.attribution``) against
+"""Patch attribution speed: one backward pass of the summed patch (``cnsr.analysis.attribution``) against
 the reference's one backward pass per pixel and channel of the patch.
 
 A model of a config (default ``room_beauty``: Pool encoder, 10 x 512 pixel generator; random
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "code"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import cpu_name  # noqa: E402
-from cnsr.attribution import patch_attribution, patch_attribution_loop  # noqa: E402
+from cnsr.analysis.attribution import patch_attribution, patch_attribution_loop  # noqa: E402
 from cnsr.config import load_config  # noqa: E402
 from cnsr.models import build_model  # noqa: E402
 from cnsr.passes import channels  # noqa: E402
