@@ -6,7 +6,10 @@
 
 #include <cstdlib>
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(CNSR_NO_AVX2_BUILD)
+// The AVX2 copies are built with GCC's `#pragma GCC target` (not Clang's); elsewhere, and with
+// -DCNSR_NO_AVX2_BUILD, only the baseline build exists.
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__)) && \
+    !defined(CNSR_NO_AVX2_BUILD)
 #define CNSR_HAVE_AVX2_LANES 1
 #endif
 
