@@ -22,7 +22,9 @@ if command -v apt-get >/dev/null 2>&1; then
     fi
   fi
   # Optional: LLVM lets Mitsuba 3 use its fast llvm_ad_rgb variant in benchmarks/render.py.
-  if ! ldconfig -p 2>/dev/null | grep -q 'libLLVM'; then
+  # Dr.Jit loads the newest libLLVM; LLVM 15 and older abort on its kernels on x86-64 ("Cannot
+  # select: fminimum"), so 16 or newer is needed.
+  if ! ldconfig -p 2>/dev/null | grep -Eq 'libLLVM(-|\.so\.)(1[6-9]|[2-9][0-9])'; then
     ( [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ] ) && \
       DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libllvm19 >/dev/null 2>&1 || true
   fi

@@ -1,28 +1,42 @@
 #!/usr/bin/env python3
-"""Renderer speed on a PrimitiveRoom-like scene, against Mitsuba 3 in the same run.
+"""Renderer throughput on several kinds of scene, against Mitsuba 3 and a baseline build, in one run.
 
-The scene (built here, or ``--scene_file``) is a 6 x 3 x 6 room with a sphere, cube,
-dodecahedron, cylinder and Utah teapot (diffuse, glossy and mirror materials), one sphere light
-hidden from the camera and 4 bounces, like the paper's PrimitiveRoom. Timed, interleaved, at
-``--size`` (64) and ``--spp`` (64) with ``--threads`` (2):
+Scenes (``--scenes``, default all): ``glossy``, the built-in PrimitiveRoom-like room (6 x 3 x 6
+room, sphere, cube, dodecahedron, cylinder and Utah teapot with diffuse, glossy and mirror
+materials, one sphere light hidden from the camera); ``cornell``, a built-in all-diffuse
+Cornell-style box with a visible square ceiling light; and every scene file in ``examples/``
+(``archviz`` is an ArchViz room). Each at every ``--sizes`` (64 = dataset size, 256) with
+``--spp`` samples at 64 px and ``--spp_large`` at larger sizes, the scene's own bounces,
+``--threads`` (2). Timed, interleaved so that load changes hit every contender alike:
 
-1. ours, beauty only; 2. ours, all 16 passes; 3. Mitsuba 3 (``llvm_ad_rgb`` when LLVM loads,
-else ``scalar_rgb``) with its ``path`` integrator at the same spp and path depth
-(``max_depth = bounces + 1``, no Russian roulette, emitters hidden), the same geometry, lights
-and an equivalent material mix. Kernels are warmed up (JIT) before timing; the best and median
-of ``--repeats`` runs are reported with million rays per second (Mitsuba: our ray count for the
-same paths), the process CPU time of each render (all threads; steadier than wall-clock time when
-other jobs share the machine) and the ratios the project tracks:
+1. ours, beauty only; 2. ours, all 16 passes; 3. with ``--baseline_module FILE`` the same two
+   with another build of the renderer loaded beside ours (``benchmarks/build_renderer_baseline.sh``
+   builds one from a git revision, e.g. main) -- the before/after comparison;
+4. Mitsuba 3 (``llvm_ad_rgb`` when LLVM loads, else ``scalar_rgb``) with its ``path`` integrator at the
+   same spp and path depth (``max_depth = bounces + 1``, no Russian roulette, emitters hidden
+   as in the scene), the same geometry and lights and an equivalent material mix (textures are
+   left out: Mitsuba shades with the material colour).
 
-    all 16 passes / beauty only      (target <= 1.5)
-    Mitsuba time / our beauty time   (target >= 1: our throughput at least Mitsuba's)
+Kernels are warmed up (JIT) before timing. Reported per scene and size: best and median wall
+time, the process CPU time of each render (all threads; much steadier than wall time when other
+jobs share the machine), million rays per second (Mitsuba: our ray count for the same paths),
+and the ratios the project tracks:
 
-    python benchmarks/render.py                   # about half a minute
-    python benchmarks/render.py --scene_file examples/fewmaterialroom.json
+    all 16 passes / beauty only          (target <= 1.3)
+    Mitsuba time / our beauty time       (target >= 1 on every scene, >= 1.5 on glossy)
+    baseline time / our time             (the speed-up of the change under test)
+
+    python benchmarks/render.py                                  # every scene, 64 and 256 px
+    python benchmarks/render.py --scenes glossy,fewmaterialroom --sizes 64
+    python benchmarks/render.py --scene_file my_scene.json       # any scene file
+    bash benchmarks/build_renderer_baseline.sh main && \
+        python benchmarks/render.py --baseline_module build/baseline/_renderer_<sha>.so
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import math
 import os
 import statistics
@@ -36,6 +50,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 
+import cnsr  # noqa: E402
+from cnsr import _renderer as ours_renderer  # noqa: E402
 from cnsr.render import Renderer  # noqa: E402
 from cnsr.render.scene import grid_quad, read_scene  # noqa: E402
 from machine import cpu_name  # noqa: E402
@@ -78,6 +94,34 @@ def primitive_room() -> dict:
             "materials": materials, "geometry": geometry,
             "lights": [{"type": "sphere", "material": "light", "position": [0, 0.5, 0], "radius": 0.125,
                         "transform": rot_y(0, 0.6, 0.9, 1.1)}]}
+
+
+def cornell_room() -> dict:
+    """An all-diffuse Cornell-style box (2 x 2 x 2, red and green side walls, two white blocks)
+    lit by a visible square light under the ceiling; 4 bounces."""
+    def mat(color, emission=(0, 0, 0), id=0):
+        return {"color": list(color), "emission": list(emission), "roughness": 1.0, "ior": 15.0,
+                "texture": "", "texture_frequency": [1.0, 1.0], "id": id}
+
+    white, red, green = (0.73, 0.73, 0.73), (0.65, 0.05, 0.05), (0.12, 0.45, 0.15)
+    walls = [("floor", [0, 0, 0], [0, 1, 0], white), ("ceiling", [0, 2, 0], [0, -1, 0], white),
+             ("back", [0, 1, -1], [0, 0, 1], white), ("left", [-1, 1, 0], [1, 0, 0], red),
+             ("right", [1, 1, 0], [-1, 0, 0], green)]
+    materials = {n: mat(c, id=i) for i, (n, _, _, c) in enumerate(walls)}
+    materials["block"] = mat(white, id=5)
+    materials["light"] = mat((0, 0, 0), emission=(17, 12, 4), id=6)
+    geometry = [{"type": "grid", "material": n, "position": p, "normal": nn, "size": [2, 2, 2],
+                 "transform": rot_y(0, 0, 0, 0)} for n, p, nn, _ in walls]
+    S = lambda k, deg, x, z, y=0.0: [[k * math.cos(math.radians(deg)), 0, k * math.sin(math.radians(deg)), 0],  # noqa: E731
+                                     [0, k * (2 if y else 1), 0, 0],
+                                     [-k * math.sin(math.radians(deg)), 0, k * math.cos(math.radians(deg)), 0], [x, 0, z, 1]]
+    geometry += [{"type": "file", "material": "block", "filename": "cube_bigger.obj", "transform": S(0.3, 18, 0.35, 0.3)},
+                 {"type": "file", "material": "block", "filename": "cube_bigger.obj", "transform": S(0.3, -20, -0.35, -0.35, 1)}]
+    return {"seed": 0, "bounces": 4, "hide_lights": False,
+            "camera": {"position": [0, 1, 3.4], "lookat": [0, 1, 0], "fov": 40.0, "near": 0.01, "far": 100.0},
+            "materials": materials, "geometry": geometry,
+            "lights": [{"type": "grid", "material": "light", "position": [0, 1.98, 0], "normal": [0, -1, 0],
+                        "size": [0.25, 0.25, 0.25], "transform": rot_y(0, 0, 0, 0)}]}
 
 
 # --------------------------------------------------------------------------------- Mitsuba
@@ -167,87 +211,189 @@ def mitsuba_scene(mi, data: dict, base_dir, size: int, spp: int):
 
 
 # --------------------------------------------------------------------------------- timing
-def timed(fn, repeats: int):
-    """Wall-clock and process CPU seconds (all threads) of each of `repeats` calls."""
-    times, cpu = [], []
-    for _ in range(repeats):
-        t, c = time.perf_counter(), time.process_time()
-        fn()
-        times.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
-    return times, cpu
+def timed(fn):
+    """Wall-clock and process CPU seconds (all threads) of one call."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
+def load_renderer_module(path: str):
+    """Another build of cnsr._renderer (benchmarks/build_renderer_baseline.sh), loaded beside ours."""
+    if not Path(path).is_file():
+        raise SystemExit(f"--baseline_module: no such file: {path}")
+    spec = importlib.util.spec_from_file_location("_renderer", path)
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except ImportError as e:
+        raise SystemExit(f"--baseline_module {path}: cannot load it beside cnsr._renderer ({e}); "
+                         "build it with benchmarks/build_renderer_baseline.sh") from None
+    return mod
+
+
+@contextlib.contextmanager
+def renderer_module(mod):
+    """Makes cnsr.render use `mod` as its C++ extension inside the block (None: ours)."""
+    if mod is None:
+        yield
+        return
+    old = cnsr._renderer
+    cnsr._renderer = mod
+    sys.modules["cnsr._renderer"] = mod
+    try:
+        yield
+    finally:
+        cnsr._renderer = old
+        sys.modules["cnsr._renderer"] = old
+
+
+def scene_list(args) -> list:
+    """(key, label, scene dict, base_dir, source for Renderer.load_scene) of the selected scenes."""
+    if args.scene_file:
+        data, name, base = read_scene(args.scene_file)
+        return [(Path(args.scene_file).stem, name, data, base, args.scene_file)]
+    out = [("glossy", "built-in PrimitiveRoom-like (glossy)", primitive_room(), None, None),
+           ("cornell", "built-in Cornell box (all diffuse, visible light)", cornell_room(), None, None)]
+    for f in sorted((ROOT / "examples").glob("*.json")):
+        data, name, base = read_scene(str(f))
+        out.append((f.stem, f"examples/{f.name}", data, base, str(f)))
+    if args.scenes:
+        keep = [k.strip() for k in args.scenes.split(",") if k.strip()]
+        unknown = sorted(set(keep) - {k for k, *_ in out})
+        if unknown:
+            raise SystemExit(f"--scenes: unknown scene(s) {', '.join(unknown)}; known: {', '.join(k for k, *_ in out)}")
+        out = [o for o in out if o[0] in keep]
+    return [(k, label, data, base, src if src else data) for k, label, data, base, src in out]
+
+
+def stats(xs):
+    return min(xs), statistics.median(xs)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scene_file", default=None, help="scene JSON (default: the built-in PrimitiveRoom-like scene)")
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--spp", type=int, default=64)
+    ap.add_argument("--scenes", default=None, help="comma-separated scene keys (default: all; see the list above)")
+    ap.add_argument("--scene_file", default=None, help="benchmark this scene JSON instead")
+    ap.add_argument("--sizes", default="64,256", help="image sizes (default 64,256)")
+    ap.add_argument("--spp", type=int, default=64, help="samples per pixel at 64 px and below (default 64)")
+    ap.add_argument("--spp_large", type=int, default=16, help="samples per pixel above 64 px (default 16)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--no_all16", action="store_true", help="time beauty-only renders only")
+    ap.add_argument("--baseline_module", default=None, help="another build of the renderer to compare against")
     ap.add_argument("--no_mitsuba", action="store_true")
     ap.add_argument("--mitsuba_variant", default=None, help="force a Mitsuba variant (default: llvm_ad_rgb, else scalar_rgb)")
     args = ap.parse_args(argv)
+    try:
+        sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(f"--sizes: expected comma-separated integers, got {args.sizes!r}") from None
+    if not sizes or min(sizes) <= 0:
+        raise SystemExit("--sizes: sizes must be positive")
 
-    data, name, base_dir = read_scene(args.scene_file) if args.scene_file else (primitive_room(), "built-in PrimitiveRoom-like", None)
-    r = Renderer(threads=args.threads)
-    r.load_scene(args.scene_file if args.scene_file else data)
-    S, spp = args.size, args.spp
-    print(f"renderer benchmark: {name}, {S}x{S}, {spp} spp, {r.scene.bounces} bounces, {args.threads} threads")
-    print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}")
-
-    r.render(size=16, spp=1, passes=["beauty"])  # warm-up
-    stats = {}
-
-    def ours(passes, key):
-        def run():
-            r.render(size=S, spp=spp, seed=1, passes=passes)
-            stats[key] = dict(r.last_stats)
-        return run
-
+    scenes = scene_list(args)
+    base_mod = load_renderer_module(args.baseline_module) if args.baseline_module else None
     mi = dr = variant = None
     if not args.no_mitsuba:
         mi, dr, variant = load_mitsuba((args.mitsuba_variant,) if args.mitsuba_variant else ("llvm_ad_rgb", "scalar_rgb"))
-    runs = {"beauty": ours(["beauty"], "beauty"), "all16": ours(None, "all16")}
-    if mi is not None:
-        dr.set_thread_count(args.threads)
-        mscene = mitsuba_scene(mi, data, base_dir, S, spp)
+        if mi is not None:
+            dr.set_thread_count(args.threads)
+    isa = ours_renderer.lanes_isa() if hasattr(ours_renderer, "lanes_isa") else "?"
+    isa += f", {getattr(ours_renderer, 'packet_width', 8)} paths per packet"
+    print(f"renderer benchmark: {len(scenes)} scene(s) x sizes {sizes}, {args.spp} spp at <= 64 px, "
+          f"{args.spp_large} spp above, {args.threads} threads, {args.repeats} interleaved repeats; shading lanes: {isa}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.1f}")
+    if base_mod is not None:
+        print(f"baseline: {args.baseline_module}")
+    print(f"Mitsuba: {mi.__version__ + ' ' + variant if mi is not None else 'not available (pip install mitsuba)'}")
 
-        def mitsuba():
-            img = mi.render(mscene, spp=spp, seed=1)
-            np.asarray(img)  # force evaluation
-        mitsuba()  # JIT compilation happens here
-        runs["mitsuba"] = mitsuba
-    times = {k: [] for k in runs}
-    cpu = {k: [] for k in runs}
-    for _ in range(args.repeats):  # interleaved, so that load changes hit every contender alike
-        for k, fn in runs.items():
-            w, c = timed(fn, 1)
-            times[k] += w
-            cpu[k] += c
+    rows = []
+    for key, label, data, base_dir, source in scenes:
+        for S in sizes:
+            spp = args.spp if S <= 64 else args.spp_large
+            contenders = {}  # name -> (callable, module)
+            ray_stats = {}
+            for tag, mod in (("", None), ("base ", base_mod)) if base_mod is not None else (("", None),):
+                with renderer_module(mod):
+                    r = Renderer(threads=args.threads)
+                    r.load_scene(source)
+                    r.render(size=16, spp=1, passes=["beauty"])  # warm-up
 
-    def report(label, key, rays):
-        best, med = min(times[key]), statistics.median(times[key])
-        cbest, cmed = min(cpu[key]), statistics.median(cpu[key])
-        print(f"  {label:<34} best {best * 1e3:8.1f} ms   median {med * 1e3:8.1f} ms   {rays / best / 1e6:7.2f} Mrays/s"
-              f"   (CPU time, all threads: best {cbest * 1e3:.0f} ms, median {cmed * 1e3:.0f} ms)")
-        return best, med, cbest, cmed
+                def ours(r=r, passes=None, key=None, mod=mod):
+                    def run():
+                        with renderer_module(mod):
+                            r.render(size=S, spp=spp, seed=1, passes=passes)
+                        ray_stats[key] = sum(r.last_stats.values())
+                    return run
+                contenders[tag + "beauty"] = ours(passes=["beauty"], key=tag + "beauty")
+                if not args.no_all16:
+                    contenders[tag + "all16"] = ours(passes=None, key=tag + "all16")
+            if mi is not None:
+                mscene = mitsuba_scene(mi, data, base_dir, S, spp)
 
-    rays_b = sum(stats["beauty"].values())
-    rays_a = sum(stats["all16"].values())
-    print(f"  rays per render: beauty {rays_b} ({rays_b / (S * S * spp):.2f}/path), all 16 passes {rays_a}")
-    b = report("ours, beauty only", "beauty", rays_b)
-    a = report("ours, all 16 passes", "all16", rays_a)
-    print(f"  ratio all 16 passes / beauty only:   best {a[0] / b[0]:.2f}   median {a[1] / b[1]:.2f}   (target <= 1.5)")
-    if "mitsuba" in times:
-        m = report(f"Mitsuba 3 {mi.__version__} {variant}", "mitsuba", rays_b)
-        print(f"  ratio Mitsuba time / our beauty time: best {m[0] / b[0]:.2f}   median {m[1] / b[1]:.2f}   "
-              f"(target >= 1)")
-        print(f"  same ratio in CPU time:               best {m[2] / b[2]:.2f}   median {m[3] / b[3]:.2f}   "
-              f"(less sensitive to other jobs on the machine; counts any busy-waiting of worker threads)")
-    else:
-        print("  Mitsuba 3 not available: pip install mitsuba")
+                def mitsuba(mscene=mscene, spp=spp):
+                    np.asarray(mi.render(mscene, spp=spp, seed=1))  # forces evaluation
+                mitsuba()  # JIT compilation happens here
+                contenders["mitsuba"] = mitsuba
+            wall = {k: [] for k in contenders}
+            cpu = {k: [] for k in contenders}
+            for _ in range(args.repeats):
+                for k, fn in contenders.items():
+                    w, c = timed(fn)
+                    wall[k].append(w)
+                    cpu[k].append(c)
+            row = {"scene": key, "label": label, "size": S, "spp": spp, "rays": ray_stats["beauty"],
+                   "rays_per_path": ray_stats["beauty"] / (S * S * spp)}
+            for k in contenders:
+                row[k] = {"wall": stats(wall[k]), "cpu": stats(cpu[k])}
+            rows.append(row)
+            report(row)
+    summary(rows, variant)
     return 0
+
+
+def _ratio(row, num, den, kind="wall"):
+    if num not in row or den not in row:
+        return None
+    (nb, nm), (db, dm) = row[num][kind], row[den][kind]
+    return nb / db, nm / dm
+
+
+def report(row) -> None:
+    S, rays = row["size"], row["rays"]
+    print(f"\n{row['label']}, {S}x{S}, {row['spp']} spp: {row['rays_per_path']:.2f} rays/path (beauty)")
+    names = {"beauty": "ours, beauty only", "all16": "ours, all 16 passes", "base beauty": "baseline, beauty only",
+             "base all16": "baseline, all 16 passes", "mitsuba": "Mitsuba 3"}
+    for k, label in names.items():
+        if k not in row:
+            continue
+        (wb, wm), (cb, cm) = row[k]["wall"], row[k]["cpu"]
+        mr = f"{rays / wb / 1e6:7.2f} Mrays/s" if k in ("beauty", "base beauty", "mitsuba") else " " * 15
+        print(f"  {label:<24} best {wb * 1e3:8.1f} ms  median {wm * 1e3:8.1f} ms  {mr}  CPU best {cb * 1e3:7.1f} ms  median {cm * 1e3:7.1f} ms")
+    for num, den, label in (("all16", "beauty", "all 16 passes / beauty only"),
+                            ("mitsuba", "beauty", "Mitsuba / ours (beauty)"),
+                            ("base beauty", "beauty", "baseline / ours (beauty)"),
+                            ("base all16", "all16", "baseline / ours (all 16)")):
+        w, c = _ratio(row, num, den), _ratio(row, num, den, "cpu")
+        if w:
+            print(f"  {label:<30} wall best {w[0]:.2f} median {w[1]:.2f}   CPU time best {c[0]:.2f} median {c[1]:.2f}")
+
+
+def summary(rows, variant) -> None:
+    """One Markdown table of the run (README format): ratios as best (median)."""
+    def cell(r, num, den, kind):
+        x = _ratio(r, num, den, kind)
+        return f"{x[0]:.2f} ({x[1]:.2f})" if x else "-"
+    print(f"\n| scene | px | spp | rays/path | ours beauty, ms | Mrays/s | all 16 / beauty, wall | same, CPU | "
+          f"Mitsuba {variant or '-'} / ours, wall | same, CPU | before / after, wall | same, CPU |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        wb, wm = r["beauty"]["wall"]
+        print(f"| {r['scene']} | {r['size']} | {r['spp']} | {r['rays_per_path']:.2f} | {wb * 1e3:.0f} ({wm * 1e3:.0f}) | "
+              f"{r['rays'] / wb / 1e6:.1f} | {cell(r, 'all16', 'beauty', 'wall')} | {cell(r, 'all16', 'beauty', 'cpu')} | "
+              f"{cell(r, 'mitsuba', 'beauty', 'wall')} | {cell(r, 'mitsuba', 'beauty', 'cpu')} | "
+              f"{cell(r, 'base beauty', 'beauty', 'wall')} | {cell(r, 'base beauty', 'beauty', 'cpu')} |")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
 #include "material.h"
 #include "passes.h"
 #include "scene.h"
+#include "lanemath.h"
+#include "simd.h"
 
 namespace py = pybind11;
 using namespace cnsr;
@@ -140,6 +142,18 @@ PYBIND11_MODULE(_renderer, m) {
              "World-to-camera lookAt matrix, 16 floats, column-major (translation at 12, 13, 14).");
 
     // Test hooks: the material model evaluated and sampled in the local frame (z = normal).
+    m.def(
+        "_lane_sincos",
+        [](const std::vector<float>& x) {
+            std::vector<float> s(x.size()), c(x.size());
+            for (size_t i = 0; i < x.size(); ++i) sincos_lane(x[i], &s[i], &c[i]);
+            return std::make_pair(s, c);
+        },
+        "sin and cos as the lane loops compute them (for tests).");
+    m.attr("packet_width") = kPacketWidth;  // paths traced in lockstep (CMake: CNSR_PACKET_WIDTH)
+    m.def("lanes_isa", &lanes_isa,
+          "The instruction set of the shading and sphere lane loops: 'avx2', or 'baseline' (no AVX2, or "
+          "the environment variable CNSR_NO_AVX2 set before the first render).");
     m.def(
         "_bsdf_eval",
         [](std::array<float, 3> albedo, float roughness, float ior, std::array<float, 3> wo, std::array<float, 3> wi) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "sampling.h"
+#include "shading.h"
 
 #if defined(__SSE__) || defined(_M_X64)
 #include <pmmintrin.h>
@@ -21,199 +22,7 @@ namespace cnsr {
 
 namespace {
 
-constexpr float kClamp = 25.f;  // firefly clamp of the reference, per channel
-
-/// Per-sample estimates of the shading passes.
-struct ShadingSample {
-    Vec3 beauty, direct, diffuse;
-};
-
 constexpr int kLanes = Scene::kPacket;
-
-/// Radiance estimates for up to kLanes paths traced in lockstep (one vertex per step for all
-/// lanes, so that their rays go to Embree as packets). Each lane is an independent path with its
-/// own generator; its result does not depend on the other lanes.
-///   beauty:  full path-traced radiance (emission + NEE/MIS at every vertex),
-///   direct:  directly seen emission + everything arriving after exactly one scattering event,
-///   diffuse: the same estimator with every BSDF restricted to its diffuse lobe, continued only
-///            while the sampled lobes were diffuse.
-class PathTracer {
-public:
-    PathTracer(const Scene& scene, const RenderOptions& opt)
-        : scene_(scene),
-          opt_(opt),
-          need_diffuse_(opt.passes.any({kDiffuse, kSpecular})),
-          need_direct_(opt.passes.any({kDirect, kIndirect})) {}
-
-    /// lanes with active[i] start at first_hit[i], reached by camera direction dir[i].
-    void trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
-               ShadingSample* out) const {
-        const auto& lights = scene_.lights();
-        const int nlights = int(lights.size());
-        const float light_select_pdf = nlights > 0 ? 1.f / float(nlights) : 0.f;
-
-        struct Lane {
-            SurfaceHit h;
-            Vec3 d;
-            Vec3 beta{1.f}, beta_d{1.f};  // throughput of the full and the diffuse-only estimator
-            bool diffuse_path = true;
-            float prev_pdf = 0.f, prev_pdf_d = 0.f;  // BSDF pdfs of the direction that reached h
-            Vec3 prev_p;
-            // pending next-event estimate, added if its shadow ray is unoccluded
-            Vec3 nee_point, nee_c, nee_cd;
-            int nee_light = -1;
-        } lane[kLanes];
-        bool alive[kLanes], shadow[kLanes], cont[kLanes], occluded[kLanes], found[kLanes];
-        Ray next[kLanes];
-        SurfaceHit from[kLanes], nh[kLanes];
-        Vec3 q[kLanes];
-        int qlight[kLanes];
-
-        for (int i = 0; i < kLanes; ++i) {
-            out[i] = ShadingSample{Vec3(0.f), Vec3(0.f), Vec3(0.f)};
-            alive[i] = active[i];
-            if (!active[i]) continue;
-            lane[i].h = first_hit[i];
-            lane[i].d = dir[i];
-            lane[i].diffuse_path = need_diffuse_;
-        }
-
-        for (int vertex = 1;; ++vertex) {
-            bool any_shadow = false, any_cont = false;
-            for (int i = 0; i < kLanes; ++i) {
-                shadow[i] = cont[i] = false;
-                if (!alive[i]) continue;
-                alive[i] = false;  // until the lane decides to continue
-                Lane& L = lane[i];
-                ShadingSample& o = out[i];
-                const SurfaceHit& h = L.h;
-                const Vec3& d = L.d;
-                const Shape& shape = scene_.shape(h.shape);
-                const Material& m = scene_.material(shape.material);
-                const bool front = dot(h.ns, d) < 0.f;
-                if (m.is_emissive()) {
-                    if (front) {
-                        const Vec3& Le = shape.radiance;
-                        if (vertex == 1) {  // directly visible emitters are not clamped
-                            o.beauty += Le;
-                            o.direct += Le;
-                            o.diffuse += Le;  // (ignored by the caller unless requested)
-                        } else {
-                            float pl = 0.f;
-                            if (opt_.nee && shape.light >= 0)
-                                pl = light_select_pdf * light_pdf(lights[shape.light], L.prev_p, d, h.t);
-                            Vec3 c = clamp(Le * balance_heuristic(L.prev_pdf, pl), 0.f, kClamp);
-                            o.beauty += L.beta * c;
-                            if (vertex == 2) o.direct += L.beta * c;
-                            if (L.diffuse_path) {
-                                Vec3 cd = clamp(Le * balance_heuristic(L.prev_pdf_d, pl), 0.f, kClamp);
-                                o.diffuse += L.beta_d * cd;
-                            }
-                        }
-                    }
-                    continue;  // paths end at emitters
-                }
-                if (!front) continue;                  // one-sided surfaces: the back side is black
-                if (vertex > opt_.bounces) continue;  // last vertex: no NEE, no continuation
-
-                Frame frame(h.ns);
-                const Vec3 wo = frame.to_local(-d);
-                Bsdf bsdf(scene_.albedo(m, h), m.spec_weight(), m.roughness, m.ior);
-                Rng& r = rng[i];
-
-                // Next-event estimation: one uniformly chosen light, one shadow ray.
-                if (opt_.nee && nlights > 0) {
-                    float ul = r.uniform();
-                    int li = std::min(int(ul * nlights), nlights - 1);
-                    float u1 = r.uniform(), u2 = r.uniform();
-                    LightSample ls;
-                    if (sample_light(lights[li], h.p, u1, u2, &ls)) {
-                        Vec3 wi = frame.to_local(ls.wi);
-                        if (wi.z > 0.f) {
-                            BsdfEval e = bsdf.eval(wo, wi);
-                            if (e.pdf() > 0.f || !is_black(e.f())) {
-                                float pl = light_select_pdf * ls.pdf;  // > 0
-                                // cos * balance_heuristic(pl, pdf) / pl = cos / (pl + pdf), one division;
-                                // clamped before the throughput of the vertex is applied
-                                L.nee_c = L.beta * clamp(e.f() * ls.Le * (wi.z / (pl + e.pdf())), 0.f, kClamp);
-                                L.nee_cd = L.diffuse_path
-                                               ? L.beta_d * clamp(e.f_diffuse * ls.Le * (wi.z / (pl + e.pdf_diffuse)),
-                                                                  0.f, kClamp)
-                                               : Vec3(0.f);
-                                shadow[i] = any_shadow = true;
-                                from[i] = h;
-                                q[i] = ls.point;
-                                qlight[i] = li;
-                            }
-                        }
-                    }
-                }
-
-                // Continue the path by sampling the BSDF.
-                float ulobe = r.uniform(), u1 = r.uniform(), u2 = r.uniform();
-                BsdfSample bs;
-                if (!bsdf.sample(wo, ulobe, u1, u2, &bs)) continue;
-                const float cos_i = bs.wi.z;
-                Vec3 beta = L.beta * (bs.eval.f() * (cos_i / bs.eval.pdf()));
-                Vec3 beta_d = L.beta_d;
-                bool diffuse_path = L.diffuse_path;
-                if (diffuse_path) {
-                    if (bs.diffuse_lobe && bs.eval.pdf_diffuse > 0.f)
-                        beta_d = beta_d * (bs.eval.f_diffuse * (cos_i / bs.eval.pdf_diffuse));
-                    else
-                        diffuse_path = false;
-                }
-                L.beta = beta;
-                L.beta_d = beta_d;
-                L.diffuse_path = diffuse_path;
-                // without light sampling the emitter-hit weight is 1 (pl = 0 in the balance heuristic)
-                L.prev_pdf = bs.eval.pdf();
-                L.prev_pdf_d = bs.eval.pdf_diffuse;
-                L.prev_p = h.p;
-                if (is_black(beta) && (!diffuse_path || is_black(beta_d))) continue;
-                Vec3 wi_world = frame.to_world(bs.wi);
-                next[i].o = offset_ray_origin(h, wi_world);
-                next[i].d = wi_world;
-                next[i].tnear = 0.f;
-                next[i].tfar = 1e30f;
-                cont[i] = any_cont = true;
-            }
-
-            // Shadow rays of the pending NEE estimates; added in lane order (as a scalar tracer would).
-            if (any_shadow) {
-                scene_.segments_occluded_packet(from, q, qlight, shadow, true, occluded);
-                for (int i = 0; i < kLanes; ++i) {
-                    if (!shadow[i] || occluded[i]) continue;
-                    out[i].beauty += lane[i].nee_c;
-                    if (vertex == 1) out[i].direct += lane[i].nee_c;
-                    out[i].diffuse += lane[i].nee_cd;
-                }
-            }
-            if (!any_cont) break;
-            scene_.intersect_packet(next, cont, true, nh, found);
-            for (int i = 0; i < kLanes; ++i) {
-                if (!cont[i]) continue;
-                Lane& L = lane[i];
-                if (!found[i]) {
-                    const Vec3& sky = opt_.background;
-                    out[i].beauty += L.beta * sky;
-                    if (vertex == 1) out[i].direct += L.beta * sky;
-                    if (L.diffuse_path) out[i].diffuse += L.beta_d * sky;
-                    continue;
-                }
-                L.h = nh[i];
-                L.d = next[i].d;
-                alive[i] = true;
-            }
-        }
-    }
-
-private:
-    const Scene& scene_;
-    const RenderOptions& opt_;
-    const bool need_diffuse_;  // the diffuse-only estimator runs only for the passes that need it
-    const bool need_direct_;
-};
 
 /// Renders all samples of the pixels of one tile, kLanes (pixel, sample) pairs at a time, and
 /// writes the per-pass averages.
@@ -243,6 +52,7 @@ public:
         bool active[kLanes], found[kLanes], shade[kLanes];
         int lpix[kLanes], lsample[kLanes];
         ShadingSample ss[kLanes];
+        LaneState lanes{};  // the path tracer's working memory, zeroed once per tile
 
         for (int64_t base = 0; base < items; base += kLanes) {
             if (stop && (base & 1023) == 0 && stop->load(std::memory_order_relaxed)) return;
@@ -284,7 +94,7 @@ public:
             }
             if (need_gbuffer_) gbuffer_packet(ray, hit, found, lpixel, lsamp, lacc);
             if (!need_shading_) continue;
-            tracer_.trace(dir, hit, shade, rng, ss);
+            tracer_.trace(dir, hit, shade, rng, ss, &lanes);
             for (int i = 0; i < kLanes; ++i) {
                 if (!shade[i]) continue;
                 if (!is_finite(ss[i].beauty) || !is_finite(ss[i].direct) || !is_finite(ss[i].diffuse)) continue;

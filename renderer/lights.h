@@ -1,7 +1,14 @@
 // Emitters that next-event estimation samples: spheres (solid-angle cone sampling) and
-// one-sided quads (area sampling). Emitted radiance = emission / area.
+// one-sided quads (area sampling), built from the scene's emissive shapes. Emitted radiance =
+// emission / area.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "material.h"
+#include "shapes.h"
 #include "vecmath.h"
 
 namespace cnsr {
@@ -18,6 +25,15 @@ struct Light {
     Vec3 corner, e1, e2, normal;
     float area = 0.f;
 };
+
+/// Embree geometry mask of light i: lights 0..30 get a bit of their own so that a shadow ray can
+/// skip the light it aims at; everything else has bit 0 and is never skipped.
+inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 31 ? (2u << i) : 1u; }
+
+/// The lights of a scene, in shape order: every emissive sphere or quad becomes one. Sets each
+/// emissive shape's `radiance` (emission / area; emissive meshes too, which are hit but never
+/// sampled) and, for the light shapes, `light` (their index) and `mask` (light_mask_bit).
+std::vector<Light> build_lights(std::vector<std::unique_ptr<Shape>>& shapes, const std::vector<Material>& materials);
 
 /// A point sampled on a light as seen from a shading point.
 struct LightSample {

@@ -1,0 +1,73 @@
+#include "shading.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "simd.h"
+
+namespace cnsr {
+
+// The lane loops for the x86-64 baseline (SSE2; any architecture elsewhere) ...
+namespace lanes_baseline {
+#include "shading_lanes.inc"
+}  // namespace lanes_baseline
+
+// ... and for AVX2 (8 floats per instruction). Only the code between push/pop is built for AVX2;
+// the headers above stay baseline, so no AVX2 copy of a shared inline function can be picked by
+// the linker for the rest of the library. FMA stays off: results are the baseline's, bit for bit.
+#ifdef CNSR_HAVE_AVX2_LANES
+#pragma GCC push_options
+#pragma GCC target("avx2")
+namespace lanes_avx2 {
+#include "shading_lanes.inc"
+}  // namespace lanes_avx2
+#pragma GCC pop_options
+#endif
+
+LightTable::LightTable(const std::vector<Light>& lights) {
+    for (const Light& l : lights) {
+        const bool sph = l.type == LightType::Sphere;
+        sphere.push_back(sph ? 1.f : 0.f);
+        const Vec3& p = sph ? l.center : l.corner;
+        px.push_back(p.x), py.push_back(p.y), pz.push_back(p.z);
+        r2.push_back(l.radius * l.radius);
+        e1x.push_back(l.e1.x), e1y.push_back(l.e1.y), e1z.push_back(l.e1.z);
+        e2x.push_back(l.e2.x), e2y.push_back(l.e2.y), e2z.push_back(l.e2.z);
+        nx.push_back(l.normal.x), ny.push_back(l.normal.y), nz.push_back(l.normal.z);
+        area.push_back(l.area);
+        lr.push_back(l.radiance.x), lg.push_back(l.radiance.y), lb.push_back(l.radiance.z);
+        const uint32_t bit = light_mask_bit(int(shadow_mask.size()));
+        shadow_mask.push_back(bit != 1u ? ~bit : 0xFFFFFFFFu);
+    }
+}
+
+PathTracer::PathTracer(const Scene& scene_, const RenderOptions& opt_)
+    : scene(scene_), opt(opt_), need_diffuse(opt_.passes.any({kDiffuse, kSpecular})), lights(scene_.lights()) {
+    shapes.reserve(scene.num_shapes());
+    for (int i = 0; i < scene.num_shapes(); ++i) {
+        const Shape& sh = scene.shape(i);
+        const Material& m = scene.material(sh.material);
+        ShadeShape s;
+        s.albedo = m.color;
+        s.radiance = sh.radiance;
+        s.spec = m.spec_weight();
+        s.alpha = std::max(m.roughness * m.roughness, 1e-4f);  // as Bsdf's GGX
+        s.ior = m.ior;
+        s.material = sh.material;
+        s.light = sh.light;
+        s.emissive = m.is_emissive();
+        s.textured = m.texture >= 0;
+        shapes.push_back(s);
+    }
+}
+
+void PathTracer::trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng,
+                       ShadingSample* out, LaneState* state) const {
+#ifdef CNSR_HAVE_AVX2_LANES
+    if (use_avx2_lanes()) return lanes_avx2::trace_lanes(*this, dir, first_hit, active, rng, out, state);
+#endif
+    lanes_baseline::trace_lanes(*this, dir, first_hit, active, rng, out, state);
+}
+
+}  // namespace cnsr
