@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from .. import attribution as A
-from . import TileCanvas, tensor_image
+from . import TileCanvas, tensor_image, to_rgb8
 
 #: the release's slider ranges and defaults
 RANGE_MIN_LIMIT = 0.005
@@ -649,29 +649,53 @@ class AttributionViewerState:
         """Everything the canvas depends on (the window recomposes when it changes)."""
         return (self.version, dataclasses.astuple(self.settings))
 
-    def canvas(self) -> np.ndarray:
-        """The window image: ``(H, W, 3)`` float32 in [0, 1], y down (the patch marked in red)."""
+    def _base_key(self) -> tuple:
+        """What the canvas without the patch mark depends on (not the patch position)."""
+        s = self.settings
+        return (self.version, s.heatmap, s.range_min, s.range_max, s.query_buffer, s.observation_buffer, s.replaced)
+
+    def _base(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The canvas without the patch mark, float and uint8, cached: dragging the patch only
+        redraws the mark until a new result arrives."""
+        key = self._base_key()
+        cached = getattr(self, "_base_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1], cached[2]
         lay = self.layout()
         img = lay.compose(self.tile_images())
         tiles = {t[0]: t[1:] for t in lay.tiles}
         res, sd = self.result, self.scene_data
         if res is not None and sd is not None and res.key[0] == sd.version:
             x, y, w, h = tiles["representation"]
+            r = res.representation.shape[0]
             img[y:y + h, x:x + w] = representation_plot(
-                res.representation.reshape(res.representation.shape[0], -1).mean(1),
-                np.abs(res.representation * res.representation_grad).reshape(res.representation.shape[0], -1).sum(1),
-                sd.owner, w, h)
+                res.representation.reshape(r, -1).mean(1),
+                np.abs(res.representation * res.representation_grad).reshape(r, -1).sum(1), sd.owner, w, h)
+        rgb8 = to_rgb8(img)
+        self._base_cache = (key, img, rgb8)
+        return img, rgb8
+
+    def canvas(self) -> np.ndarray:
+        """The window image: ``(H, W, 3)`` float32 in [0, 1], y down (the patch marked in red)."""
+        img = self._base()[0].copy()
         if self.mode() == "patch":
-            self._mark_patch(img, tiles["prediction"])
+            self._mark_patch(img, {t[0]: t[1:] for t in self.layout().tiles}["prediction"], 1.0)
         return img
 
-    def _mark_patch(self, img: np.ndarray, tile) -> None:
+    def canvas_rgb8(self) -> np.ndarray:
+        """:meth:`canvas` as uint8 (what the window uploads)."""
+        img = self._base()[1].copy()
+        if self.mode() == "patch":
+            self._mark_patch(img, {t[0]: t[1:] for t in self.layout().tiles}["prediction"], 255)
+        return img
+
+    def _mark_patch(self, img: np.ndarray, tile, one) -> None:
         x, y, w, h = tile
         k = w / self.size
         x0, x1, y0, y1 = self.patch_box()
         a, b = x + int(x0 * k), x + int(math.ceil(x1 * k))
         c, d = y + int(y0 * k), y + int(math.ceil(y1 * k))
-        red = np.array([1.0, 0.0, 0.0], np.float32)
+        red = np.array([one, 0, 0], img.dtype)
         if (x1 - x0) * k <= 6:                      # small patch: a filled red dot
             img[c:d, a:b] = red
         else:                                        # larger: its outline, 2 px

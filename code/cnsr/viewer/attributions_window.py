@@ -21,7 +21,6 @@ import numpy as np
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
-from . import to_rgb8
 from .attributions import (PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, AttributionViewerState,
                            BackgroundUpdater)
 from .gqn_window import _FRAGMENT, _VERTEX
@@ -91,7 +90,7 @@ class AttributionWindow(mglw.WindowConfig):
 
     # ------------------------------------------------------------------ drawing
     def _upload(self) -> None:
-        img = to_rgb8(self.state.canvas())
+        img = self.state.canvas_rgb8()
         h, w = img.shape[:2]
         if self.texture is None or self.texture.size != (w, h):
             if self.texture is not None:
