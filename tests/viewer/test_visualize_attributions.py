@@ -359,3 +359,22 @@ def test_headless_app_draws_and_saves(tiny, tmp_path):
                           "--frames", "1", "--settings", str(tmp_path / "missing.json")],
                          capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert bad.returncode == 2 and "missing.json" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_colour_map_and_release_pixel_fractions():
+    from cnsr.viewer.attributions import NEGATIVE, POSITIVE, colorize, frac_to_index
+
+    a = np.array([[0.5, -0.5, 0.25, 0.0, 2.0]])
+    base = np.full((1, 5, 3), 0.8, np.float32)
+    heat = colorize(a, 0.0, 0.5, True, base)
+    np.testing.assert_allclose(heat[0, 0], POSITIVE)            # |a| = Range Max: the full colour
+    np.testing.assert_allclose(heat[0, 1], NEGATIVE)
+    np.testing.assert_allclose(heat[0, 2], 0.5 * POSITIVE + 0.5 * 0.5 * 0.8, rtol=1e-6)
+    np.testing.assert_allclose(heat[0, 3], 0.4)                  # zero: the half-bright buffer
+    np.testing.assert_allclose(heat[0, 4], POSITIVE)             # clipped above Range Max
+    grey = colorize(a, 0.25, 0.5, False)
+    np.testing.assert_allclose(grey[0, :, 0], [1.0, 1.0, 0.0, 0.0, 1.0])
+    # the release: pixel = int(fraction * (size - 1)), dimension = int(fraction * (r - 1))
+    for f in np.linspace(0, 1, 101):
+        assert frac_to_index(f, 64) == int(f * 63) or abs(f * 63 - round(f * 63)) < 1e-5
+        assert frac_to_index(f, 256) == int(f * 255) or abs(f * 255 - round(f * 255)) < 1e-5
