@@ -614,35 +614,48 @@ class AttributionViewerState:
             out[f"observation_attribution_{i}"] = f"attribution {i}"
         return out
 
-    def tile_images(self) -> Dict[str, np.ndarray]:
+    def _scene_tiles(self, sd: SceneData) -> Dict[str, np.ndarray]:
+        """The tiles that depend only on the scene and the chosen buffers (cached)."""
         from ..io.preview import visualize_pass
 
-        sd, res, s = self.scene_data, self.result, self.settings
+        s = self.settings
+        key = (sd.version, s.query_buffer, s.observation_buffer)
+        cached = getattr(self, "_scene_tile_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        op, qb, ob = self.output_pass, s.query_buffer, s.observation_buffer
         out: Dict[str, np.ndarray] = {}
-        if sd is None:
-            return out
-        op = self.output_pass
         ref = sd.query.get(op, sd.query.get("beauty"))
         if ref is not None:
             out["reference"] = visualize_pass(op, tensor_image(ref))
         out["prediction"] = visualize_pass(op, tensor_image(sd.session.prediction[0]))
+        if qb in sd.query:
+            out["query"] = visualize_pass(qb, tensor_image(sd.query[qb]))
+        if ob in sd.observations:
+            for i in range(sd.observations[ob].shape[0]):
+                out[f"observation_{i}"] = visualize_pass(ob, tensor_image(sd.observations[ob][i]))
+        self._scene_tile_cache = (key, out)
+        return out
+
+    def tile_images(self) -> Dict[str, np.ndarray]:
+        from ..io.preview import visualize_pass
+
+        sd, res, s = self.scene_data, self.result, self.settings
+        if sd is None:
+            return {}
+        out = dict(self._scene_tiles(sd))
+        op, qb, ob = self.output_pass, s.query_buffer, s.observation_buffer
         rep = self.replaced_image
         if s.replaced is not None and rep is not None and rep[0] == (sd.version, s.replaced):
             out["replaced"] = visualize_pass(op, tensor_image(rep[1]))
-        qb, ob = s.query_buffer, s.observation_buffer
-        if qb in sd.query:
-            out["query"] = visualize_pass(qb, tensor_image(sd.query[qb]))
         fresh = res is not None and res.key[0] == sd.version
         if fresh and qb in res.query:
-            out["query_attribution"] = colorize(A.heatmap(torch.from_numpy(res.query[qb])).numpy(), s.range_min,
-                                                s.range_max, s.heatmap, out.get("query"))
-        if ob in sd.observations:
-            for i in range(sd.observations[ob].shape[0]):
-                base = visualize_pass(ob, tensor_image(sd.observations[ob][i]))
-                out[f"observation_{i}"] = base
-                if fresh and res.observations is not None and ob in res.observations:
-                    heat = res.observations[ob][i].sum(0)
-                    out[f"observation_attribution_{i}"] = colorize(heat, s.range_min, s.range_max, s.heatmap, base)
+            out["query_attribution"] = colorize(res.query[qb].sum(0), s.range_min, s.range_max, s.heatmap,
+                                                out.get("query"))
+        if fresh and res.observations is not None and ob in res.observations:
+            for i in range(res.observations[ob].shape[0]):
+                out[f"observation_attribution_{i}"] = colorize(res.observations[ob][i].sum(0), s.range_min,
+                                                               s.range_max, s.heatmap, out.get(f"observation_{i}"))
         return out
 
     def canvas_key(self) -> tuple:
