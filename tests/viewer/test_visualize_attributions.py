@@ -121,7 +121,7 @@ def test_modes_compute_their_targets(state):
     assert state.pixel_range("x") == 9
     state.set_pixel_index("x", 6)
     state.wait()
-    assert state.result.key[1:] == ("dimension", 6) and state.labels()["prediction"].endswith("dimension 6")
+    assert state.result.key[1:] == ("dimension", 6) and state.target_text() == "dimension 6"
     ref = representation_attribution(state.model, sd.batch, dim=6)
     close(state.result.observations["beauty"], ref.observations["beauty"][0].numpy())
     assert state.result.query == {}
@@ -131,7 +131,7 @@ def test_modes_compute_their_targets(state):
     for p in range(3):
         state.set_pixel_index("x", p)
         state.wait()
-        assert state.result.key[1:] == ("partition", p) and PARTITIONS[p] in state.labels()["prediction"]
+        assert state.result.key[1:] == ("partition", p) and state.target_text() == f"{PARTITIONS[p]} mean"
         ref = representation_attribution(state.model, sd.batch, dim=p, partition_mean=True)
         close(state.result.observations["beauty"], ref.observations["beauty"][0].numpy())
 

@@ -593,19 +593,21 @@ class AttributionViewerState:
         tiles.append(("representation", g, y, width - 2 * g, plot_h))
         return TileCanvas(width, y + plot_h + g, tiles)
 
-    def labels(self) -> Dict[str, str]:
-        s = self.settings
+    def target_text(self) -> str:
+        """What is differentiated, in words."""
         mode = self.mode()
         if mode == "patch":
             x0, x1, y0, y1 = self.patch_box()
-            what = f"patch ({x0}, {y0}) {x1 - x0}x{y1 - y0}"
-        elif mode == "dimension":
-            what = f"dimension {self.pixel_index('x')}"
-        elif mode == "partition":
-            what = f"{A.PARTITIONS[self.pixel_index('x')]} mean"
-        else:
-            what = mode
-        out = {"reference": f"reference ({self.spp} spp)", "prediction": f"prediction: {what}",
+            return f"patch ({x0}, {y0}) {x1 - x0}x{y1 - y0}"
+        if mode == "dimension":
+            return f"dimension {self.pixel_index('x')}"
+        if mode == "partition":
+            return f"{A.PARTITIONS[self.pixel_index('x')]} mean"
+        return "image mean" if mode == "mean" else mode
+
+    def labels(self) -> Dict[str, str]:
+        s = self.settings
+        out = {"reference": f"reference ({self.spp} spp)", "prediction": "prediction",
                "replaced": f"{s.replaced} zeroed" if s.replaced else "replaced (none)",
                "query": f"query {s.query_buffer}", "query_attribution": f"attribution {s.query_buffer}",
                "representation": "representation | gradient x value"}
@@ -729,8 +731,8 @@ class AttributionViewerState:
         t = ""
         if res is not None:
             t = f"; last update {1000 * res.seconds:.0f} ms + observations {1000 * res.observation_seconds:.0f} ms"
-        return (f"{self.size}x{self.size}, {self.n_observations()} observations, {self.spp} spp, "
-                f"mode {self.mode()}{t}")
+        return (f"target: {self.target_text()}\n{self.size}x{self.size}, {self.n_observations()} observations, "
+                f"{self.spp} spp{t}")
 
     # ------------------------------------------------------------------ saving
     def settings_dict(self) -> dict:

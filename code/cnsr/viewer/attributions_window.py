@@ -32,7 +32,7 @@ PANEL = 330
 class AttributionWindow(mglw.WindowConfig):
     gl_version = (3, 3)
     title = "visualize-attributions"
-    window_size = (1060, 640)
+    window_size = (1100, 720)
     aspect_ratio = None
     resizable = True
     clear_color = (0.12, 0.12, 0.12, 1.0)
