@@ -323,7 +323,8 @@ class AttributionViewerState:
         from ..data.loader import batch_to_device, split_views
 
         r = self.renderer
-        r.load_scene(desc["scene"])
+        # a scene file loads by its path: its relative file names resolve against its folder
+        r.load_scene(desc["source"] if desc.get("source") and Path(desc["source"]).is_file() else desc["scene"])
         cams = list(desc["observation_cameras"]) + [desc["query_camera"]]
         imgs, poses = [], []
         for cam, seed in zip(cams, desc["seeds"]):
@@ -801,7 +802,8 @@ class AttributionViewerState:
     def load_settings(self, path: str, scene_file: Optional[str] = None) -> None:
         """Restore a saved view: a ``settings.json`` of :meth:`save` (the same scene, views,
         render seeds and controls, so the same arrays), or the release's ``settings.txt`` (its
-        scene file, new observations). ``scene_file`` replaces the settings' scene."""
+        scene file, new observations). ``scene_file`` replaces the settings' scene. 'New Scene'
+        afterwards draws random scenes as usual (new views of ``scene_file`` when given)."""
         from ..io.jsonfile import read_json_file
 
         p = Path(path)
@@ -846,8 +848,7 @@ class AttributionViewerState:
                                 f"{self.observation_passes}")
         if settings.query_buffer not in self.query_passes:
             raise SettingsError(f"{p}: query buffer {settings.query_buffer!r} is not one of {self.query_passes}")
-        self.scene_file = desc["source"]
-        self.randomizer = None
+        # 'New Scene' afterwards: random scenes again (new views of --scene_file when given)
         self.settings = settings
         self.set_patch_size(settings.patch_size)
         self._set_scene(desc)
