@@ -83,10 +83,10 @@ def test_reference_config_values_and_defaults():
     rep = cfg.model.representations[0]
     assert rep.observation_passes == ["beauty", "normal", "position", "id"] and rep.end_sigmoid == 100
     gen = cfg.model.generators[0]
-    assert gen.settings["layers"] == 10 and gen.settings["hidden_units"] == 512
-    assert gen.settings["propagate_buffers"] and gen.settings["propagate_viewpoint"]
+    assert gen.settings.layers == 10 and gen.settings.hidden_units == 512
+    assert gen.settings.propagate_buffers and gen.settings.propagate_viewpoint
     gqn = load_config(CONFIGS / "room_beauty_gqn_buffers.json").model.generators[0].settings
-    assert gqn["core_count"] == 12 and not gqn["upscale_sharing"] and not gqn["weight_sharing"]
+    assert gqn.core_count == 12 and not gqn.upscale_sharing and not gqn.weight_sharing
     assert load_config(CONFIGS / "archviz_beauty.json").model.generators[0].render_size == 128
 
 

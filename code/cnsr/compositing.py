@@ -13,7 +13,8 @@ Scenes are given as
   the training data;
 * a scene JSON file (``examples/room.json``): its own camera is the query view and the
   observations are that camera with its position moved by a small random offset (normal,
-  5% of the camera-to-lookat distance per axis; lookat kept), drawn from ``--seed``.
+  5% of the camera-to-lookat distance per axis; lookat kept: :func:`cnsr.data.views.jitter_camera`),
+  drawn from ``--seed``.
 
 Partitions: each representation dimension goes to the factor (lighting, geometry, material)
 whose partition mask is largest for it at the model's current sharpness (the checkpoint's
@@ -113,10 +114,12 @@ def _is_dataset_spec(spec: str) -> bool:
     return bool(sep) and name in DATASETS and seed.lstrip("-").isdigit() and not os.path.exists(spec)
 
 
-def scene_views(spec: str, views: int, seed: int = 0) -> List[dict]:
+def scene_views(spec: str, views: int, seed: int = 0) -> list:
     """``views`` observation cameras and a last query camera for scene ``spec`` (see the module
-    docstring): a list of ``{"scene": dict or file path, "camera": {...}}``."""
+    docstring): a list of :class:`cnsr.data.views.View` (scene dict or file path, camera)."""
     import json
+
+    from .data.views import View, jitter_camera
 
     if _is_dataset_spec(spec):
         from .scenes import make_randomizer
@@ -128,7 +131,7 @@ def scene_views(spec: str, views: int, seed: int = 0) -> List[dict]:
         for _ in range(views + 1):
             rz.random_view()
             scene = rz.to_json()
-            out.append({"scene": scene, "camera": dict(scene["camera"])})
+            out.append(View(scene, dict(scene["camera"])))
         return out
     path = Path(spec)
     if not path.is_file():
@@ -141,48 +144,20 @@ def scene_views(spec: str, views: int, seed: int = 0) -> List[dict]:
     if not cam or "position" not in cam or "lookat" not in cam:
         raise CompositingError(f"{spec}: the scene file has no camera (position and lookat)")
     rng = np.random.default_rng(seed)
-    pos, look = np.asarray(cam["position"], float), np.asarray(cam["lookat"], float)
-    dist = float(np.linalg.norm(pos - look))
-    out = []
-    for _ in range(views):
-        c = dict(cam)
-        c["position"] = (pos + rng.normal(0.0, 0.05 * dist, 3)).tolist()
-        out.append({"scene": str(path), "camera": c})
-    out.append({"scene": str(path), "camera": dict(cam)})
+    out = [View(str(path), jitter_camera(cam, rng)) for _ in range(views)]
+    out.append(View(str(path), dict(cam)))
     return out
-
-
-def render_views(renderer, views: Sequence[dict], size: int, spp: int, passes: Sequence[str], seed: int = 0):
-    """Render the views of one scene: (pass -> [1, V, C, H, W], poses [1, V, 16])."""
-    from .passes import channels
-
-    images = {p: np.empty((1, len(views), channels(p), size, size), np.float32) for p in passes}
-    poses = np.empty((1, len(views), 16), np.float32)
-    loaded = None
-    for v, view in enumerate(views):
-        scene = view["scene"]
-        key = scene if isinstance(scene, str) else {k: x for k, x in scene.items() if k != "camera"}
-        if loaded is None or key != loaded:
-            renderer.load_scene(scene)
-            loaded = key
-        cam = view["camera"]
-        renderer.set_camera(cam["position"], cam["lookat"], fov=cam.get("fov"), near=cam.get("near"),
-                            far=cam.get("far"))
-        out = renderer.render(size=size, spp=spp, seed=seed * 1009 + v, passes=list(passes))
-        for p in passes:
-            images[p][0, v] = np.moveaxis(out[p], -1, 0)
-        poses[0, v] = renderer.pose()
-    return images, poses
 
 
 def scene_batch(renderer, spec: str, cfg, views: int, size: int, spp: int, seed: int = 0,
                 device: Union[str, torch.device] = "cpu") -> Dict[str, object]:
     """The model's batch layout for one scene: ``views`` observations and one query view. The
     beauty pass is always rendered too (for display)."""
-    from .data.loader import batch_to_device, split_views
+    from .data.layout import batch_to_device, split_views
+    from .data.views import offset_seeds, render_views
 
     passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
-    images, poses = render_views(renderer, scene_views(spec, views, seed), size, spp, passes, seed)
+    images, poses = render_views(renderer, [scene_views(spec, views, seed)], size, spp, passes, offset_seeds(seed))
     batch = split_views(images, poses, -1, views)
     return batch_to_device(batch, torch.device(device))
 

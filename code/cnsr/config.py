@@ -5,11 +5,15 @@ of our own are marked as such. Loading validates everything up front so that a t
 with an error naming the file and the key instead of hours into a run::
 
     cfg = load_config("configs/room_beauty.json")
-    cfg.batch_size, cfg.model.representations[0].render_size, cfg.model.generators[0].settings["loss"]
+    cfg.batch_size, cfg.model.representations[0].render_size, cfg.model.generators[0].settings.loss
 
 Relative data paths (``train_data_dir``...) resolve against the current directory when they
 exist there, else against ``code/`` (where the reference scripts were run from), so the
 reference's ``../datasets/room/train`` works from the repository root and from ``code/``.
+
+The encoder and generator type names, each generator type's ``settings`` (keys, types,
+defaults, constraints: a dataclass beside the generator's class) and the loss names come from
+:mod:`cnsr.models.registry`; nothing here lists them again.
 """
 from __future__ import annotations
 
@@ -22,16 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from .io.atomic import atomic_path
 from .io.jsonfile import read_json_file
+from .models import registry
+from .models.registry import SettingError, Settings, check_fields
+from .models.sharpness import DEFAULT_SHARPNESS
 from .passes import PASS_NAMES, PASSES
 
 #: The repository's ``code/`` folder: the working directory the reference scripts assumed.
 CODE_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = CODE_DIR.parent
 
-ENCODER_TYPES = ("Pool", "Tower", "Pyramid")
-GENERATOR_TYPES = ("GQN", "PixelCNN", "Unet", "Sum", "Copy")
-LOSSES = ("logl1", "logssim", "l1", "ssim", "nll", "logl2")
 AGGREGATIONS = ("mean", "max")
 DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmaterialroom", "archviz")
 
@@ -43,29 +48,6 @@ class ConfigError(ValueError):
     """A config file is malformed; the message names the file and the key."""
 
 
-#: Per generator type: the keys allowed in ``settings`` and their defaults.
-GENERATOR_SETTINGS: Dict[str, Dict[str, Any]] = {
-    "GQN": {"cell_type": "LSTM", "latent_dim": 3, "state_dim": 128, "core_count": 12,
-            "downscaling": 4, "weight_sharing": False, "upscale_sharing": True,
-            # sigma annealing of the Gaussian likelihood (Eslami et al. 2018)
-            "sigma_start": 2.0, "sigma_end": 0.7, "sigma_steps": 200000, "loss": ["nll"]},
-    "PixelCNN": {"loss": ["logl1", "logssim"], "end_relu": True, "layers": 8, "hidden_units": 512,
-                 "propagate_buffers": False, "propagate_representation": True,
-                 "propagate_viewpoint": True},
-    "Unet": {"loss": ["l1", "ssim"], "end_relu": True,
-             # (ours) channels of the down blocks; the reference's are fixed to these 7 levels
-             "channels": [128, 256, 512, 512, 512, 512, 512]},
-    "Sum": {},
-    "Copy": {"index": None},
-}
-_SETTING_TYPES = {"cell_type": str, "latent_dim": int, "state_dim": int, "core_count": int,
-                  "downscaling": int, "weight_sharing": bool, "upscale_sharing": bool,
-                  "sigma_start": float, "sigma_end": float, "sigma_steps": int, "loss": List[str],
-                  "end_relu": bool, "layers": int, "hidden_units": int, "propagate_buffers": bool,
-                  "propagate_representation": bool, "propagate_viewpoint": bool, "index": int,
-                  "channels": List[int]}
-
-
 @dataclass
 class RepresentationConfig:
     """One encoder (an entry of ``model.representations``)."""
@@ -75,17 +57,19 @@ class RepresentationConfig:
     observation_passes: List[str] = field(default_factory=lambda: ["beauty"])
     representation_dim: int = 256
     render_size: int = 64
-    start_sigmoid: float = 5.0
-    end_sigmoid: float = 100.0
-    sharpen_sigmoid: float = 100.0
-    sharpening: int = 500000
-    final_sharpening: int = 100000
+    start_sigmoid: float = DEFAULT_SHARPNESS.start
+    end_sigmoid: float = DEFAULT_SHARPNESS.end
+    sharpen_sigmoid: float = DEFAULT_SHARPNESS.sharpen
+    sharpening: int = DEFAULT_SHARPNESS.sharpening
+    final_sharpening: int = DEFAULT_SHARPNESS.final_sharpening
     gradient_reg: float = 0.0
 
 
 @dataclass
 class GeneratorConfig:
-    """One generator (an entry of ``model.generators``); ``settings`` holds type-specific keys."""
+    """One generator (an entry of ``model.generators``); ``settings`` holds the type-specific keys
+    as the type's :class:`~cnsr.models.registry.Settings` dataclass once validated
+    (``cfg.model.generators[0].settings.layers``)."""
     type: str = "GQN"
     query_passes: List[str] = field(default_factory=list)
     output_passes: List[str] = field(default_factory=lambda: ["beauty"])
@@ -95,7 +79,7 @@ class GeneratorConfig:
     override_train: bool = False
     discard_loss: bool = False
     detach: bool = False
-    settings: Dict[str, Any] = field(default_factory=dict)
+    settings: Union[Settings, Dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,7 +225,17 @@ def _fill(cls, data: Dict[str, Any], where: str, skip=()):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{_key(where, key)}: unknown key{hint}")
         kwargs[key] = _coerce(value, hints[key], _key(where, key))
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    _check_fields(obj, where)
+    return obj
+
+
+def _check_fields(obj, where: str) -> None:
+    """Per-field constraints declared as field metadata (``setting(default, doc, min=..., choices=...)``)."""
+    try:
+        check_fields(obj)
+    except SettingError as e:
+        raise ConfigError(f"{_key(where, e.key)}: {e.problem}") from None
 
 
 def _check_passes(names: List[str], where: str) -> None:
@@ -252,8 +246,9 @@ def _check_passes(names: List[str], where: str) -> None:
 
 def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig:
     r = _fill(RepresentationConfig, d, where)
-    if r.type not in ENCODER_TYPES:
-        raise ConfigError(f"{where}.type: unknown encoder type {r.type!r}; one of {', '.join(ENCODER_TYPES)}")
+    types = registry.encoder_types()
+    if r.type not in types:
+        raise ConfigError(f"{where}.type: unknown encoder type {r.type!r}; one of {', '.join(types)}")
     r.aggregation_func = r.aggregation_func.lower()
     if r.aggregation_func not in AGGREGATIONS:
         raise ConfigError(f"{where}.aggregation_func: {r.aggregation_func!r} is not 'mean' or 'max'")
@@ -267,35 +262,37 @@ def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig
     return r
 
 
-def _parse_generator(d: Dict[str, Any], where: str) -> GeneratorConfig:
+def _parse_settings(g: GeneratorConfig, where: str, position: int) -> Settings:
+    """The generator's ``settings`` object as its type's Settings dataclass, validated."""
+    cls = registry.generators()[g.type].settings
+    if not isinstance(g.settings, dict):
+        raise ConfigError(f"{where}.settings: expected an object, got {type(g.settings).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in g.settings.items():
+        if key not in known:
+            raise ConfigError(f"{where}.settings: unknown key {key!r} for a {g.type} generator; "
+                              f"known: {', '.join(known) or 'none'}")
+        kwargs[key] = _coerce(value, hints[key], f"{where}.settings.{key}")
+    settings = cls(**kwargs)
+    try:
+        settings.validate(g, position)
+    except SettingError as e:
+        raise ConfigError(f"{where}.settings.{e.key}: {e.problem}") from None
+    return settings
+
+
+def _parse_generator(d: Dict[str, Any], where: str, position: int) -> GeneratorConfig:
     g = _fill(GeneratorConfig, d, where)
-    if g.type not in GENERATOR_TYPES:
-        raise ConfigError(f"{where}.type: unknown generator type {g.type!r}; one of {', '.join(GENERATOR_TYPES)}")
+    types = registry.generator_types()
+    if g.type not in types:
+        raise ConfigError(f"{where}.type: unknown generator type {g.type!r}; one of {', '.join(types)}")
     _check_passes(g.query_passes, f"{where}.query_passes")
     _check_passes(g.output_passes, f"{where}.output_passes")
     if not g.output_passes:
         raise ConfigError(f"{where}.output_passes: at least one pass is needed")
-    defaults = GENERATOR_SETTINGS[g.type]
-    settings = copy.deepcopy(defaults)
-    for key, value in g.settings.items():
-        if key not in defaults:
-            raise ConfigError(f"{where}.settings: unknown key {key!r} for a {g.type} generator; "
-                              f"known: {', '.join(defaults) or 'none'}")
-        settings[key] = _coerce(value, _SETTING_TYPES.get(key, object), f"{where}.settings.{key}")
-    if "loss" in settings:
-        for i, name in enumerate(settings["loss"]):
-            if name not in LOSSES:
-                raise ConfigError(f"{where}.settings.loss[{i}]: unknown loss {name!r}; one of {', '.join(LOSSES)}")
-    if g.type == "GQN" and settings["cell_type"] not in ("LSTM", "GRU"):
-        raise ConfigError(f"{where}.settings.cell_type: {settings['cell_type']!r} is not 'LSTM' or 'GRU'")
-    if g.type == "Unet":
-        levels = len(settings["channels"])
-        if levels < 2 or g.render_size % (1 << (levels - 1)):
-            raise ConfigError(f"{where}.settings.channels: {levels} U-net levels need a render_size divisible "
-                              f"by {1 << max(levels - 1, 1)} (and at least 2 levels), render_size is {g.render_size}")
-    if g.type == "Copy" and settings["index"] is None:
-        raise ConfigError(f"{where}.settings.index: a Copy generator needs the index of the generator it reuses")
-    g.settings = settings
+    g.settings = _parse_settings(g, where, position)
     return g
 
 
@@ -324,7 +321,7 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
     if not isinstance(reps, list) or not isinstance(gens, list):
         raise ConfigError(f"{mw}: representations and generators must be lists")
     m.representations = [_parse_representation(r, f"{mw}.representations[{i}]") for i, r in enumerate(reps)]
-    m.generators = [_parse_generator(g, f"{mw}.generators[{i}]") for i, g in enumerate(gens)]
+    m.generators = [_parse_generator(g, f"{mw}.generators[{i}]", i) for i, g in enumerate(gens)]
     if m.output_pass and m.output_pass not in PASSES:
         raise ConfigError(f"{mw}.output_pass: unknown pass {m.output_pass!r}")
     for i, g in enumerate(m.generators):
@@ -332,8 +329,6 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
             if not 0 <= j < len(m.representations):
                 raise ConfigError(f"{mw}.generators[{i}].representations: no encoder with index {j} "
                                   f"(the config has {len(m.representations)})")
-        if g.type == "Copy" and not 0 <= g.settings["index"] < i:
-            raise ConfigError(f"{mw}.generators[{i}].settings.index: must name an earlier generator")
     cfg.model = m
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"dataset: unknown dataset {cfg.dataset!r}; one of {', '.join(DATASETS)}")
@@ -360,7 +355,5 @@ def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Conf
 
 def save_config(cfg: Config, path: Union[str, os.PathLike]) -> None:
     """Write ``cfg`` as JSON, atomically."""
-    from .io.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(cfg.to_dict(), indent=2))

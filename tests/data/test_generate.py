@@ -41,7 +41,7 @@ def test_json_render_exr_load_round_trip(tmp_path):
     scene = json.loads(view.read_text())
     r = Renderer(threads=1)
     r.load_scene(str(view))
-    from cnsr.data.generate import render_seed
+    from cnsr.data.views import render_seed
     out = r.render(size=16, spp=1, seed=render_seed(scene, 1, 2, 3), passes=["beauty", "depth"])
     np.testing.assert_array_equal(data.images["beauty"][1, 2], np.moveaxis(out["beauty"], -1, 0).astype(np.float16))
     np.testing.assert_array_equal(data.images["depth"][1, 2, 0], out["depth"][..., 0].astype(np.float16))
@@ -194,7 +194,7 @@ def test_reference_scene_files_render_into_a_batch(tmp_path, reference_scenes):
     scene = json.loads((reference_scenes / "manymanyroom_1.json").read_text())
     r = Renderer(threads=1)
     r.load_scene(str(reference_scenes / "manymanyroom_1.json"))
-    from cnsr.data.generate import render_seed
+    from cnsr.data.views import render_seed
     out = r.render(size=16, spp=1, seed=render_seed(scene, 1, 1, 2), passes=["beauty"])
     np.testing.assert_array_equal(data.images["beauty"][1, 1], np.moveaxis(out["beauty"], -1, 0).astype(np.float16))
     assert len({data.images["id"][s, 0].tobytes() for s in range(3)}) == 3

@@ -117,15 +117,6 @@ def test_only_needed_passes_and_indirect_clamped(tmp_path):
     assert batch["observation_images"]["indirect"].max() > 0
 
 
-def test_roughness_zeroes_mirror_passes():
-    from cnsr.data.loader import condition_inputs
-    rough = np.array([0.2, 0.9], np.float16).reshape(1, 1, 1, 1, 2)
-    mirror = np.ones((1, 1, 3, 1, 2), np.float16)
-    images = {"roughness": rough, "mirror": mirror}
-    condition_inputs(images)
-    np.testing.assert_array_equal(images["mirror"][0, 0, :, 0], [[1, 0]] * 3)
-
-
 def test_training_order_shuffled_reproducible_and_resumable():
     s = BatchSampler(10, shuffle=True, seed=7)
     e0 = list(s)

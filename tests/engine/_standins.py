@@ -75,8 +75,10 @@ def synthetic_batch(cfg, split, index, seed=0, rank=0, world_size=1):
             "query_poses": poses[:, 0], "factor": -1}
 
 
-def synthetic_loader(cfg, split, device, seed=0, start_iteration=1, rank=0, world_size=1):
-    """An endless stream; the batch of iteration i depends only on (seed, split, i, rank)."""
+def synthetic_loader(cfg, split, device, *, seed=None, start_iteration=1, rank=0, world_size=1, num_workers=None):
+    """A :class:`cnsr.data.LoaderFactory`: an endless stream; the batch of iteration i depends
+    only on (seed, split, i, rank)."""
+    seed = 0 if seed is None else seed
     i = start_iteration if split == "train" else 0
     while True:
         yield synthetic_batch(cfg, split, i, seed, rank, world_size)

@@ -139,3 +139,33 @@ def test_resume_takes_the_learning_rate_of_the_config(tmp_path):
     t = make_trainer(tmp_path, tiny_config(iterations=4, learning_rate=0.5), checkpoint=path)
     assert [g["lr"] for g in t.optimizer.param_groups] == [0.5]
     assert t.optimizer.state_dict()["state"]                      # Adam moments restored
+
+
+def test_loader_factories_get_one_explicit_signature(tmp_path):
+    """Every factory is called with the same keyword arguments (cnsr.data.LoaderFactory); a
+    factory that takes exactly those, and nothing else, works."""
+    import inspect
+
+    from cnsr.data import LoaderFactory, build_loader
+
+    calls = []
+
+    def strict_factory(cfg, split, device, *, seed, start_iteration, rank, world_size, num_workers):
+        calls.append(dict(split=split, seed=seed, start_iteration=start_iteration, rank=rank,
+                          world_size=world_size, num_workers=num_workers))
+        return synthetic_loader(cfg, split, device, seed=seed, start_iteration=start_iteration, rank=rank,
+                                world_size=world_size, num_workers=num_workers)
+
+    torch.manual_seed(0)
+    t = Trainer(tiny_config(), device="cpu", model=TinyModel(), loader_factory=strict_factory,
+                out_folder=tmp_path / "ckpt", log_dir=tmp_path / "runs", progress=False)
+    t.train(2)
+    t.test_batch()
+    assert calls[0] == dict(split="train", seed=t.seed, start_iteration=1, rank=0, world_size=1, num_workers=None)
+    assert calls[1] == dict(split="test", seed=None, start_iteration=1, rank=0, world_size=1, num_workers=0)
+    # the protocol, the default factory and the stand-in agree on the keyword arguments
+    keywords = {n for n, p in inspect.signature(LoaderFactory.__call__).parameters.items()
+                if p.kind == p.KEYWORD_ONLY}
+    assert keywords == {"seed", "start_iteration", "rank", "world_size", "num_workers"}
+    assert keywords <= set(inspect.signature(build_loader).parameters)
+    assert keywords <= set(inspect.signature(synthetic_loader).parameters)

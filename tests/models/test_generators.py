@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from cnsr.models.generators import GQNGenerator, PixelGenerator, SumGenerator, UnetGenerator
 from cnsr.models.generators.gqn import GRUCore, LSTMCore, normal_kl
-from cnsr.models.generators.unet import up_path_names
+from cnsr.models.generators.unet import REFERENCE_CHANNELS, UnetSettings, up_path_names
 
 
 def inputs(b=2, x_dim=7, r_dim=12, w=16, r_size=1, seed=0):
@@ -175,7 +175,4 @@ def test_sum_generator():
 
 def test_unet_config_default_is_the_reference_channels():
     """The model takes a U-net's channels from the config, whose default must stay the reference's."""
-    from cnsr.config import GENERATOR_SETTINGS
-    from cnsr.models.generators.unet import REFERENCE_CHANNELS
-
-    assert tuple(GENERATOR_SETTINGS["Unet"]["channels"]) == REFERENCE_CHANNELS
+    assert tuple(UnetSettings().channels) == REFERENCE_CHANNELS

@@ -171,3 +171,22 @@ def test_headless_app_draws(tiny, tmp_path):
     assert img.shape == (240, 400, 3)
     assert img.std() > 5.0                           # not blank: tiles and the options window
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 20
+
+
+def test_scene_file_observations_use_the_jitter_rule(tiny):
+    from cnsr.config import load_config
+    from cnsr.data.views import jitter_camera
+    from cnsr.engine.api import load_model
+    from cnsr.viewer.gqn import GQNViewerState
+
+    scene = ROOT / "examples" / "room.json"
+    if not scene.is_file():
+        pytest.skip("examples/room.json not in the checkout")
+    cfg = load_config(str(tiny[0]))
+    s = GQNViewerState(cfg, load_model(cfg, tiny[1]), scene_file=str(scene), views=3, seed=5)
+    s.rotate(30.0, 10.0)                 # moving the view does not change where observations come from
+    cam = json.loads(scene.read_text())["camera"]
+    rng = np.random.default_rng(5)
+    views = s._observation_views()
+    assert [v.camera for v in views] == [jitter_camera(cam, rng) for _ in range(3)]
+    assert all(v.scene == str(scene) for v in views)

@@ -21,6 +21,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from ..scenes import make_randomizer
 from ..scenes.base import ALL
 
 SPLITS = {"train": 0, "test": 1}
@@ -47,8 +48,6 @@ def make_batch(dataset: str, seed: int, split: str, index: int, batch_size: int,
 
     Deterministic in all its arguments (see the module docstring).
     """
-    from ..scenes import make_randomizer
-
     s = batch_seed(seed, split, index)
     factor = choose_factor(np.random.default_rng(s), split, latent_separation)
     randomizer = make_randomizer(dataset, seed=s)

@@ -9,7 +9,9 @@ from typing import List, Optional
 
 from ..config import ConfigError, load_config
 from .exrbatch import COMPRESSIONS, DatasetError
-from .jsonfiles import parse_shard
+from .generate import (RenderSettings, convert_npz_folder, json_tasks, parse_passes, random_tasks, run_tasks,
+                       write_info)
+from .jsonfiles import create_json_dataset, parse_shard
 
 SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
               "or $JOB_COMPLETION_INDEX/8: COUNT machines split the work with no coordination")
@@ -55,9 +57,6 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     args, cfg = _parse(p, argv)
     if args.size < 0 or args.testing_size < 0:
         p.error("--size and --testing_size must be >= 0")
-    from .generate import write_info
-    from .jsonfiles import create_json_dataset
-
     seed = _seed(args, cfg)
     out = Path(args.out_folder)
     write_info(out / "dataset.json", _info(cfg, seed, args.size, args.testing_size))
@@ -108,12 +107,9 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--compression", default="none", choices=sorted(COMPRESSIONS),
                    help="EXR compression (default none: fastest to load; zip etc. save disk, load slower)")
     args, cfg = _parse(p, argv)
-    from .generate import RenderSettings, json_tasks, parse_passes, random_tasks, run_tasks, write_info
-
     if args.from_npz is not None:
         if args.in_folder is not None or args.size is not None:
             p.error("--from_npz converts existing batches: it takes no --in_folder or --size")
-        from .generate import convert_npz_folder
         try:
             counts = convert_npz_folder(args.from_npz, args.out_folder, args.shard, args.compression,
                                         progress=not args.quiet)

@@ -30,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..io.exr import write_exr
 from ..passes import PASS_NAMES, channels, check_passes, exr_channel_names
 
 FORMAT_TAG = "cnsr-batch-1"
@@ -88,8 +89,6 @@ def write_batch_exr(path: PathLike, images: Dict[str, np.ndarray], poses: np.nda
     poses:  [B, V, 16] (or [B, V, 16, 1, 1]) world-to-camera poses
     meta:   extra header attributes (``dataset`` str, ``spp`` int, ``seed`` int)
     """
-    from ..io.exr import write_exr
-
     path = Path(path)
     if not images:
         raise ValueError(f"{path}: a batch needs at least one pass")
@@ -325,7 +324,7 @@ def _uncompressed_lines(buf: memoryview, pos: int, rows: int, cols: int, nch: in
 
 def _library_lines(path: Path, names: List[str], rows: int, cols: int) -> np.ndarray:
     """Decode a (compressed) file with the OpenEXR library into the same [rows, nch, cols] layout."""
-    import OpenEXR
+    import OpenEXR  # optional library, needed only for compressed files: imported when one is read
 
     try:
         f = OpenEXR.File(str(path), separate_channels=True)

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
-from ..passes import PASS_NAMES, channels, check_passes
+from ..passes import PASS_NAMES, check_passes
+from .batches import make_batch
 from .exrbatch import DatasetError, atomic_target, finish_atomic, write_batch_exr
-from .jsonfiles import batch_name, list_json_batches, load_view_json, read_json_batch, shard_items
+from .jsonfiles import batch_name, list_json_batches, read_json_batch, shard_items
+from .views import render_views
 
 PathLike = Union[str, os.PathLike]
 
@@ -59,52 +59,10 @@ class Task:
     scenes: int = 0          # scenes in the batch, for the progress bar (0: unknown)
 
 
-def render_seed(scene: dict, scene_index: int, view_index: int, views: int) -> int:
-    """Sampler seed of one view: from the scene's own ``seed`` and its place in the batch, so the
-    JSON path and the one-step path render identical noise."""
-    return (int(scene.get("seed", 0)) * 1000003 + scene_index * views + view_index) % (2 ** 31)
-
-
-def _same_scene(a: dict, b: dict) -> bool:
-    """True when two views differ at most in their camera (then only the camera is reset)."""
-    return {k: v for k, v in a.items() if k != "camera"} == {k: v for k, v in b.items() if k != "camera"}
-
-
-def render_batch(renderer, scenes: Sequence[Sequence[Union[dict, PathLike]]], size: int, spp: int,
-                 passes: Sequence[str]) -> Tuple[Dict[str, np.ndarray], np.ndarray]:
-    """Render ``[scene][view]`` scene descriptions (dicts or JSON paths) with ``renderer``.
-
-    Returns (pass -> [B, V, C, H, W] float32, poses [B, V, 16] float32). A scene is loaded once
-    and its views rendered by moving the camera, unless the view files differ in more than the
-    camera (then each is loaded).
-    """
-    B, V = len(scenes), len(scenes[0])
-    images = {p: np.empty((B, V, channels(p), size, size), dtype=np.float32) for p in passes}
-    poses = np.empty((B, V, 16), dtype=np.float32)
-    for b, views in enumerate(scenes):
-        if len(views) != V:
-            raise DatasetError(f"scene {b} of the batch has {len(views)} views, scene 0 has {V}")
-        loaded = None
-        for v, view in enumerate(views):
-            scene = load_view_json(view) if not isinstance(view, dict) else view
-            if loaded is None or not _same_scene(loaded, scene):
-                renderer.load_scene(str(view) if not isinstance(view, dict) else scene)
-                loaded = scene
-            cam = scene["camera"]
-            renderer.set_camera(cam["position"], cam["lookat"], fov=cam.get("fov"),
-                                near=cam.get("near"), far=cam.get("far"))
-            out = renderer.render(size=size, spp=spp, seed=render_seed(scene, b, v, V), passes=list(passes))
-            for p in passes:
-                images[p][b, v] = np.moveaxis(out[p], -1, 0)
-            poses[b, v] = renderer.pose()
-    return images, poses
-
-
 def task_scenes(task: Task):
     """(``[scene][view]`` dicts or paths, factor) of a task."""
     if task.folder is not None:
         return read_json_batch(task.folder)
-    from .batches import make_batch
     return make_batch(task.dataset, task.seed, task.split, task.index, task.batch_size,
                       task.views_per_scene, task.latent_separation)
 
@@ -112,7 +70,7 @@ def task_scenes(task: Task):
 def render_task(renderer, task: Task, settings: RenderSettings) -> int:
     """Render one task into its batch file (atomically); returns the number of scenes."""
     scenes, factor = task_scenes(task)
-    images, poses = render_batch(renderer, scenes, settings.size, settings.spp, settings.passes)
+    images, poses = render_views(renderer, scenes, settings.size, settings.spp, settings.passes)
     # enough to re-create the batch's scenes: (dataset, seed, split, index) or the JSON folder
     meta = {"spp": settings.spp}
     if settings.dataset:

@@ -14,6 +14,9 @@ import shutil
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
 
+from tqdm import tqdm
+
+from .batches import make_batch
 from .exrbatch import DatasetError
 
 PathLike = Union[str, os.PathLike]
@@ -116,10 +119,6 @@ def create_json_dataset(dataset: str, out_folder: PathLike, sizes: dict, seed: i
     Batch folders that exist already are skipped (a rerun continues); returns counts
     ``written`` and ``skipped``. See :mod:`cnsr.data.batches` for what a batch holds.
     """
-    from tqdm import tqdm
-
-    from .batches import make_batch
-
     out_folder = Path(out_folder)
     items = [(split, i) for split, n in sizes.items() for i in range(n)]
     mine = shard_items(items, shard)

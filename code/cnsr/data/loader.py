@@ -5,35 +5,31 @@ reference's ``.npz`` batches (:mod:`.npzbatch`); both may be mixed. Every scene 
 shares the batch's base scene except for its ``factor``, so a training batch is always cut from
 one file: its first ``batch_size`` scenes (test) or a random subset of them (train).
 
-Batch layout (docs/ARCHITECTURE.md), N = min(views_per_scene, views in the file) - 1::
+Batches come in the layout of :mod:`.layout` (``split_views``), with N = min(views_per_scene,
+views in the file) - 1 observations: the file's first N views of each scene; its last view is
+the query. Images keep the file's resolution (the networks resize to their render_size); input
+conditioning is applied once, in the workers.
 
-    observation_images {pass: [B, N, C, H, W]}   the file's first N views of each scene
-    observation_poses  [B, N, 16, 1, 1]
-    query_images       {pass: [B, C, H, W]}      the file's last view (the query view)
-    query_poses        [B, 16, 1, 1]
-    factor             int (0 lighting, 1 geometry, 2 material, -1 all random)
-
-Images keep the file's resolution (the networks resize to their render_size). Input
-conditioning is applied here, once, in the workers: ``indirect`` is clamped to >= 0 and, when
-``roughness`` is loaded, the mirror passes are zeroed where roughness > 0.75 (both as the
-reference; :mod:`cnsr.models.inputs` applies the same idempotent rules to whatever it is given).
+Every loader factory (:func:`build_loader`, or one injected into the trainer) has the signature
+of :class:`LoaderFactory`.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import warnings
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Protocol, Sequence, Union
 
 import numpy as np
 import torch
 
 from ..config import Config, load_config
-from ..models.inputs import MIRROR_PASSES, ROUGH_THRESHOLD  # the same conditioning rules as the model
 from ..passes import check_passes
 from .exrbatch import DatasetError, ExrBatchFile
+from .layout import batch_to_device, split_views
 from .npzbatch import read_batch_npz
-
+from .onthefly import RenderedBatches
 
 
 def list_batch_files(folder: Union[str, os.PathLike]) -> List[Path]:
@@ -51,79 +47,6 @@ def list_batch_files(folder: Union[str, os.PathLike]) -> List[Path]:
     if not files:
         raise DatasetError(f"{folder}: no batch files (*.exr or *.npz) in this folder")
     return files
-
-
-def condition_inputs(images: Dict[str, np.ndarray]) -> None:
-    """In place: clamp ``indirect`` to >= 0; zero the mirror passes where roughness > 0.75."""
-    if "indirect" in images:
-        np.maximum(images["indirect"], 0, out=images["indirect"])
-    rough = images.get("roughness")
-    if rough is not None:
-        mask = rough > ROUGH_THRESHOLD          # [..., 1, H, W] broadcasts over 3 channels
-        for name in MIRROR_PASSES:
-            if name in images:
-                np.putmask(images[name], np.broadcast_to(mask, images[name].shape), 0)
-
-
-def _copy_into(out: torch.Tensor, a: np.ndarray) -> None:
-    """Copy (and convert) ``a``, any strided view, into the tensor ``out`` of the same shape.
-
-    torch's ``copy_`` converts float16 -> float32 from a strided view (e.g. onto a mapped batch
-    file) with vectorised code in one pass; NumPy's half conversion measured 3-5x slower here.
-    Tensors cannot have negative strides, and our files' RGB passes have them (channels are
-    stored sorted by name, B, G, R), so such an axis is copied one index at a time."""
-    neg = next((i for i, s in enumerate(a.strides) if s < 0), None)
-    if neg is None:
-        out.copy_(torch.from_numpy(a))
-        return
-    index = [slice(None)] * a.ndim
-    for i in range(a.shape[neg]):
-        index[neg] = i
-        _copy_into(out.select(neg, i), a[tuple(index)])
-
-
-def _new_tensors(shapes: Sequence[Sequence[int]], dtype: torch.dtype) -> List[torch.Tensor]:
-    """New contiguous ``dtype`` tensors of the given shapes, for one batch.
-
-    In a loader worker process they share one block of shared memory, so that handing the
-    batch over to the training process sends one handle instead of copying every tensor into
-    shared memory (torch's own collate does the same); elsewhere they are ordinary tensors."""
-    if torch.utils.data.get_worker_info() is None:
-        return [torch.empty(tuple(s), dtype=dtype) for s in shapes]
-    itemsize = torch.empty(0, dtype=dtype).element_size()
-    sizes = [int(np.prod(s)) * itemsize for s in shapes]
-    starts = np.cumsum([0] + [-(-n // 64) * 64 for n in sizes])   # 64-byte aligned
-    memory = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(int(starts[-1])))
-    return [memory[int(o):int(o) + n].view(dtype).view(tuple(s)) for o, n, s in zip(starts, sizes, shapes)]
-
-
-def split_views(images: Dict[str, np.ndarray], poses: np.ndarray, factor: int, n_obs: int,
-                dtype=torch.float32) -> Dict[str, object]:
-    """[B, V, ...] arrays (or strided views onto a file) -> the training batch layout: the first
-    ``n_obs`` views observe, the last one is the query. Each tensor is made by exactly one copy
-    that also converts float16 -> float32, so a batch costs little beyond reading its bytes.
-    Input conditioning (:func:`condition_inputs`) is applied to the copies."""
-    B = poses.shape[0]
-    poses = np.asarray(poses, dtype=np.float32).reshape(B, -1, 16)
-    sources = [a[:, :n_obs] for a in images.values()] + [a[:, -1] for a in images.values()]
-    sources += [poses[:, :n_obs], poses[:, -1]]
-    out = _new_tensors([a.shape for a in sources], dtype)
-    with warnings.catch_warnings():
-        # views onto a read-only mapped file: torch warns, but they are only read from
-        warnings.simplefilter("ignore", UserWarning)
-        for t, a in zip(out, sources):
-            _copy_into(t, a)
-    n = len(images)
-    obs, query = dict(zip(images, out[:n])), dict(zip(images, out[n:2 * n]))
-    condition_inputs({p: t.numpy() for p, t in obs.items()})      # in place, through NumPy views
-    condition_inputs({p: t.numpy() for p, t in query.items()})
-    return {
-        "observation_images": obs,
-        "observation_poses": out[-2].reshape(B, n_obs, 16, 1, 1),
-        "query_images": query,
-        "query_poses": out[-1].reshape(B, 16, 1, 1),
-        "factor": int(factor),
-    }
 
 
 class BatchFileDataset(torch.utils.data.Dataset):
@@ -279,29 +202,33 @@ class BatchLoader:
             yield batch_to_device(batch, self.device, self.to_float)
 
 
-def batch_to_device(batch: Dict[str, object], device: torch.device, to_float: bool = True) -> Dict[str, object]:
-    """Move a batch's tensors to ``device`` (non-blocking from pinned memory), as float32 if ``to_float``."""
-    def move(x):
-        if isinstance(x, dict):
-            return {k: move(v) for k, v in x.items()}
-        if torch.is_tensor(x):
-            x = x.to(device, non_blocking=True)
-            return x.float() if to_float and x.is_floating_point() else x
-        return x
-    return {k: move(v) for k, v in batch.items()}
-
-
 def _worker_init(worker_id: int) -> None:
     # one intra-op thread per worker: the workers themselves are the parallelism
     torch.set_num_threads(1)
 
 
 def _mp_context():
-    import multiprocessing as mp
     # fork is fastest to start, but forking a process that already runs CUDA is unsafe
     if torch.cuda.is_initialized() or "fork" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     return mp.get_context("fork")
+
+
+class LoaderFactory(Protocol):
+    """What the trainer calls to get its data: ``factory(cfg, split, device, *, seed,
+    start_iteration, rank, world_size, num_workers)`` -> an iterable of training batches (one
+    pass over the data per ``iter``; the trainer restarts it).
+
+    Every factory takes all of these keyword arguments (it may ignore what does not apply):
+    seed: of the data order and subsets (None: the config's); start_iteration: the 1-based
+    iteration the stream resumes at (batch ``start_iteration`` comes first); rank/world_size:
+    this process's share of a distributed run (the factory splits the data, the shares must not
+    overlap); num_workers: loader worker processes (None: the config's ``num_workers``).
+    """
+
+    def __call__(self, cfg: Config, split: str, device: Union[str, torch.device], *,
+                 seed: Optional[int] = None, start_iteration: int = 1, rank: int = 0, world_size: int = 1,
+                 num_workers: Optional[int] = None) -> Iterable[Dict[str, object]]: ...
 
 
 def build_loader(cfg: Union[Config, str, os.PathLike, dict], split: str = "train",
@@ -315,6 +242,7 @@ def build_loader(cfg: Union[Config, str, os.PathLike, dict], split: str = "train
     (:class:`cnsr.data.onthefly.RenderedBatches`). One ``iter`` = one pass over the files
     (shuffled for training); the trainer restarts it. ``start_iteration`` resumes the stream
     where a run left off; ``rank``/``world_size`` give each process of a distributed run its share.
+    A :class:`LoaderFactory` (plus ``data_dir``: a folder instead of the config's).
     """
     cfg = load_config(cfg)
     if split not in ("train", "test"):
@@ -326,7 +254,6 @@ def build_loader(cfg: Union[Config, str, os.PathLike, dict], split: str = "train
     batch_size = cfg.batch_size if train else cfg.test_batch_size
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     if not cfg.cached_dataset:
-        from .onthefly import RenderedBatches
         ds = RenderedBatches(cfg, split, batch_size=batch_size, seed=seed + 1000003 * rank,
                              dtype=dtype, num_workers=workers,
                              start=(start_iteration - 1) if train else 0)

@@ -14,9 +14,10 @@ from typing import Iterator
 import torch
 
 from ..config import Config
+from ..render import Renderer
 from .batches import make_batch
-from .generate import render_batch
-from .loader import split_views
+from .layout import split_views
+from .views import render_views
 
 
 class RenderedBatches(torch.utils.data.IterableDataset):
@@ -41,12 +42,10 @@ class RenderedBatches(torch.utils.data.IterableDataset):
         cfg = self.cfg
         scenes, factor = make_batch(cfg.dataset, self.seed, self.split, k, self.batch_size,
                                     cfg.views_per_scene, cfg.latent_separation)
-        images, poses = render_batch(renderer, scenes, self.size, cfg.samples_per_pixel, self.passes)
+        images, poses = render_views(renderer, scenes, self.size, cfg.samples_per_pixel, self.passes)
         return split_views(images, poses, factor, cfg.views_per_scene - 1, self.dtype)
 
     def __iter__(self) -> Iterator[dict]:
-        from ..render import Renderer
-
         info = torch.utils.data.get_worker_info()
         w, n = (info.id, info.num_workers) if info is not None else (0, 1)
         renderer = Renderer(threads=self.threads)

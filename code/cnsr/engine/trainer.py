@@ -10,14 +10,12 @@ current iteration, write a checkpoint and return.
 
 The per-iteration choice of observations depends only on (seed, iteration, rank), and the
 checkpoint carries every random generator's state, so a resumed run takes the same steps as
-an uninterrupted one (single process; with a loader factory that takes ``start_iteration``
-and resumes its stream there, as :func:`cnsr.data.build_loader` does: see
-:meth:`Trainer._make_loader`).
+an uninterrupted one (single process; the loader factory resumes its stream at
+``start_iteration``, as :func:`cnsr.data.build_loader` does: see :class:`cnsr.data.LoaderFactory`).
 """
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import random
 import signal
@@ -28,13 +26,17 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+from tqdm import tqdm
 
 from ..config import REPO_DIR, Config, load_config
+from ..data import LoaderFactory, batch_to_device, build_loader
+from ..models import build_model
 from . import checkpoint as ckpt
 from .distributed import DistributedContext, init_distributed
+from .monitor import TensorBoardMonitor, flat_metrics, flatten_stats, score_outputs
 
 Batch = Dict[str, Any]
-LoaderFactory = Callable[..., Any]
 
 
 # ------------------------------------------------------------------------- defaults
@@ -124,26 +126,11 @@ def select_observations(batch: Batch, generator: torch.Generator, random_num_vie
     return out
 
 
-def batch_to(batch: Batch, device: torch.device, channels_last: bool = False) -> Batch:
-    """Move every tensor of a batch to ``device`` (4-D tensors in channels-last if asked)."""
-    def move(x):
-        if torch.is_tensor(x):
-            x = x.to(device, non_blocking=True)
-            if channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            return x
-        if isinstance(x, Mapping):
-            return {k: move(v) for k, v in x.items()}
-        return x
-    return {k: move(v) for k, v in batch.items()}
-
-
 class _Endless:
-    """Iterates a loader forever (a new pass whenever one ends); ``rank::world_size`` striding
-    when the loader cannot split the data per rank itself."""
+    """Iterates a loader forever (a new pass whenever one ends)."""
 
-    def __init__(self, loader, stride: int = 1, offset: int = 0):
-        self.loader, self.stride, self.offset = loader, stride, offset
+    def __init__(self, loader):
+        self.loader = loader
         self._it = iter(loader)
 
     def __iter__(self):
@@ -160,10 +147,7 @@ class _Endless:
                 raise RuntimeError("the data loader yields no batches (empty dataset?)") from None
 
     def __next__(self):
-        if self.stride == 1:
-            return self._next_raw()
-        batches = [self._next_raw() for _ in range(self.stride)]
-        return batches[self.offset]
+        return self._next_raw()
 
 
 class _LossModule(torch.nn.Module):
@@ -191,8 +175,9 @@ class Trainer:
             else ``checkpoints/``.
         log_dir: TensorBoard folder; default ``runs/<job_name>``.
         keep_checkpoints: keep only the newest K checkpoints of the job (0 keeps all).
-        model, loader_factory: inject a model / ``loader_factory(cfg, split, device)``
-            (defaults: ``cnsr.models.build_model`` and ``cnsr.data.build_loader``).
+        model, loader_factory: inject a model / a :class:`cnsr.data.LoaderFactory` (every
+            factory takes the same keyword arguments; defaults: ``cnsr.models.build_model``
+            and ``cnsr.data.build_loader``).
         channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
         progress: show the tqdm bar (rank 0).
         save_final: checkpoint the last iteration when training ends off the checkpoint interval.
@@ -233,7 +218,6 @@ class Trainer:
 
         # ---- model and optimizer
         if model is None:
-            from ..models import build_model
             model = build_model(self.cfg)
         self.model = move_to(model, self.device)
         if channels_last:
@@ -254,7 +238,6 @@ class Trainer:
 
         self.loss_module: torch.nn.Module = _LossModule(self.model)
         if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
             ids = [self.device.index] if self.device.type == "cuda" else None
             # find_unused_parameters: e.g. the partition deltas are unused without partitioning
             self.loss_module = DDP(self.loss_module, device_ids=ids, find_unused_parameters=True)
@@ -299,28 +282,15 @@ class Trainer:
             print(f"note: {self.checkpoint_source} was trained with different values of: {', '.join(changed)}")
 
     def _make_loader(self, split: str):
-        factory = self._loader_factory
-        if factory is None:
-            from ..data import build_loader as factory
-        # an injected factory gets only the arguments it declares
-        try:
-            params = inspect.signature(factory).parameters
-        except (TypeError, ValueError):
-            params = {}
-        kwargs = {}
+        factory: LoaderFactory = self._loader_factory or build_loader
         if split == "train":
-            if self.dist.enabled and "rank" in params and "world_size" in params:
-                kwargs.update(rank=self.dist.rank, world_size=self.dist.world_size)
-            if "seed" in params:
-                kwargs["seed"] = self.seed
-            if "start_iteration" in params:
-                kwargs["start_iteration"] = self.start_iteration
-        elif "num_workers" in params:
-            kwargs["num_workers"] = 0        # one fixed test batch: worker processes would only cost start-up
-        loader = factory(self.cfg, split, self.device, **kwargs)
-        if split == "train" and self.dist.enabled and "rank" not in kwargs:
-            # the loader cannot split the data: every rank reads all batches and keeps its share
-            return _Endless(loader, self.dist.world_size, self.dist.rank)
+            loader = factory(self.cfg, split, self.device, seed=self.seed, start_iteration=self.start_iteration,
+                             rank=self.dist.rank, world_size=self.dist.world_size, num_workers=None)
+        else:
+            # one fixed test batch, the same on every rank (the config's seed); worker
+            # processes would only cost start-up
+            loader = factory(self.cfg, split, self.device, seed=None, start_iteration=1, rank=0, world_size=1,
+                             num_workers=0)
         return _Endless(loader)
 
     def request_stop(self, *_args) -> None:
@@ -367,7 +337,7 @@ class Trainer:
         t0 = time.perf_counter()
         batch = next(self._train_iter)
         t_data = time.perf_counter() - t0
-        batch = batch_to(batch, self.device, self.channels_last)
+        batch = batch_to_device(batch, self.device, to_float=False, channels_last=self.channels_last)
         batch = select_observations(batch, iteration_generator(self.seed, iteration, self.dist.rank),
                                     self.cfg.random_num_views)
         self.model.train()
@@ -390,7 +360,8 @@ class Trainer:
         """The fixed test batch (drawn once) the monitor evaluates every ``test_interval``."""
         if self._test_batch is None:
             loader = self._make_loader("test")
-            self._test_batch = batch_to(next(loader), self.device, self.channels_last)
+            self._test_batch = batch_to_device(next(loader), self.device, to_float=False,
+                                               channels_last=self.channels_last)
         return self._test_batch
 
     @torch.no_grad()
@@ -403,12 +374,10 @@ class Trainer:
         outputs = [{k: v.float() for k, v in out.items()} for out in outputs]
         self.model.train()
         if self.monitor is None:
-            from .monitor import flat_metrics, score_outputs
             return flat_metrics(score_outputs(batch, outputs))
         return self.monitor.test_batch(batch, outputs, iteration)
 
     def partition_stats(self) -> Dict[str, float]:
-        from .monitor import flatten_stats
         fn = getattr(self.model, "partition_stats", None)
         return flatten_stats(fn()) if fn is not None else {}
 
@@ -438,13 +407,10 @@ class Trainer:
         """Train from the start (or resumed) iteration up to ``iterations`` (default the
         config's), inclusive. Returns a summary: ``iterations_run``, ``first_loss``,
         ``last_loss``, ``it_per_s``, ``data_wait_fraction``, ``stopped_early``, ``checkpoint``."""
-        from tqdm import tqdm
-
         cfg = self.cfg
         end = int(iterations if iterations is not None else cfg.iterations)
         main = self.dist.is_main
         if main and cfg.logging and self.monitor is None:
-            from .monitor import TensorBoardMonitor
             self.monitor = TensorBoardMonitor(self.log_dir, cfg.model.output_pass)
         if self._train_iter is None:
             self._train_iter = self._make_loader("train")

@@ -6,9 +6,11 @@ Each encodes every observation, then aggregates the N views of a scene (mean or 
 when training on a batch that varies a single factor, partitions the representation
 (:mod:`cnsr.models.partition`). Parameter names match the reference checkpoints
 (``deltas``, ``conv1`` ... ``conv6``, ``skip_conv1/2``; ``in_conv``, ``conv_list.N``, ``out_conv``).
+Each registers under its config name (``@register_encoder("Tower")``, see :mod:`.registry`).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Tuple
 
 import torch
@@ -16,6 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import partition as P
+from .registry import register_encoder
+from .sharpness import DEFAULT_SHARPNESS
 
 
 class Encoder(nn.Module):
@@ -29,7 +33,8 @@ class Encoder(nn.Module):
         aggregation: "mean" or "max" over the views of a scene (when not partitioning).
         latent_separation / adaptive_separation / empty_partition / partition_loss: the
             top-level config keys of the same names.
-        sharpness: dict with start, end, sharpen, sharpening, final_sharpening (the k schedule).
+        sharpness: dict with any of start, end, sharpen, sharpening, final_sharpening (the k
+            schedule; the others keep :data:`~cnsr.models.sharpness.DEFAULT_SHARPNESS`'s values).
         gradient_reg: weight ``g`` of the gradient regularization (0 = off).
     """
 
@@ -45,9 +50,7 @@ class Encoder(nn.Module):
         self.adaptive_separation = adaptive_separation
         self.empty_partition = empty_partition
         self.partition_loss_weight = partition_loss
-        self.sharpness_schedule = dict(start=5.0, end=100.0, sharpen=100.0, sharpening=5e5,
-                                       final_sharpening=1e5)
-        self.sharpness_schedule.update(sharpness or {})
+        self.sharpness_schedule = dataclasses.replace(DEFAULT_SHARPNESS, **(sharpness or {}))
         self.gradient_reg = gradient_reg
         # The reference always carries the deltas (3, or 4 with the null partition), also when
         # partitioning is off, so checkpoints and parameter counts include them.
@@ -72,9 +75,7 @@ class Encoder(nn.Module):
 
     def sharpness(self, iteration: int) -> float:
         """Sharpness k of the partition masks at ``iteration``."""
-        s = self.sharpness_schedule
-        return P.sharpness(iteration, s["start"], s["end"], s["sharpen"], s["sharpening"],
-                           s["final_sharpening"])
+        return self.sharpness_schedule(iteration)
 
     def fractions(self) -> torch.Tensor:
         """Partition fractions ``softmax(deltas)`` (lighting, geometry, material[, empty])."""
@@ -145,6 +146,7 @@ def _tile(v: torch.Tensor, size: int) -> torch.Tensor:
     return v.expand(-1, -1, size, size)
 
 
+@register_encoder("Tower")
 class TowerEncoder(Encoder):
     """GQN "tower" encoder: [x_dim, w, w] + pose -> [r, w/4, w/4]."""
 
@@ -177,12 +179,14 @@ class TowerEncoder(Encoder):
         return x
 
 
+@register_encoder("Pool")
 class PoolEncoder(TowerEncoder):
     """GQN "pool" encoder: the tower followed by average pooling -> [r, 1, 1]."""
 
     pool = True
 
 
+@register_encoder("Pyramid")
 class PyramidEncoder(Encoder):
     """Pyramid encoder: cat(images, pose tiled to w) -> strided 2x2 convs -> 8x8 conv -> [r, 1, 1]."""
 
@@ -205,5 +209,3 @@ class PyramidEncoder(Encoder):
             x = F.relu(conv(x))
         return F.relu(self.out_conv(x))
 
-
-ENCODERS = {"Pool": PoolEncoder, "Tower": TowerEncoder, "Pyramid": PyramidEncoder}

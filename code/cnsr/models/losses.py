@@ -5,17 +5,19 @@ losses (``logl1``, ``logssim``, ``logl2``) the network predicts ``log1p`` values
 compare ``Y`` with ``log1p(y)``; the others compare with ``y`` directly. Each returns a
 scalar (mean over the batch and pixels). SSIM is ``pytorch_msssim``'s with a gaussian
 window of 11 pixels and sigma 1.5 (data range 1, as the reference's SSIM constants).
+
+Each loss registers itself (``@register_loss(name, log_space)``) in the one loss table,
+:func:`cnsr.models.registry.losses`, which config validation and the generators both read.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, Sequence
+from typing import Dict, Sequence
 
 import torch
 from pytorch_msssim import ssim as _ssim
 
-#: Losses computed on log1p values; a generator trained with any of them predicts in log space.
-LOG_LOSSES = ("logl1", "logssim", "logl2")
+from .registry import losses as loss_table, register_loss
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -23,26 +25,31 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return _ssim(a.float(), b.float(), data_range=1.0, size_average=True, win_size=11, win_sigma=1.5)
 
 
+@register_loss("logl1", log_space=True)
 def logl1(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``mean(2 |Y - log1p(y)|)``."""
     return 2 * (Y - torch.log1p(y)).abs().mean()
 
 
+@register_loss("logssim", log_space=True)
 def logssim(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``1 - SSIM(log1p(y), Y)``."""
     return 1 - ssim(torch.log1p(y), Y)
 
 
+@register_loss("logl2", log_space=True)
 def logl2(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``250 * mean(2 (Y - log1p(y))^2)`` (the reference's weighting)."""
     return 250 * 2 * (Y - torch.log1p(y)).square().mean()
 
 
+@register_loss("l1", log_space=False)
 def l1(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``mean(2 |Y - y|)`` on linear values."""
     return 2 * (Y - y).abs().mean()
 
 
+@register_loss("ssim", log_space=False)
 def ssim_loss(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``1 - SSIM(y, Y)`` on linear values."""
     return 1 - ssim(y, Y)
@@ -58,22 +65,20 @@ def gaussian_nll(mean: torch.Tensor, target: torch.Tensor, sigma: float) -> torc
     return 0.5 * ((target - mean) / sigma).square() + math.log(sigma) + 0.5 * math.log(2 * math.pi)
 
 
+@register_loss("nll", log_space=False)
 def nll(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``0.2 * mean(-log N(y; Y, sigma))`` with sigma annealed 2.0 -> 0.1 over 2e5 iterations."""
     return 0.2 * gaussian_nll(Y, y, annealed_sigma(iteration, 2.0, 0.1, 2e5)).mean()
 
 
-LOSSES: Dict[str, Callable[..., torch.Tensor]] = {
-    "logl1": logl1, "logssim": logssim, "logl2": logl2, "l1": l1, "ssim": ssim_loss, "nll": nll,
-}
-
-
 def predicts_log(losses: Sequence[str]) -> bool:
-    """Whether a generator trained with ``losses`` predicts log1p values."""
-    return any(name in LOG_LOSSES for name in losses)
+    """Whether a generator trained with ``losses`` predicts log1p values (any of them is a log loss)."""
+    table = loss_table()
+    return any(table[name].log_space for name in losses)
 
 
 def image_losses(names: Sequence[str], Y: torch.Tensor, y: torch.Tensor, iteration: int = 0
                  ) -> Dict[str, torch.Tensor]:
     """Evaluate each named loss on (Y, y): name -> scalar tensor."""
-    return {name: LOSSES[name](Y, y, iteration) for name in names}
+    table = loss_table()
+    return {name: table[name].function(Y, y, iteration) for name in names}

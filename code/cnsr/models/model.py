@@ -20,10 +20,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import Config, load_config
-from ..passes import total_channels
-from .encoders import ENCODERS
-from .generators import GQNGenerator, PixelGenerator, SumGenerator, UnetGenerator
+from ..passes import channels, total_channels
+from . import registry
 from .inputs import observation_tensor, query_tensor, split_passes
+from .registry import GeneratorIO
 
 Batch = Mapping[str, Any]
 
@@ -43,10 +43,11 @@ class RepresentationNetworks(nn.Module):
         self.sizes = [s.render_size for s in specs]
         self.detach = [s.detach for s in specs]
         self.representations = nn.ModuleList()
+        encoders = registry.encoders()
         for s in specs:
             sharp = dict(start=s.start_sigmoid, end=s.end_sigmoid, sharpen=s.sharpen_sigmoid,
                          sharpening=s.sharpening, final_sharpening=s.final_sharpening)
-            self.representations.append(ENCODERS[s.type](
+            self.representations.append(encoders[s.type](
                 total_channels(s.observation_passes), s.representation_dim, cfg.model.pose_dim,
                 s.render_size, aggregation=s.aggregation_func,
                 latent_separation=cfg.latent_separation, adaptive_separation=cfg.adaptive_separation,
@@ -87,29 +88,12 @@ class GeneratorChain(nn.Module):
         self.specs = cfg.model.generators
         self.generators = nn.ModuleList()
         v_dim = cfg.model.pose_dim
+        entries = registry.generators()
         for g in self.specs:
-            x_dim = total_channels(g.query_passes)
-            out_dim = total_channels(g.output_passes)
-            r_dim = sum(reps[i].representation_dim for i in g.representations)
-            s = g.settings
-            if g.type == "Copy":
-                net = self.generators[s["index"]]
-            elif g.type == "Sum":
-                net = SumGenerator([total_channels([p]) for p in g.query_passes])
-            elif g.type == "PixelCNN":
-                net = PixelGenerator(x_dim, r_dim, out_dim, v_dim, layers=s["layers"],
-                                     hidden_units=s["hidden_units"],
-                                     propagate_buffers=s["propagate_buffers"],
-                                     propagate_representation=s["propagate_representation"],
-                                     propagate_viewpoint=s["propagate_viewpoint"],
-                                     end_relu=s["end_relu"], losses=s["loss"])
-            elif g.type == "Unet":
-                net = UnetGenerator(x_dim, r_dim, out_dim, v_dim,
-                                    channels=s["channels"],
-                                    end_relu=s["end_relu"], losses=s["loss"])
-            else:
-                net = GQNGenerator(x_dim, r_dim, out_dim, v_dim, g.render_size, **s)
-            self.generators.append(net)
+            io = GeneratorIO(x_dim=total_channels(g.query_passes), out_dim=total_channels(g.output_passes),
+                             r_dim=sum(reps[i].representation_dim for i in g.representations), v_dim=v_dim,
+                             render_size=g.render_size, query_channels=tuple(channels(p) for p in g.query_passes))
+            self.generators.append(entries[g.type].build(g.settings, io, list(self.generators)))
 
     @staticmethod
     def _representation(reps: List[torch.Tensor], indices: List[int], like: torch.Tensor) -> torch.Tensor:
@@ -235,12 +219,14 @@ class SceneRepresentationModel(nn.Module):
         return out
 
     def parameter_counts(self) -> Dict[str, int]:
-        """Trainable parameters per encoder and generator (shared Copy generators count once)."""
+        """Trainable parameters per encoder and generator (a generator shared by a Copy counts once)."""
         counts = {}
         for i, enc in enumerate(self.representation.representations):
             counts[f"representation{i} ({type(enc).__name__})"] = _count(enc)
-        for j, (spec, net) in enumerate(zip(self.generator.specs, self.generator.generators)):
-            counts[f"generator{j} ({spec.type})"] = 0 if spec.type == "Copy" else _count(net)
+        nets = list(self.generator.generators)
+        for j, (spec, net) in enumerate(zip(self.generator.specs, nets)):
+            shared = any(net is earlier for earlier in nets[:j])
+            counts[f"generator{j} ({spec.type})"] = 0 if shared else _count(net)
         return counts
 
 

@@ -18,6 +18,8 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
+from .sharpness import DEFAULT_SHARPNESS, SharpnessSchedule
+
 #: Partition names in representation order; the null partition ("empty") only exists with
 #: ``empty_partition``.
 PARTITIONS = ("lighting", "geometry", "material", "empty")
@@ -51,17 +53,15 @@ def basket_mask(t: torch.Tensor, a, b, k: float) -> torch.Tensor:
     return mask
 
 
-def sharpness(iteration: int, start: float = 5.0, end: float = 100.0, sharpen: float = 100.0,
-              sharpening: float = 5e5, final_sharpening: float = 1e5) -> float:
-    """Sharpness ``k`` of the partition masks at ``iteration``.
+def sharpness(iteration: int, start: float = DEFAULT_SHARPNESS.start, end: float = DEFAULT_SHARPNESS.end,
+              sharpen: float = DEFAULT_SHARPNESS.sharpen, sharpening: float = DEFAULT_SHARPNESS.sharpening,
+              final_sharpening: float = DEFAULT_SHARPNESS.final_sharpening) -> float:
+    """Sharpness ``k`` of the partition masks at ``iteration`` (see :class:`SharpnessSchedule`).
 
     Ramps linearly from ``start`` to ``end`` over ``sharpening`` iterations, then from ``end``
     to ``sharpen`` over ``final_sharpening`` iterations, and stays there.
     """
-    if iteration <= sharpening:
-        return max(start + (end - start) * iteration / max(sharpening, 1), start)
-    k = end + (sharpen - end) * (iteration - sharpening) / max(final_sharpening, 1)
-    return min(sharpen, max(k, end))
+    return SharpnessSchedule(start, end, sharpen, sharpening, final_sharpening)(iteration)
 
 
 def factor_bounds(boundaries: Sequence, factor: int) -> Tuple:

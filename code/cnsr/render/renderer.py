@@ -56,7 +56,7 @@ class Renderer:
                    near: Optional[float] = None, far: Optional[float] = None) -> None:
         """Pinhole camera at ``position`` looking at ``lookat`` (+Y up); unspecified fov/near/far
         keep their previous values (defaults 75 degrees, 0.01, 100)."""
-        from .. import _renderer
+        from .. import _renderer  # the C++ extension, imported when used: scene parsing works without a build
 
         prev = self._camera or CameraSettings((0.0, 0.0, 0.0), (0.0, 0.0, -1.0))
         pos = _vec3(position, "camera position")
@@ -92,7 +92,7 @@ class Renderer:
                passes: Optional[Iterable[str]] = None, threads: Optional[int] = None) -> Dict[str, np.ndarray]:
         """Render the current view. ``passes=None`` renders all 16; only the requested passes are
         computed. ``seed=None`` uses the scene's seed. Returns {pass: float32 (size, size, C)}."""
-        from .. import _renderer
+        from .. import _renderer  # the C++ extension, imported when used (see set_camera)
 
         scene = self.scene
         if self._native_camera is None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Dict, Iterable, Optional, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from ..io.preview import visualize_pass
 from ..passes import check_passes
+from ..render import Renderer
 from . import make_randomizer
 
 
@@ -31,13 +33,11 @@ def contact_sheet(dataset: str, count: int = 6, size: int = 96, spp: int = 16, s
     ``(H, W, 3)`` in [0, 1]: one row per scene, one column per pass of ``passes``."""
     passes = check_passes(passes, "passes")
     if renderer is None:
-        from ..render import Renderer
         renderer = Renderer(threads=threads)
     rz = make_randomizer(dataset, seed, **(options or {}))
     rows = []
     it = range(int(count))
     if progress:
-        from tqdm import tqdm
         it = tqdm(it, desc=f"rendering {dataset}", unit="scene")
     for i in it:
         if i:

@@ -9,7 +9,9 @@ query render, the model's prediction and the layout of the window's tiles.
 
 Scenes come from the config's ``dataset`` randomizer or from a scene JSON file. Observations
 are the randomizer's ``random_view()`` s (as in training); for a scene file, its camera moved
-by a small random offset (5% of the camera-to-lookat distance per axis, lookat kept).
+by a small random offset (5% of the camera-to-lookat distance per axis, lookat kept:
+:func:`cnsr.data.views.jitter_camera`, the rule compositing uses too). Observations are rendered
+with :func:`cnsr.data.views.render_views` and cut into the training batch layout.
 """
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from ..data.layout import batch_to_device, split_views
+from ..data.views import View, jitter_camera, render_views
+from ..io.preview import visualize_pass
+from ..render import Renderer
+from ..scenes import make_randomizer
 from . import TileCanvas, tensor_image
 
 SPP_STEP = 10
@@ -43,9 +50,6 @@ class GQNViewerState:
     def __init__(self, cfg, model, renderer=None, scene_file: Optional[str] = None, seed: int = 0,
                  views: Optional[int] = None, size: Optional[int] = None, query_spp: Optional[int] = None,
                  observation_spp: Optional[int] = None, device="cpu", tile_scale: int = 0):
-        from ..render import Renderer
-        from ..scenes import make_randomizer
-
         self.cfg, self.model = cfg, model
         self.device = torch.device(device)
         self.renderer = renderer or Renderer()
@@ -190,25 +194,24 @@ class GQNViewerState:
         out = self.renderer.render(size=self.size, spp=spp, seed=self._render_seed, passes=self.passes)
         return {p: np.moveaxis(out[p], -1, 0)[None, None] for p in self.passes}   # [1, 1, C, H, W]
 
-    def _render_observations(self) -> None:
-        from ..data.loader import batch_to_device, split_views
-
-        imgs: List[Dict[str, np.ndarray]] = []
-        poses = []
-        dist = self._distance()
+    def _observation_views(self) -> List[View]:
+        """The next set of observation views: new ``random_view()`` s of the randomizer, or the
+        scene file's camera jittered."""
+        views = []
         for _ in range(self.views):
             if self.randomizer is not None:
                 self.randomizer.random_view()
-                cam = self.randomizer.to_json()["camera"]
-                pos, look = cam["position"], cam["lookat"]
+                views.append(View(self.randomizer.to_json()))
             else:
-                pos = np.asarray(self._base_camera["position"], float) + self.rng.normal(0.0, 0.05 * dist, 3)
-                look = self._base_camera["lookat"]
-            self._set_camera(pos, look)
-            imgs.append(self._render(self.observation_spp))
-            poses.append(self.renderer.pose())
-        self.observations = {p: np.concatenate([i[p] for i in imgs], axis=1) for p in self.passes}
-        self.observation_poses = np.stack(poses)[None].astype(np.float32)
+                views.append(View(self.scene_file, jitter_camera(self._base_camera, self.rng)))
+        return views
+
+    def _render_observations(self) -> None:
+        first = self._render_seed + 1          # each render of the viewer takes the next seed
+        self.observations, self.observation_poses = render_views(
+            self.renderer, [self._observation_views()], self.size, self.observation_spp, self.passes,
+            seed=lambda scene, b, v, views: first + v)
+        self._render_seed += self.views
         # encode once per set of observations (the query view is a dummy here)
         images = {p: np.concatenate([a, a[:, -1:]], axis=1) for p, a in self.observations.items()}
         batch = split_views(images, np.concatenate([self.observation_poses, self.observation_poses[:, -1:]], 1),
@@ -216,16 +219,11 @@ class GQNViewerState:
         batch = batch_to_device(batch, self.device)
         with torch.no_grad():
             self._reps = self.model.encode(batch, -1)[0]
-        from ..io.preview import visualize_pass
-
         self.images["observations"] = [visualize_pass("beauty", tensor_image(self.observations["beauty"][0, v]))
                                        for v in range(self.views)]
         self._dirty_observations = False
 
     def _render_query(self) -> None:
-        from ..data.loader import batch_to_device, split_views
-        from ..io.preview import visualize_pass
-
         self._set_camera(self.position, self.lookat)
         query = self._render(self.query_spp)
         pose = self.renderer.pose()[None, None].astype(np.float32)

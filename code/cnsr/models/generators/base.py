@@ -24,7 +24,9 @@ class Generator(nn.Module):
     [B, 16, 1, 1] and the scene representation ``r`` [B, r_dim, h, w] to output passes.
 
     ``train_forward`` returns the linear prediction and a dict of named scalar losses;
-    ``sample`` returns the linear prediction only (test time).
+    ``sample`` returns the linear prediction only (test time). A generator a config can name
+    registers with its settings (``@register_generator(name, settings=...)``, see
+    :mod:`cnsr.models.registry`) and builds itself in ``from_config(settings, io, previous)``.
     """
 
     def train_forward(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, r: torch.Tensor,
@@ -58,21 +60,3 @@ class ImageGenerator(Generator):
 
     def sample(self, x, v, r):
         return self.to_linear(self.predict(x, v, r))
-
-
-class SumGenerator(Generator):
-    """Adds its query passes (e.g. direct + indirect -> beauty); no parameters, no loss."""
-
-    def __init__(self, pass_channels: Sequence[int]):
-        super().__init__()
-        self.pass_channels = list(pass_channels)
-
-    def sample(self, x, v, r):
-        parts = torch.split(x, self.pass_channels, dim=1)
-        out = parts[0]
-        for p in parts[1:]:
-            out = out + p
-        return out
-
-    def train_forward(self, x, y, v, r, iteration):
-        return self.sample(x, v, r), {}

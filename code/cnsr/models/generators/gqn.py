@@ -13,14 +13,45 @@ prior/posterior outputs are (mean, raw std) with std = softplus(raw).
 """
 from __future__ import annotations
 
-from typing import Tuple
+from dataclasses import dataclass
+from typing import List, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from ..losses import annealed_sigma, gaussian_nll
+from ..registry import SettingError, Settings, loss_setting, register_generator, setting
 from .base import Generator, broadcast_spatial
+
+
+@dataclass
+class GQNSettings(Settings):
+    """``settings`` of a ``GQN`` generator (the reference's keys and defaults; the sigma schedule is ours)."""
+    cell_type: str = setting("LSTM", "recurrent core: convolutional LSTM or GRU", choices=("LSTM", "GRU"))
+    latent_dim: int = setting(3, "channels of the latent z drawn at every step", min=1)
+    state_dim: int = setting(128, "channels of the cores' hidden state and of the canvas", min=1)
+    core_count: int = setting(12, "recurrent steps (cores)", min=1)
+    downscaling: int = setting(4, "the cores run at render_size / downscaling", min=1)
+    weight_sharing: bool = setting(False, "one inference and one generator core for all steps")
+    upscale_sharing: bool = setting(True, "one transposed conv (state -> canvas) for all steps")
+    # sigma annealing of the Gaussian likelihood (Eslami et al. 2018)
+    sigma_start: float = setting(2.0, "likelihood sigma at iteration 0 (> 0)", ours=True)
+    sigma_end: float = setting(0.7, "likelihood sigma after sigma_steps iterations (> 0)", ours=True)
+    sigma_steps: int = setting(200000, "iterations of the linear sigma annealing", min=1, ours=True)
+    loss: List[str] = loss_setting(["nll"], "accepted as in the reference configs; the GQN always "
+                                            "trains on its ELBO (KL + NLL)")
+
+    def check(self, spec, position):
+        size = getattr(spec, "render_size", None)
+        if size is not None and size % self.downscaling:
+            raise SettingError("downscaling", f"must divide the render_size {size}, got {self.downscaling}")
+        for key in ("sigma_start", "sigma_end"):
+            if getattr(self, key) <= 0:
+                raise SettingError(key, f"must be > 0, got {getattr(self, key)}")
+
+
+_DEFAULT = GQNSettings()
 
 
 def _fused_conv(x: torch.Tensor, convs, padding: int) -> torch.Tensor:
@@ -74,14 +105,16 @@ def normal_kl(mq, sq, mp, sp) -> torch.Tensor:
     return torch.log(sp / sq) + (sq.square() + (mq - mp).square()) / (2 * sp.square()) - 0.5
 
 
+@register_generator("GQN", settings=GQNSettings)
 class GQNGenerator(Generator):
     """GQN generator. x [B, x_dim, H, W], v [B, v_dim, 1, 1], r [B, r_dim, h, w] -> [B, out_dim, H, W]."""
 
     def __init__(self, x_dim: int, r_dim: int, out_dim: int, v_dim: int = 16, render_size: int = 64,
-                 cell_type: str = "LSTM", latent_dim: int = 3, state_dim: int = 128,
-                 core_count: int = 12, downscaling: int = 4, weight_sharing: bool = False,
-                 upscale_sharing: bool = True, sigma_start: float = 2.0, sigma_end: float = 0.7,
-                 sigma_steps: int = 200000, **unused):
+                 cell_type: str = _DEFAULT.cell_type, latent_dim: int = _DEFAULT.latent_dim,
+                 state_dim: int = _DEFAULT.state_dim, core_count: int = _DEFAULT.core_count,
+                 downscaling: int = _DEFAULT.downscaling, weight_sharing: bool = _DEFAULT.weight_sharing,
+                 upscale_sharing: bool = _DEFAULT.upscale_sharing, sigma_start: float = _DEFAULT.sigma_start,
+                 sigma_end: float = _DEFAULT.sigma_end, sigma_steps: int = _DEFAULT.sigma_steps):
         super().__init__()
         self.x_dim, self.r_dim, self.out_dim, self.v_dim = x_dim, r_dim, out_dim, v_dim
         self.width = render_size
@@ -108,6 +141,12 @@ class GQNGenerator(Generator):
         def up():
             return nn.ConvTranspose2d(state_dim, state_dim, downscaling, stride=downscaling, bias=False)
         self.upsample = up() if upscale_sharing else nn.ModuleList(up() for _ in range(core_count))
+
+    @classmethod
+    def from_config(cls, s: GQNSettings, io, previous) -> "GQNGenerator":
+        kw = s.to_dict()
+        kw.pop("loss")   # the GQN's loss is its ELBO
+        return cls(io.x_dim, io.r_dim, io.out_dim, io.v_dim, io.render_size, **kw)
 
     def _core(self, cores, step):
         return cores if self.weight_sharing else cores[step]

@@ -13,15 +13,33 @@ The parameters stay ``nn.Conv2d`` so that checkpoint keys and shapes match the r
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..registry import Settings, loss_setting, register_generator, setting
 from .base import ImageGenerator
 
 
+@dataclass
+class PixelSettings(Settings):
+    """``settings`` of a ``PixelCNN`` generator (the reference's keys and defaults)."""
+    loss: List[str] = loss_setting(["logl1", "logssim"])
+    end_relu: bool = setting(True, "ReLU after the final layer (non-negative output)")
+    layers: int = setting(8, "hidden 1x1-conv layers after the input layer", min=0)
+    hidden_units: int = setting(512, "channels of every hidden layer", min=1)
+    propagate_buffers: bool = setting(False, "every hidden layer also reads the query buffers x")
+    propagate_representation: bool = setting(True, "every hidden layer also reads the representation r")
+    propagate_viewpoint: bool = setting(True, "every hidden layer also reads the query pose v")
+
+
+_DEFAULT = PixelSettings()
+
+
+@register_generator("PixelCNN", settings=PixelSettings)
 class PixelGenerator(ImageGenerator):
     """Per-pixel MLP: [x_dim + v + r] -> hidden x (1 + layers) -> out_dim.
 
@@ -29,10 +47,11 @@ class PixelGenerator(ImageGenerator):
     [B, r_dim, h, w], resized nearest to H x W) -> [B, out_dim, H, W].
     """
 
-    def __init__(self, x_dim: int, r_dim: int, out_dim: int, v_dim: int = 16, layers: int = 8,
-                 hidden_units: int = 512, propagate_buffers: bool = False,
-                 propagate_representation: bool = True, propagate_viewpoint: bool = True,
-                 end_relu: bool = True, losses: Sequence[str] = ("logl1", "logssim")):
+    def __init__(self, x_dim: int, r_dim: int, out_dim: int, v_dim: int = 16, layers: int = _DEFAULT.layers,
+                 hidden_units: int = _DEFAULT.hidden_units, propagate_buffers: bool = _DEFAULT.propagate_buffers,
+                 propagate_representation: bool = _DEFAULT.propagate_representation,
+                 propagate_viewpoint: bool = _DEFAULT.propagate_viewpoint, end_relu: bool = _DEFAULT.end_relu,
+                 losses: Sequence[str] = tuple(_DEFAULT.loss)):
         super().__init__(losses, end_relu)
         self.x_dim, self.r_dim, self.v_dim, self.out_dim = x_dim, r_dim, v_dim, out_dim
         self.propagate_buffers = propagate_buffers
@@ -43,6 +62,12 @@ class PixelGenerator(ImageGenerator):
         self.input = nn.Conv2d(x_dim + v_dim + r_dim, hidden_units, 1)
         self.layers = nn.ModuleList(nn.Conv2d(hidden_units + prop, hidden_units, 1) for _ in range(layers))
         self.final = nn.Conv2d(hidden_units, out_dim, 1)
+
+    @classmethod
+    def from_config(cls, s: PixelSettings, io, previous) -> "PixelGenerator":
+        return cls(io.x_dim, io.r_dim, io.out_dim, io.v_dim, layers=s.layers, hidden_units=s.hidden_units,
+                   propagate_buffers=s.propagate_buffers, propagate_representation=s.propagate_representation,
+                   propagate_viewpoint=s.propagate_viewpoint, end_relu=s.end_relu, losses=s.loss)
 
     @staticmethod
     def _layer(conv: nn.Conv2d, segments: List[Tuple[str, torch.Tensor]], size: Tuple[int, int, int]

@@ -10,16 +10,34 @@ Module names follow the reference checkpoints: ``down_block1..L``, ``upscaleN``/
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..registry import SettingError, Settings, loss_setting, register_generator, setting
 from .base import ImageGenerator, broadcast_spatial
 
 #: Channels of the down blocks of the paper's U-net (64 px -> 1 px).
 REFERENCE_CHANNELS = (128, 256, 512, 512, 512, 512, 512)
+
+
+@dataclass
+class UnetSettings(Settings):
+    """``settings`` of a ``Unet`` generator (the reference's keys and defaults; ``channels`` is ours)."""
+    loss: List[str] = loss_setting(["l1", "ssim"])
+    end_relu: bool = setting(True, "ReLU after the final 1x1 conv (non-negative output)")
+    channels: List[int] = setting(list(REFERENCE_CHANNELS), "channels of the down blocks, one per level; "
+                                  "the reference's are fixed to these 7 levels (64 px -> 1 px)", min=1, ours=True)
+
+    def check(self, spec, position):
+        levels = len(self.channels)
+        size = getattr(spec, "render_size", None)
+        if levels < 2 or (size is not None and size % (1 << (levels - 1))):
+            raise SettingError("channels", f"{levels} U-net levels need a render_size divisible by "
+                                           f"{1 << max(levels - 1, 1)} (and at least 2 levels), render_size is {size}")
 
 
 class UnetBlock(nn.Module):
@@ -42,6 +60,7 @@ def up_path_names(levels: int) -> List[int]:
     return list(range(4, n + 1)) + [1, 2, 3]
 
 
+@register_generator("Unet", settings=UnetSettings)
 class UnetGenerator(ImageGenerator):
     """U-Net: x [B, x_dim, H, W], v [B, v_dim, 1, 1], r [B, r_dim, h, w] -> [B, out_dim, H, W].
 
@@ -49,8 +68,8 @@ class UnetGenerator(ImageGenerator):
     """
 
     def __init__(self, x_dim: int, r_dim: int, out_dim: int, v_dim: int = 16,
-                 channels: Sequence[int] = REFERENCE_CHANNELS, end_relu: bool = True,
-                 losses: Sequence[str] = ("l1", "ssim")):
+                 channels: Sequence[int] = REFERENCE_CHANNELS, end_relu: bool = UnetSettings.end_relu,
+                 losses: Sequence[str] = tuple(UnetSettings().loss)):
         super().__init__(losses, end_relu)
         self.channels = list(channels)
         if len(self.channels) < 2:
@@ -66,6 +85,11 @@ class UnetGenerator(ImageGenerator):
             setattr(self, f"upscale{name}", nn.ConvTranspose2d(self.channels[j + 1], c, 4, stride=2, padding=1))
             setattr(self, f"up_block{name}", UnetBlock(2 * c, c))
         self.final = nn.Conv2d(self.channels[0], out_dim, 1)
+
+    @classmethod
+    def from_config(cls, s: UnetSettings, io, previous) -> "UnetGenerator":
+        return cls(io.x_dim, io.r_dim, io.out_dim, io.v_dim, channels=s.channels, end_relu=s.end_relu,
+                   losses=s.loss)
 
     def predict(self, x, v, r):
         h, w = x.shape[-2:]

@@ -1,0 +1,91 @@
+"""The package's import graph: no cycles (counting imports inside functions too), and the data
+layer does not reach up into training, analysis or the viewer."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "code" / "cnsr"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _ancestors(name: str):
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))}
+
+
+def import_graph():
+    """module -> the package modules it imports anywhere in its file (importing ``a.b.c`` also
+    imports the packages ``a.b`` and ``a``, except the importer's own parents)."""
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[:len(base) - node.level + 1] + ([node.module] if node.module else [])
+                    target = ".".join(base)
+                else:
+                    target = node.module or ""
+                targets = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for t in targets:
+                if t in files:
+                    deps |= {x for x in {t} | _ancestors(t) if x in files and x != name and x not in _ancestors(name)}
+        graph[name] = deps
+    return graph
+
+
+def find_cycles(graph):
+    state, cycles = {}, []
+
+    def visit(u, stack):
+        state[u] = 1
+        stack.append(u)
+        for v in sorted(graph[u]):
+            if state.get(v) == 1:
+                cycles.append(stack[stack.index(v):] + [v])
+            elif v not in state:
+                visit(v, stack)
+        stack.pop()
+        state[u] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+    return cycles
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_graph_sees_relative_and_lazy_imports():
+    graph = import_graph()
+    assert "cnsr.data.layout" in graph["cnsr.data.loader"]          # module top, relative
+    assert "cnsr.data.views" in graph["cnsr.data.onthefly"]
+    assert "cnsr.models" in graph["cnsr.data.layout"]                 # parent package of models.inputs
+
+
+def test_no_import_cycles():
+    cycles = find_cycles(import_graph())
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_data_layer_does_not_import_upper_layers():
+    upper = ("cnsr.engine", "cnsr.viewer", "cnsr.analysis", "cnsr.compositing", "cnsr.evaluation",
+             "cnsr.attribution")
+    graph = import_graph()
+    bad = {m: sorted(d for d in deps if d.startswith(upper))
+           for m, deps in graph.items() if m.startswith("cnsr.data")}
+    assert not {m: d for m, d in bad.items() if d}
