@@ -96,14 +96,38 @@ def viewer_latency(cfg_path: str, size: int, positions: int, seed: int = 0) -> N
             t3 = time.perf_counter()
             patch_attribution(model, batch, x=x, y=y, size=patch)
             plain.append(time.perf_counter() - t3)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc:
+        a = session.patch(size // 2, size // 2, 1, observations=False)
+    flops_first = fc.get_total_flops()
+    with FlopCounterMode(display=False) as fc:
+        session.observation_attribution(a.representation_grad)
+    flops_obs = fc.get_total_flops()
     name = Path(cfg_path).stem
     print(f"{name}, {size} px, {positions} patch positions (1x1 and 8x8), pixel-wise generator: {session.local}")
+    print(f"  work of an update: {flops_first / 1e9:.3f} GFLOP (first part, 1x1 patch) + "
+          f"{flops_obs / 1e9:.3f} GFLOP (observations)")
     print(f"  new scene (encoder forward, prediction):   {1000 * setup:7.1f} ms")
     print(f"  update, query + representation gradient:   {stats(first)}")
     print(f"  update, observations (encoder backward):   {stats(obs)}")
     print(f"  update, everything:                        {stats(full)}")
     print(f"  patch_attribution (recompute everything):  {stats(plain)}")
     print(f"  speed-up of a full update (medians):       {sorted(plain)[len(plain) // 2] / sorted(full)[len(full) // 2]:.1f}x")
+
+
+def matmul_gflops(repeats: int = 5) -> float:
+    """This machine's float32 matrix product speed now (best of ``repeats``), to read the
+    latencies against: work / speed is what an update costs without waiting for the CPU."""
+    a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
+    best = min(timed_once(lambda: a @ b) for _ in range(repeats))
+    return 2 * 1024 ** 3 / best / 1e9
+
+
+def timed_once(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def viewer_frames(cfg_path: str, size: int, seconds: float) -> None:
@@ -162,7 +186,8 @@ def main() -> None:
     if args.viewer:
         size = args.size if "--size" in sys.argv else 64
         torch.set_num_threads(args.threads or 2)
-        print(f"{torch.get_num_threads()} torch threads on {cpu_name()}")
+        print(f"{torch.get_num_threads()} torch threads on {cpu_name()}; float32 matrix product now: "
+              f"{matmul_gflops():.0f} GFLOPS (best of 5)")
         for name in args.configs:
             path = name if name.endswith(".json") else str(ROOT / "configs" / f"{name}.json")
             viewer_latency(path, size, args.positions)
