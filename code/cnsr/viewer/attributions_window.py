@@ -11,6 +11,7 @@ T Heatmap, A auto range, 1/2/3/4 Replace Light/Geo/Mat/All, 0 no replacement.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -51,7 +52,8 @@ class AttributionWindow(mglw.WindowConfig):
                             help="observations (default: the config's views_per_scene - 1)")
         parser.add_argument("--render_size", type=int, default=None, help="render size (default: the config's)")
         parser.add_argument("--spp", type=int, default=None, help="samples per pixel (default: the config's)")
-        parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+        parser.add_argument("--threads", type=int, default=0,
+                            help="torch threads (default: the cores less one, for the window and the renderer)")
         parser.add_argument("--frames", type=int, default=0, help="exit after this many frames (0: run until closed)")
         parser.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
         parser.add_argument("--save", action="store_true", help="press Save after the last frame (with --frames)")
@@ -66,8 +68,8 @@ class AttributionWindow(mglw.WindowConfig):
         from ..engine.api import load_model
 
         a = self.argv
-        if a.threads:
-            torch.set_num_threads(a.threads)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+        torch.set_num_threads(a.threads or max(1, cores - 1))
         device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
         cfg = load_config(a.config)
         model = load_model(cfg, a.checkpoint, device=device).requires_grad_(False)
