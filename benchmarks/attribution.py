@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Patch attribution speed: one backward pass of the summed patch (``cnsr.attribution``) against
+"""Patch attribution speed: one backward pass of the summed patch (``cnsr.analysis.attribution``) against
 the reference's one backward pass per pixel and channel of the patch.
 
 A model of a config (default ``room_beauty``: Pool encoder, 10 x 512 pixel generator; random
@@ -13,7 +13,7 @@ the script checks that they agree and prints their times and the ratio.
 
 ``--viewer``: what the attribution viewer (``visualize-attributions.py``) waits for. Per config
 (default ``quickstart`` and ``room_beauty``, random weights, ``--size`` 64, 2 threads): the
-latency of a patch update of :class:`cnsr.attribution.AttributionSession` (patch moved: the
+latency of a patch update of :class:`cnsr.analysis.attribution.AttributionSession` (patch moved: the
 query attributions and the representation's gradient; then the observations' attributions)
 against :func:`patch_attribution` recomputing everything, best and median over random patch
 positions; and the viewer's frame time (composing the window image, the work of the UI thread)
@@ -30,16 +30,19 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "code"))
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import cpu_name  # noqa: E402
-from cnsr.attribution import patch_attribution, patch_attribution_loop  # noqa: E402
+from cnsr.analysis.attribution import AttributionSession, patch_attribution, patch_attribution_loop  # noqa: E402
 from cnsr.config import load_config  # noqa: E402
 from cnsr.models import build_model  # noqa: E402
 from cnsr.passes import channels  # noqa: E402
+from cnsr.render import Renderer  # noqa: E402
+from cnsr.viewer.attributions import AttributionViewerState, BackgroundUpdater  # noqa: E402
 
 
 def random_batch(cfg, size: int, views: int = 3) -> dict:
@@ -68,8 +71,6 @@ def stats(ts) -> str:
 
 def viewer_latency(cfg_path: str, size: int, positions: int, seed: int = 0) -> None:
     """Update latencies of the viewer's attribution session against recomputing everything."""
-    from cnsr.attribution import AttributionSession
-
     cfg = load_config(cfg_path)
     torch.manual_seed(0)
     model = build_model(cfg).eval().requires_grad_(False)
@@ -96,8 +97,6 @@ def viewer_latency(cfg_path: str, size: int, positions: int, seed: int = 0) -> N
             t3 = time.perf_counter()
             patch_attribution(model, batch, x=x, y=y, size=patch)
             plain.append(time.perf_counter() - t3)
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as fc:
         a = session.patch(size // 2, size // 2, 1, observations=False)
     flops_first = fc.get_total_flops()
@@ -133,9 +132,6 @@ def timed_once(fn) -> float:
 def viewer_frames(cfg_path: str, size: int, seconds: float) -> None:
     """Frame time of the viewer's UI thread (composing the canvas as the window does when the
     image changed) while the background thread computes updates for a patch moved every frame."""
-    from cnsr.render import Renderer
-    from cnsr.viewer.attributions import AttributionViewerState, BackgroundUpdater
-
     cfg = load_config(cfg_path)
     torch.manual_seed(0)
     model = build_model(cfg).eval().requires_grad_(False)

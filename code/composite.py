@@ -3,14 +3,14 @@
 ``python code/composite.py --config C --checkpoint P --lighting A --geometry B --material M --out out.png``.
 
 See ``--help`` and the README's "Evaluation and compositing" section; the logic lives in
-:mod:`cnsr.compositing`.
+:mod:`cnsr.analysis.compositing` (command line: :mod:`cnsr.analysis.cli`).
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cnsr.compositing import main  # noqa: E402
+from cnsr.analysis.cli import composite_main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(composite_main())

@@ -3,45 +3,15 @@
 
     python code/preview-scenes.py --dataset room --out room.png
     python code/preview-scenes.py --dataset archviz --out archviz.png --count 4 --size 128 --spp 64
+
+See ``--help``; the logic lives in :mod:`cnsr.scenes.preview` (command line: :mod:`cnsr.scenes.cli`).
 """
-import argparse
-import os
 import sys
-import time
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cnsr.io.png import write_png  # noqa: E402
-from cnsr.scenes import DATASETS  # noqa: E402
-from cnsr.scenes.preview import contact_sheet  # noqa: E402
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="room", choices=DATASETS, help="scene family (default: room)")
-    ap.add_argument("--out", default="preview.png", help="output PNG file (default: preview.png)")
-    ap.add_argument("--count", type=int, default=6, help="number of scenes = rows (default: 6)")
-    ap.add_argument("--size", type=int, default=96, help="image size in pixels (default: 96)")
-    ap.add_argument("--spp", type=int, default=32, help="samples per pixel (default: 32)")
-    ap.add_argument("--seed", type=int, default=0, help="randomizer seed (default: 0)")
-    ap.add_argument("--passes", default="beauty,normal,albedo,depth",
-                    help="comma-separated passes = columns (default: beauty,normal,albedo,depth)")
-    ap.add_argument("--exposure", type=float, default=1.0, help="exposure of radiance passes (default: 1)")
-    ap.add_argument("--threads", type=int, default=0, help="render threads, 0 = all cores (default: 0)")
-    args = ap.parse_args(argv)
-    if args.count < 1 or args.size < 1 or args.spp < 1:
-        ap.error("--count, --size and --spp must be positive")
-    passes = [p.strip() for p in args.passes.split(",") if p.strip()]
-    t0 = time.time()
-    try:
-        sheet = contact_sheet(args.dataset, count=args.count, size=args.size, spp=args.spp, seed=args.seed,
-                              passes=passes, exposure=args.exposure, threads=args.threads, progress=True)
-    except ValueError as e:
-        ap.error(str(e))
-    write_png(args.out, sheet)
-    print(f"wrote {args.out} ({sheet.shape[1]}x{sheet.shape[0]}, {args.count} scenes, "
-          f"{time.time() - t0:.1f} s)")
-
+from cnsr.scenes.cli import preview_main  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    sys.exit(preview_main())

@@ -51,7 +51,7 @@ def test_jitter_rule_deterministic_and_keeps_the_rest():
 
 
 def test_compositing_scene_file_views_use_the_jitter_rule():
-    from cnsr.compositing import scene_views
+    from cnsr.analysis.compositing import scene_views
 
     path = ROOT / "examples" / "room.json"
     if not path.is_file():

@@ -77,7 +77,7 @@ def test_release_defaults_and_pixel_mapping(state):
 
 
 def test_patch_controls_and_click(state):
-    from cnsr.attribution import patch_attribution
+    from cnsr.analysis.attribution import patch_attribution
 
     state.set_pixel_index("x", 3)
     state.set_pixel_index("y", 5)
@@ -107,7 +107,7 @@ def test_patch_controls_and_click(state):
 
 
 def test_modes_compute_their_targets(state):
-    from cnsr.attribution import PARTITIONS, patch_attribution, representation_attribution
+    from cnsr.analysis.attribution import PARTITIONS, patch_attribution, representation_attribution
 
     sd = state.scene_data
     st = state.settings
@@ -174,9 +174,8 @@ def test_display_controls_change_the_canvas_not_the_attribution(state):
 
 
 def test_replace_buttons_match_replace_partition(state):
-    from cnsr.attribution import replace_partition
-    from cnsr.io.preview import visualize_pass
-    from cnsr.viewer import tensor_image
+    from cnsr.analysis.attribution import replace_partition
+    from cnsr.io.preview import display
 
     sd = state.scene_data
     lay = {t[0]: t[1:] for t in state.layout().tiles}
@@ -191,7 +190,7 @@ def test_replace_buttons_match_replace_partition(state):
             expected = replace_partition(state.model, sd.batch, part)[-1]["beauty"][0].numpy()
         np.testing.assert_array_equal(state.replaced_image[1], expected)
         shown = state.tile_images()["replaced"]
-        np.testing.assert_array_equal(shown, visualize_pass("beauty", tensor_image(expected)))
+        np.testing.assert_array_equal(shown, display("beauty", np.moveaxis(expected, 0, -1)))
         assert part in state.labels()["replaced"]
     state.replace(None)
     assert "replaced" not in state.tile_images()

@@ -31,10 +31,11 @@ from tqdm import tqdm
 
 from ..config import REPO_DIR, Config, load_config
 from ..data import LoaderFactory, batch_to_device, build_loader
+from ..metrics import flat_metrics, score_outputs
 from ..models import build_model
 from . import checkpoint as ckpt
 from .distributed import DistributedContext, init_distributed
-from .monitor import TensorBoardMonitor, flat_metrics, flatten_stats, score_outputs
+from .monitor import TensorBoardMonitor, flatten_stats
 
 Batch = Dict[str, Any]
 

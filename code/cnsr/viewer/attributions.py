@@ -10,7 +10,7 @@ lists, ``New Scene``, ``Save`` and ``Replace Light / Geo / Mat / All``. ``Pixel 
 ``Pixel Y`` are stored as fractions in [0, 1] as in the paper's tool (its ``settings.txt``
 files load here), and shown as pixels, a latent dimension or a partition.
 
-The attributions come from :class:`cnsr.attribution.AttributionSession`. :meth:`update`
+The attributions come from :class:`cnsr.analysis.attribution.AttributionSession`. :meth:`update`
 computes what the controls ask for; it can run in a background thread
 (:class:`BackgroundUpdater`) while the window keeps drawing the last result: a patch update
 publishes the query attributions and the representation's gradient first and the
@@ -40,8 +40,16 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .. import attribution as A
-from . import TileCanvas, tensor_image, to_rgb8
+from ..analysis import attribution as A
+from ..data.layout import batch_to_device, split_views
+from ..data.views import View, jitter_camera, render_views
+from ..io.atomic import atomic_path
+from ..io.jsonfile import read_json_file
+from ..io.png import to_uint8, write_png
+from ..io.preview import display, to_hwc
+from ..render import Renderer
+from ..scenes import make_randomizer
+from . import TileCanvas
 
 #: the release's slider ranges and defaults
 RANGE_MIN_LIMIT = 0.005
@@ -234,9 +242,6 @@ class AttributionViewerState:
                  settings_file: Optional[str] = None, seed: int = 0, views: Optional[int] = None,
                  size: Optional[int] = None, spp: Optional[int] = None, device="cpu",
                  out_folder: str = "attributions", tile_scale: int = 0):
-        from ..render import Renderer
-        from ..scenes import make_randomizer
-
         self.cfg, self.model = cfg, model
         self.device = torch.device(device)
         self.renderer = renderer or Renderer()
@@ -278,14 +283,9 @@ class AttributionViewerState:
         return seeds
 
     def _jittered(self, cam: dict) -> List[dict]:
-        pos, look = np.asarray(cam["position"], float), np.asarray(cam["lookat"], float)
-        dist = float(np.linalg.norm(look - pos))
-        return [{**cam, "position": (pos + self.rng.normal(0.0, 0.05 * dist, 3)).tolist(), "lookat": look.tolist()}
-                for _ in range(self.views)]
+        return [jitter_camera(cam, self.rng) for _ in range(self.views)]
 
     def _scene_from_file(self, path: str) -> dict:
-        from ..io.jsonfile import read_json_file
-
         scene = read_json_file(path, SettingsError, "scene file")
         cam = scene.get("camera") if isinstance(scene, dict) else None
         if not isinstance(cam, dict) or "position" not in cam or "lookat" not in cam:
@@ -320,21 +320,15 @@ class AttributionViewerState:
             self._scene_version += 1
 
     def _render_scene(self, version: int, desc: dict) -> SceneData:
-        from ..data.loader import batch_to_device, split_views
-
-        r = self.renderer
-        # a scene file loads by its path: its relative file names resolve against its folder
-        r.load_scene(desc["source"] if desc.get("source") and Path(desc["source"]).is_file() else desc["scene"])
+        # a scene file is seen through its path: its relative file names resolve against its folder
+        source = desc["source"] if desc.get("source") and Path(desc["source"]).is_file() else desc["scene"]
         cams = list(desc["observation_cameras"]) + [desc["query_camera"]]
-        imgs, poses = [], []
-        for cam, seed in zip(cams, desc["seeds"]):
-            r.set_camera(list(cam["position"]), list(cam["lookat"]), fov=cam.get("fov"))
-            out = r.render(size=int(desc["size"]), spp=int(desc["spp"]), seed=int(seed), passes=self.passes)
-            imgs.append({p: np.moveaxis(out[p], -1, 0) for p in self.passes})
-            poses.append(r.pose())
-        images = {p: np.stack([i[p] for i in imgs])[None] for p in self.passes}     # [1, V+1, C, H, W]
+        seeds = [int(s) for s in desc["seeds"]]
+        arrays, poses = render_views(self.renderer, [[View(source, cam) for cam in cams]], int(desc["size"]),
+                                     int(desc["spp"]), self.passes, seed=lambda scene, b, v, views: seeds[v])
+        images = {p: arrays[p] for p in self.passes}                                # [1, V+1, C, H, W]
         n = len(desc["observation_cameras"])
-        batch = split_views(images, np.stack(poses)[None].astype(np.float32), -1, n)
+        batch = split_views(images, poses, -1, n)
         query = {k: v[0].numpy().copy() for k, v in batch["query_images"].items()}
         observations = {k: v[0].numpy().copy() for k, v in batch["observation_images"].items()}
         batch = batch_to_device(batch, self.device)
@@ -619,8 +613,6 @@ class AttributionViewerState:
 
     def _scene_tiles(self, sd: SceneData) -> Dict[str, np.ndarray]:
         """The tiles that depend only on the scene and the chosen buffers (cached)."""
-        from ..io.preview import visualize_pass
-
         s = self.settings
         key = (sd.version, s.query_buffer, s.observation_buffer)
         cached = getattr(self, "_scene_tile_cache", None)
@@ -630,19 +622,17 @@ class AttributionViewerState:
         out: Dict[str, np.ndarray] = {}
         ref = sd.query.get(op, sd.query.get("beauty"))
         if ref is not None:
-            out["reference"] = visualize_pass(op, tensor_image(ref))
-        out["prediction"] = visualize_pass(op, tensor_image(sd.session.prediction[0]))
+            out["reference"] = display(op, to_hwc(ref))
+        out["prediction"] = display(op, to_hwc(sd.session.prediction[0]))
         if qb in sd.query:
-            out["query"] = visualize_pass(qb, tensor_image(sd.query[qb]))
+            out["query"] = display(qb, to_hwc(sd.query[qb]))
         if ob in sd.observations:
             for i in range(sd.observations[ob].shape[0]):
-                out[f"observation_{i}"] = visualize_pass(ob, tensor_image(sd.observations[ob][i]))
+                out[f"observation_{i}"] = display(ob, to_hwc(sd.observations[ob][i]))
         self._scene_tile_cache = (key, out)
         return out
 
     def tile_images(self) -> Dict[str, np.ndarray]:
-        from ..io.preview import visualize_pass
-
         sd, res, s = self.scene_data, self.result, self.settings
         if sd is None:
             return {}
@@ -650,7 +640,7 @@ class AttributionViewerState:
         op, qb, ob = self.output_pass, s.query_buffer, s.observation_buffer
         rep = self.replaced_image
         if s.replaced is not None and rep is not None and rep[0] == (sd.version, s.replaced):
-            out["replaced"] = visualize_pass(op, tensor_image(rep[1]))
+            out["replaced"] = display(op, to_hwc(rep[1]))
         fresh = res is not None and res.key[0] == sd.version
         if fresh and qb in res.query:
             out["query_attribution"] = colorize(res.query[qb].sum(0), s.range_min, s.range_max, s.heatmap,
@@ -687,7 +677,7 @@ class AttributionViewerState:
             img[y:y + h, x:x + w] = representation_plot(
                 res.representation.reshape(r, -1).mean(1),
                 np.abs(res.representation * res.representation_grad).reshape(r, -1).sum(1), sd.owner, w, h)
-        rgb8 = to_rgb8(img)
+        rgb8 = to_uint8(img)
         self._base_cache = (key, img, rgb8)
         return img, rgb8
 
@@ -775,9 +765,6 @@ class AttributionViewerState:
         """'Save': a new folder ``<out_folder>/<date>_<time>`` with settings.json, settings.txt
         (the release's format), scene.json, figure.png (``figure``, default the canvas) and
         arrays.npz. Returns the folder."""
-        from ..io.atomic import atomic_path
-        from ..io.png import write_png
-
         self.wait()
         stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
         folder = self.out_folder / stamp
@@ -804,8 +791,6 @@ class AttributionViewerState:
         render seeds and controls, so the same arrays), or the release's ``settings.txt`` (its
         scene file, new observations). ``scene_file`` replaces the settings' scene. 'New Scene'
         afterwards draws random scenes as usual (new views of ``scene_file`` when given)."""
-        from ..io.jsonfile import read_json_file
-
         p = Path(path)
         if p.suffix.lower() == ".json":
             d = read_json_file(p, SettingsError, "attribution settings file")

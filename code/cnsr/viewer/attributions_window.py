@@ -19,11 +19,18 @@ import imgui
 import moderngl
 import moderngl_window as mglw
 import numpy as np
+import torch
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
+from ..config import ConfigError, load_config
+from ..data.exrbatch import DatasetError
+from ..engine.api import load_model
+from ..engine.checkpoint import CheckpointError
+from ..io.png import write_png
+from ..render.scene import SceneError
 from .attributions import (PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, AttributionViewerState,
-                           BackgroundUpdater)
+                           BackgroundUpdater, SettingsError)
 from .gqn_window import _FRAGMENT, _VERTEX
 
 #: width of the controls panel at the right of the window
@@ -62,11 +69,6 @@ class AttributionWindow(mglw.WindowConfig):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        import torch
-
-        from ..config import load_config
-        from ..engine.api import load_model
-
         a = self.argv
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
         torch.set_num_threads(a.threads or max(1, cores - 1))
@@ -242,8 +244,6 @@ class AttributionWindow(mglw.WindowConfig):
         print(f"saved {folder}", flush=True)
 
     def save_screenshot(self, path: str) -> None:
-        from ..io.png import write_png
-
         write_png(path, self._framebuffer())
 
     # ------------------------------------------------------------------ events
@@ -325,14 +325,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if any(a in ("headless", "--window=headless", "-wnd=headless") for a in args) and \
             not any(a.startswith("--backend") for a in args):
         args += ["--backend", "egl"]
-    from ..config import ConfigError
-    from ..engine.checkpoint import CheckpointError
-    from ..render.scene import SceneError
-    from .attributions import SettingsError
-
     try:
         mglw.run_window_config(AttributionWindow, args=args)
-    except (ConfigError, CheckpointError, SceneError, SettingsError) as e:
+    except (ConfigError, CheckpointError, DatasetError, SceneError, SettingsError) as e:
         print(f"visualize-attributions: {e}", file=sys.stderr)
         return 2
     return 0

@@ -25,10 +25,10 @@ import torch
 
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, render_views
-from ..io.preview import visualize_pass
+from ..io.preview import display, grid_cells, to_hwc
 from ..render import Renderer
 from ..scenes import make_randomizer
-from . import TileCanvas, tensor_image
+from . import TileCanvas
 
 SPP_STEP = 10
 SPP_MIN = 1
@@ -219,7 +219,7 @@ class GQNViewerState:
         batch = batch_to_device(batch, self.device)
         with torch.no_grad():
             self._reps = self.model.encode(batch, -1)[0]
-        self.images["observations"] = [visualize_pass("beauty", tensor_image(self.observations["beauty"][0, v]))
+        self.images["observations"] = [display("beauty", to_hwc(self.observations["beauty"][0, v]))
                                        for v in range(self.views)]
         self._dirty_observations = False
 
@@ -240,10 +240,10 @@ class GQNViewerState:
         for spec, out in zip(self.model.generator.specs[:-1], outputs[:-1]):
             if spec.override_sample:
                 state.update(out)
-        self.images["reference"] = visualize_pass(name, tensor_image(query[name][0, 0])) if name in query else \
-            visualize_pass("beauty", tensor_image(query["beauty"][0, 0]))
-        self.images["prediction"] = visualize_pass(name, tensor_image(last[name]))
-        self.images["buffers"] = [(p, visualize_pass(p, tensor_image(state[p]))) for p in self.query_passes
+        self.images["reference"] = display(name, to_hwc(query[name][0, 0])) if name in query else \
+            display("beauty", to_hwc(query["beauty"][0, 0]))
+        self.images["prediction"] = display(name, to_hwc(last[name]))
+        self.images["buffers"] = [(p, display(p, to_hwc(state[p]))) for p in self.query_passes
                                   if p in state]
         self._dirty_query = False
 
@@ -265,16 +265,13 @@ class GQNViewerState:
         ``observation_i``, under the prediction ``buffer_i``, ``TILES_PER_ROW`` per row."""
         big, g = self.big, GAP
         small = (big - (TILES_PER_ROW - 1) * g) // TILES_PER_ROW
-        tiles = [("reference", g, g, big, big), ("prediction", 2 * g + big, g, big, big)]
-
-        def below(prefix: str, n: int, x0: int):
-            for i in range(n):
-                r, c = divmod(i, TILES_PER_ROW)
-                tiles.append((f"{prefix}_{i}", x0 + c * (small + g), 2 * g + big + r * (small + g), small, small))
-
-        below("observation", self.views, g)
-        below("buffer", len(self.query_passes), 2 * g + big)
-        rows = max(math.ceil(self.views / TILES_PER_ROW), math.ceil(len(self.query_passes) / TILES_PER_ROW), 1)
+        top = grid_cells(1, 2, big, big, gap=g)
+        tiles = [("reference", *top[0]), ("prediction", *top[1])]
+        counts = {"observation": self.views, "buffer": len(self.query_passes)}
+        rows = max(max(math.ceil(n / TILES_PER_ROW) for n in counts.values()), 1)
+        for (prefix, n), x0 in zip(counts.items(), (0, g + big)):
+            cells = grid_cells(math.ceil(n / TILES_PER_ROW), TILES_PER_ROW, small, small, gap=g, x0=x0, y0=g + big)
+            tiles += [(f"{prefix}_{i}", *cells[i]) for i in range(n)]
         return TileCanvas(3 * g + 2 * big, 2 * g + big + rows * (small + g), tiles)
 
     def tile_images(self) -> Dict[str, np.ndarray]:

@@ -14,10 +14,13 @@ import imgui
 import moderngl
 import moderngl_window as mglw
 import numpy as np
+import torch
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
-from . import to_rgb8
+from ..config import load_config
+from ..engine.api import load_model
+from ..io.png import to_uint8, write_png
 from .gqn import SPP_MAX, SPP_MIN, GQNViewerState
 
 #: width of the options panel at the right of the window
@@ -66,11 +69,6 @@ class GQNWindow(mglw.WindowConfig):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        import torch
-
-        from ..config import load_config
-        from ..engine.api import load_model
-
         a = self.argv
         device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
         cfg = load_config(a.config)
@@ -88,7 +86,7 @@ class GQNWindow(mglw.WindowConfig):
 
     # ------------------------------------------------------------------ drawing
     def _upload(self) -> None:
-        img = to_rgb8(self.state.canvas())
+        img = to_uint8(self.state.canvas())
         h, w = img.shape[:2]
         if self.texture is None or self.texture.size != (w, h):
             if self.texture is not None:
@@ -172,8 +170,6 @@ class GQNWindow(mglw.WindowConfig):
                 draw.add_text(px, py, imgui.get_color_u32_rgba(1, 1, 1, 1), names[name])
 
     def save_screenshot(self, path: str) -> None:
-        from ..io.png import write_png
-
         fw, fh = self.wnd.buffer_size
         data = np.frombuffer(self.ctx.fbo.read(viewport=(0, 0, fw, fh), components=3, alignment=1), np.uint8)
         write_png(path, data.reshape(fh, fw, 3)[::-1].astype(np.float32) / 255.0)

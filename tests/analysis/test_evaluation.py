@@ -1,4 +1,4 @@
-"""code/evaluate.py and cnsr.evaluation: metrics over the test split, table, JSON and grids."""
+"""code/evaluate.py and cnsr.analysis.evaluation: metrics over the test split, table, JSON and grids."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "evaluate.py"
 SIZE = 16
 
@@ -53,7 +53,7 @@ def test_help():
 
 def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
     pytest.importorskip("cnsr._renderer")
-    from cnsr.evaluation import main
+    from cnsr.analysis.cli import evaluate_main as main
     from cnsr.io.png import read_png
 
     cfg, ckpt = tiny
@@ -72,7 +72,7 @@ def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
 
 def test_metrics_are_those_of_score_outputs():
     """A model that predicts the reference exactly scores L1 0 and SSIM 1."""
-    from cnsr.evaluation import evaluate
+    from cnsr.analysis.evaluation import evaluate
 
     ref = torch.rand(3, 3, SIZE, SIZE)
 
@@ -93,3 +93,26 @@ def test_missing_checkpoint_is_a_clear_error(tiny, tmp_path):
     r = run("--config", cfg, "--checkpoint", tmp_path / "nope.pt", "--device", "cpu", "--no_progress")
     assert r.returncode == 1
     assert "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_metrics_are_chosen_by_name(tiny, capsys):
+    """``metrics=`` picks from the registry: only those are scored, tabled and stored; an unknown
+    name is a usage error naming the known ones."""
+    from cnsr.analysis.cli import evaluate_main
+    from cnsr.analysis.evaluation import evaluate, format_table
+
+    ref = torch.rand(2, 3, SIZE, SIZE)
+
+    class Off(torch.nn.Module):
+        iteration = 0
+
+        def sample(self, batch):
+            return [{"beauty": batch["query_images"]["beauty"] + 0.25}]
+
+    report = evaluate(Off(), [{"query_images": {"beauty": ref}}], progress=False, metrics=["l1"])
+    assert report["metrics"] == {"beauty_0": {"l1": pytest.approx(0.25)}}
+    table = format_table(report)
+    assert "L1" in table and "SSIM" not in table and "0.2500" in table
+    cfg, ckpt = tiny
+    assert evaluate_main(["--config", str(cfg), "--checkpoint", str(ckpt), "--metrics", "ssim,nope"]) == 2
+    assert "'nope'" in capsys.readouterr().err

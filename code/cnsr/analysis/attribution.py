@@ -32,6 +32,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from ..models.generators import PixelGenerator, SumGenerator
+from ..models.partition import dimension_positions, partition_boundaries
+from .compositing import partition_assignment
+
 PARTITIONS = ("lighting", "geometry", "material")
 _PARTITION_INDEX = {"lighting": 0, "light": 0, "geometry": 1, "geo": 1, "material": 2, "mat": 2}
 
@@ -162,17 +166,13 @@ def partition_index(partition: Union[int, str]) -> int:
 def partition_owner(model, encoder: int = 0) -> torch.Tensor:
     """Long tensor [r]: the partition (0 lighting, 1 geometry, 2 material, 3 null) of each
     representation dimension. With ``latent_separation``: the hard assignment of the model's
-    learned boundaries (:func:`cnsr.compositing.partition_assignment`, null dimensions marked 3);
+    learned boundaries (:func:`cnsr.analysis.compositing.partition_assignment`, null dimensions marked 3);
     without it: thirds, split at ``r//3`` and ``2r//3``."""
     enc = model.representation.representations[encoder]
     r = enc.r_dim
     if getattr(model.cfg, "latent_separation", False):
-        from .compositing import partition_assignment
-
         owner = partition_assignment(model, encoder).clone()
         if enc.adaptive and enc.empty_partition:
-            from .models.partition import dimension_positions, partition_boundaries
-
             with torch.no_grad():
                 s = partition_boundaries(enc.fractions())
                 t = dimension_positions(r, s.dtype, s.device)
@@ -237,8 +237,6 @@ def _pixelwise(model, batch: dict, reps: List[torch.Tensor]) -> bool:
     """True when every output pixel depends only on the query buffers at that pixel: a chain of
     pixel generators (and sums) reading pooled (1 x 1) representations, run at the resolution
     of the query buffers."""
-    from .models.generators import PixelGenerator, SumGenerator
-
     if not all(isinstance(net, (PixelGenerator, SumGenerator)) for net in model.generator.generators):
         return False
     if not all(r.shape[-2:] == (1, 1) for r in reps):

@@ -1,4 +1,4 @@
-"""cnsr.attribution: gradient x input of patches, the representation and its partitions."""
+"""cnsr.analysis.attribution: gradient x input of patches, the representation and its partitions."""
 import pytest
 import torch
 
@@ -47,7 +47,7 @@ def all_close(a, b, **kw):
 
 
 def test_vectorised_patch_equals_per_pixel_backward():
-    from cnsr.attribution import patch_attribution, patch_attribution_loop
+    from cnsr.analysis.attribution import patch_attribution, patch_attribution_loop
 
     model, batch = make_model(), make_batch()
     fast = patch_attribution(model, batch, x=2, y=3, size=3)
@@ -60,7 +60,7 @@ def test_vectorised_patch_equals_per_pixel_backward():
 
 
 def test_patch_is_clipped_to_the_image_and_channels_select():
-    from cnsr.attribution import patch_attribution, patch_attribution_loop, patch_bounds
+    from cnsr.analysis.attribution import patch_attribution, patch_attribution_loop, patch_bounds
 
     assert patch_bounds(SIZE, SIZE, SIZE - 2, 0, 5) == (SIZE - 2, SIZE, 0, 5)
     model, batch = make_model(), make_batch()
@@ -89,7 +89,7 @@ def where_dict(key):
 
 
 def test_size_one_patch_is_gradient_times_input_by_finite_differences():
-    from cnsr.attribution import patch_attribution
+    from cnsr.analysis.attribution import patch_attribution
 
     model, batch = make_model(), make_batch()
     att = patch_attribution(model, batch, x=5, y=1, size=1)
@@ -108,7 +108,7 @@ def test_size_one_patch_is_gradient_times_input_by_finite_differences():
 
 
 def test_activate_mean_is_the_image_mean():
-    from cnsr.attribution import patch_attribution
+    from cnsr.analysis.attribution import patch_attribution
 
     model, batch = make_model(), make_batch()
     full = patch_attribution(model, batch, x=0, y=0, size=SIZE)
@@ -119,7 +119,7 @@ def test_activate_mean_is_the_image_mean():
 
 
 def test_representation_dimension_and_partition_mean():
-    from cnsr.attribution import partition_dims, partition_owner, representation_attribution
+    from cnsr.analysis.attribution import partition_dims, partition_owner, representation_attribution
 
     model, batch = make_model(), make_batch()
     owner = partition_owner(model)
@@ -139,7 +139,7 @@ def test_representation_dimension_and_partition_mean():
 
 
 def test_static_partitions_without_latent_separation():
-    from cnsr.attribution import partition_owner
+    from cnsr.analysis.attribution import partition_owner
 
     model = make_model(latent_separation=False, empty_partition=False)
     assert partition_owner(model).tolist() == [0] * 4 + [1] * 4 + [2] * 4
@@ -147,7 +147,7 @@ def test_static_partitions_without_latent_separation():
 
 @pytest.mark.parametrize("partition", ["light", "geo", "mat", "all"])
 def test_replace_partition_zeroes_exactly_its_dimensions(partition, monkeypatch):
-    from cnsr.attribution import partition_owner, replace_partition
+    from cnsr.analysis.attribution import partition_owner, replace_partition
 
     model, batch = make_model(), make_batch()
     seen = []

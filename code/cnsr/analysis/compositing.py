@@ -24,13 +24,19 @@ source (the encoder masks them); they are taken from the geometry scene.
 """
 from __future__ import annotations
 
-import argparse
+import json
 import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
+
+from ..data.layout import batch_to_device, split_views
+from ..data.views import View, jitter_camera, offset_seeds, render_views
+from ..io.preview import display, grid
+from ..models.partition import dimension_positions, partition_boundaries
+from ..scenes import DATASETS, make_randomizer
 
 FACTORS = ("lighting", "geometry", "material")
 _FACTOR_INDEX = {name: i for i, name in enumerate(FACTORS)}
@@ -63,8 +69,6 @@ def partition_assignment(model, encoder: int = 0, iteration: Optional[int] = Non
         inside = torch.stack([1 - enc.factor_mask(f, it) for f in range(3)])
         owner = inside.argmax(dim=0)
         if enc.adaptive:
-            from .models.partition import dimension_positions, partition_boundaries
-
             s = partition_boundaries(enc.fractions())
             t = dimension_positions(owner.shape[0], s.dtype, s.device)
             # a dimension on a boundary (the last one, t = 1, sits on both material's right end
@@ -108,8 +112,6 @@ def composite_representation(model, reps: Mapping[Union[int, str], torch.Tensor]
 
 # ------------------------------------------------------------------------------ scenes
 def _is_dataset_spec(spec: str) -> bool:
-    from .scenes import DATASETS
-
     name, sep, seed = spec.partition(":")
     return bool(sep) and name in DATASETS and seed.lstrip("-").isdigit() and not os.path.exists(spec)
 
@@ -117,13 +119,7 @@ def _is_dataset_spec(spec: str) -> bool:
 def scene_views(spec: str, views: int, seed: int = 0) -> list:
     """``views`` observation cameras and a last query camera for scene ``spec`` (see the module
     docstring): a list of :class:`cnsr.data.views.View` (scene dict or file path, camera)."""
-    import json
-
-    from .data.views import View, jitter_camera
-
     if _is_dataset_spec(spec):
-        from .scenes import make_randomizer
-
         name, _, s = spec.partition(":")
         rz = make_randomizer(name, int(s))
         rz.random_scene()
@@ -153,9 +149,6 @@ def scene_batch(renderer, spec: str, cfg, views: int, size: int, spp: int, seed:
                 device: Union[str, torch.device] = "cpu") -> Dict[str, object]:
     """The model's batch layout for one scene: ``views`` observations and one query view. The
     beauty pass is always rendered too (for display)."""
-    from .data.layout import batch_to_device, split_views
-    from .data.views import offset_seeds, render_views
-
     passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
     images, poses = render_views(renderer, [scene_views(spec, views, seed)], size, spp, passes, offset_seeds(seed))
     batch = split_views(images, poses, -1, views)
@@ -176,77 +169,7 @@ def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, 
 
 
 def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str) -> np.ndarray:
-    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction."""
-    from .io.preview import visualize_pass
-
-    h = prediction.shape[-1]
-    tiles = []
-    for t in sources:
-        t = t[:1].float().cpu()
-        if t.shape[-1] != h:
-            t = torch.nn.functional.interpolate(t, size=(h, h), mode="nearest")
-        tiles.append(visualize_pass("beauty", t[0].permute(1, 2, 0).numpy()))
-    tiles.append(visualize_pass(pass_name, prediction[0].float().cpu().permute(1, 2, 0).numpy()))
-    return np.concatenate(tiles, axis=1)
-
-
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="composite.py",
-        description="Build one scene representation from the lighting, geometry and material "
-                    "partitions of three scenes and decode it. Scenes: a scene JSON file or "
-                    "DATASET:SEED (e.g. room:3). Writes a PNG strip: the three sources' renders | "
-                    "the composite prediction.")
-    p.add_argument("--config", required=True, help="the model's config JSON (needs latent_separation)")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file")
-    p.add_argument("--lighting", required=True, help="scene whose lighting partition is used")
-    p.add_argument("--geometry", required=True, help="scene whose geometry partition is used")
-    p.add_argument("--material", required=True, help="scene whose material partition is used")
-    p.add_argument("--query", default=None, help="scene whose query view G-buffer is decoded "
-                                                 "(default: the geometry scene)")
-    p.add_argument("--out", required=True, help="output PNG")
-    p.add_argument("--views", type=int, default=None,
-                   help="observations per scene (default: the config's views_per_scene - 1)")
-    p.add_argument("--size", type=int, default=None, help="render size (default: the config's)")
-    p.add_argument("--spp", type=int, default=None, help="samples per pixel (default: the config's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the camera perturbations and render noise")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    return p.parse_args(argv)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    import sys
-
-    from .config import load_config
-    from .engine.api import load_model
-    from .engine.checkpoint import CheckpointError
-    from .io.png import write_png
-    from .render import Renderer
-
-    args = parse_args(argv)
-    try:
-        cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
-        require_partitioning(model)
-        views = args.views if args.views is not None else max(1, cfg.views_per_scene - 1)
-        size = args.size or cfg.max_render_size()
-        spp = args.spp or cfg.samples_per_pixel
-        if views < 1 or size < 1 or spp < 1:
-            raise CompositingError("--views, --size and --spp must be at least 1")
-        renderer = Renderer()
-        specs = {"lighting": args.lighting, "geometry": args.geometry, "material": args.material}
-        batches = {f: scene_batch(renderer, s, cfg, views, size, spp, args.seed, args.device)
-                   for f, s in specs.items()}
-        query = batches["geometry"] if args.query is None else \
-            scene_batch(renderer, args.query, cfg, views, size, spp, args.seed, args.device)
-        outputs = composite(model, batches, query)
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
-        print(f"composite.py: error: {e}", file=sys.stderr)
-        return 1
-    last = outputs[-1]
-    name = "beauty" if "beauty" in last else next(iter(last))
-    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)
-    write_png(args.out, img)
-    print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
-          f"material {args.material} | composite {name}")
-    return 0
+    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction (shown by
+    :func:`cnsr.io.preview.display`, sources resized nearest to the prediction's size)."""
+    tiles = [display("beauty", t[0]) for t in sources] + [display(pass_name, prediction[0])]
+    return grid([tiles], tile_size=tuple(prediction.shape[-2:]))

@@ -1,4 +1,4 @@
-"""cnsr.attribution.AttributionSession: the viewer's cached / cropped attributions equal the
+"""cnsr.analysis.attribution.AttributionSession: the viewer's cached / cropped attributions equal the
 plain functions (float64), for pixel-wise and for spatial models."""
 import pytest
 import torch
@@ -44,7 +44,7 @@ def same(a, b):
 @pytest.mark.parametrize("kw,local", [({}, True), ({"representation": "Tower"}, False),
                                       ({"generator": "Unet"}, False)])
 def test_session_patch_equals_patch_attribution(kw, local):
-    from cnsr.attribution import AttributionSession, patch_attribution
+    from cnsr.analysis.attribution import AttributionSession, patch_attribution
 
     model, batch = model_and_batch(**kw)
     s = AttributionSession(model, batch)
@@ -67,7 +67,7 @@ def test_session_patch_equals_patch_attribution(kw, local):
 
 
 def test_session_representation_targets():
-    from cnsr.attribution import AttributionSession, representation_attribution
+    from cnsr.analysis.attribution import AttributionSession, representation_attribution
 
     model, batch = model_and_batch()
     s = AttributionSession(model, batch)

@@ -1,4 +1,4 @@
-"""code/composite.py and cnsr.compositing: partitions of three scenes in one representation."""
+"""code/composite.py and cnsr.analysis.compositing: partitions of three scenes in one representation."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "composite.py"
 SIZE = 16
 
@@ -55,7 +55,7 @@ def run(*args):
 
 
 def test_same_scene_everywhere_gives_that_scene():
-    from cnsr.compositing import composite_representation
+    from cnsr.analysis.compositing import composite_representation
 
     model = model_with_deltas([0.3, -0.2, 0.5, 0.1])
     r = torch.randn(2, 12, 1, 1)
@@ -65,7 +65,7 @@ def test_same_scene_everywhere_gives_that_scene():
 
 @pytest.mark.parametrize("adaptive,empty", [(True, True), (True, False), (False, False)])
 def test_each_partition_comes_from_its_source(adaptive, empty):
-    from cnsr.compositing import composite_representation, partition_assignment
+    from cnsr.analysis.compositing import composite_representation, partition_assignment
     from cnsr.models.partition import partition_boundaries, partition_fractions
 
     deltas = [0.0, 0.7, -0.4, 0.2] if empty else [0.0, 0.7, -0.4]
@@ -88,7 +88,7 @@ def test_each_partition_comes_from_its_source(adaptive, empty):
 
 
 def test_no_partitioning_is_a_clear_error(tiny, tmp_path):
-    from cnsr.compositing import CompositingError, composite_representation
+    from cnsr.analysis.compositing import CompositingError, composite_representation
     from cnsr.models import build_model
 
     model = build_model(tiny_cfg(latent_separation=False))
@@ -112,7 +112,7 @@ def test_help_and_missing_checkpoint(tiny, tmp_path):
 
 def test_composite_script_writes_a_strip(tiny, tmp_path):
     pytest.importorskip("cnsr._renderer")
-    from cnsr.compositing import main
+    from cnsr.analysis.cli import composite_main as main
     from cnsr.io.png import read_png
 
     folder, ckpt = tiny
@@ -126,7 +126,7 @@ def test_composite_script_writes_a_strip(tiny, tmp_path):
 
 def test_bad_scene_is_a_clear_error(tiny, tmp_path):
     pytest.importorskip("cnsr._renderer")
-    from cnsr.compositing import main
+    from cnsr.analysis.cli import composite_main as main
 
     folder, ckpt = tiny
     args = ["--config", str(folder / "cfg.json"), "--checkpoint", str(ckpt), "--lighting", "nosuch:1",

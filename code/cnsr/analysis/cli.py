@@ -1,0 +1,134 @@
+"""Command lines of ``evaluate.py`` and ``composite.py`` (thin scripts in ``code/``; console entry
+points ``cnsr-evaluate`` and ``cnsr-composite``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+
+from ..config import load_config
+from ..data import build_loader
+from ..engine.api import load_model
+from ..engine.checkpoint import CheckpointError
+from ..io.png import write_png
+from ..metrics import DEFAULT_METRICS, METRICS, check_metrics
+from ..render import Renderer
+from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
+from .evaluation import evaluate, format_table
+
+_DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# ------------------------------------------------------------------------------ evaluate
+def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Evaluate a trained model on the held-out split: mean metrics (SSIM, PSNR "
+                    "and L1 by default) per output pass and generator, a table on stdout, metrics.json and one "
+                    "reference | prediction | error PNG grid per pass in --out_folder.")
+    p.add_argument("--config", required=True, help="the model's config JSON")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
+    p.add_argument("--split", default="test", choices=("test", "train"),
+                   help="data split (default: test, the config's test data)")
+    p.add_argument("--batches", type=int, default=None,
+                   help="number of batches (default: every test batch file; with "
+                        "cached_dataset: false, where batches are rendered, 4)")
+    p.add_argument("--out_folder", default="evaluation", help="where metrics.json and the grids go "
+                                                             "(default: ./evaluation)")
+    p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--rows", type=int, default=4, help="scenes (rows) per image grid (default 4)")
+    p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
+    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
+                   help=f"comma-separated metrics, of {', '.join(METRICS)} (default: {','.join(DEFAULT_METRICS)})")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_evaluate_args(argv)
+    if args.batches is not None and args.batches < 1:
+        print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()])
+        if not metrics:
+            raise ValueError("no metric given")
+    except ValueError as e:
+        print(f"evaluate.py: error: --metrics: {e}", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        batches = args.batches
+        if batches is None and not cfg.cached_dataset:
+            batches = 4
+        loader = build_loader(cfg, args.split, device=args.device, num_workers=args.num_workers)
+        report = evaluate(model, loader, batches, args.out_folder, rows=args.rows,
+                          progress=not args.no_progress,
+                          info={"config": str(args.config), "checkpoint": str(args.checkpoint),
+                                "split": args.split, "iteration": int(model.iteration)},
+                          metrics=metrics)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    print(format_table(report))
+    print(f"wrote {Path(args.out_folder) / 'metrics.json'} and {len(report['metrics'])} image grid(s)")
+    return 0
+
+
+# ------------------------------------------------------------------------------ composite
+def parse_composite_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="composite.py",
+        description="Build one scene representation from the lighting, geometry and material "
+                    "partitions of three scenes and decode it. Scenes: a scene JSON file or "
+                    "DATASET:SEED (e.g. room:3). Writes a PNG strip: the three sources' renders | "
+                    "the composite prediction.")
+    p.add_argument("--config", required=True, help="the model's config JSON (needs latent_separation)")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file")
+    p.add_argument("--lighting", required=True, help="scene whose lighting partition is used")
+    p.add_argument("--geometry", required=True, help="scene whose geometry partition is used")
+    p.add_argument("--material", required=True, help="scene whose material partition is used")
+    p.add_argument("--query", default=None, help="scene whose query view G-buffer is decoded "
+                                                 "(default: the geometry scene)")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--views", type=int, default=None,
+                   help="observations per scene (default: the config's views_per_scene - 1)")
+    p.add_argument("--size", type=int, default=None, help="render size (default: the config's)")
+    p.add_argument("--spp", type=int, default=None, help="samples per pixel (default: the config's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the camera perturbations and render noise")
+    p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
+    return p.parse_args(argv)
+
+
+def composite_main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_composite_args(argv)
+    try:
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        require_partitioning(model)
+        views = args.views if args.views is not None else max(1, cfg.views_per_scene - 1)
+        size = args.size or cfg.max_render_size()
+        spp = args.spp or cfg.samples_per_pixel
+        if views < 1 or size < 1 or spp < 1:
+            raise CompositingError("--views, --size and --spp must be at least 1")
+        renderer = Renderer()
+        specs = {"lighting": args.lighting, "geometry": args.geometry, "material": args.material}
+        batches = {f: scene_batch(renderer, s, cfg, views, size, spp, args.seed, args.device)
+                   for f, s in specs.items()}
+        query = batches["geometry"] if args.query is None else \
+            scene_batch(renderer, args.query, cfg, views, size, spp, args.seed, args.device)
+        outputs = composite(model, batches, query)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"composite.py: error: {e}", file=sys.stderr)
+        return 1
+    last = outputs[-1]
+    name = "beauty" if "beauty" in last else next(iter(last))
+    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)
+    write_png(args.out, img)
+    print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
+          f"material {args.material} | composite {name}")
+    return 0

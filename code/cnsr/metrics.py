@@ -1,0 +1,133 @@
+"""Image metrics of predicted passes against references, by name: SSIM, PSNR, L1.
+
+One registry, name -> :class:`Metric`; the TensorBoard monitor, ``evaluate.py`` and the tools
+score with :func:`score_outputs` and name metrics by their registry key. A new metric is one
+function registered with :func:`register_metric`::
+
+    @register_metric("rmse", label="RMSE", higher_is_better=False)
+    def rmse(prediction, reference):
+        return (prediction - reference).pow(2).mean().sqrt().item()
+
+Every metric takes the prediction and the reference as linear float tensors ``[B, C, H, W]``
+of the same shape (detached) and returns the mean over the batch as a Python float.
+
+* ``ssim``: structural similarity with the paper's gaussian window (11 pixels, sigma 1.5, via
+  ``pytorch_msssim``) on values clipped to [0, 1] (the displayable range, data range 1); images
+  smaller than the window get one global window over the whole image;
+* ``psnr``: ``10 log10(1 / MSE)`` on values clipped to [0, 1] (MSE floored at 1e-10);
+* ``l1``: mean absolute difference of the linear values.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim as _windowed_ssim
+
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric: its function, the label of tables and the format of its value."""
+    name: str
+    fn: MetricFn
+    label: str
+    higher_is_better: bool
+    fmt: str = ".4f"
+
+
+#: name -> Metric, in registration order
+METRICS: Dict[str, Metric] = {}
+#: what the monitor and ``evaluate.py`` report unless told otherwise
+DEFAULT_METRICS: Tuple[str, ...] = ("ssim", "psnr", "l1")
+
+#: the paper's SSIM window (pixels)
+SSIM_WINDOW = 11
+
+
+def register_metric(name: str, label: str = "", higher_is_better: bool = True, fmt: str = ".4f"):
+    """Decorator: register ``fn(prediction, reference) -> float`` under ``name``."""
+    def wrap(fn: MetricFn) -> MetricFn:
+        if name in METRICS:
+            raise ValueError(f"metric {name!r} is registered already")
+        METRICS[name] = Metric(name, fn, label or name.upper(), higher_is_better, fmt)
+        return fn
+    return wrap
+
+
+def check_metrics(names: Sequence[str]) -> Tuple[str, ...]:
+    """``names`` as a tuple; a ValueError naming the unknown ones and the known ones."""
+    names = tuple(names)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(map(repr, unknown))}: expected some of {list(METRICS)}")
+    return names
+
+
+def global_ssim(x: torch.Tensor, y: torch.Tensor) -> float:
+    """SSIM with one window covering each whole image (per image and channel, then the mean)."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    dims = (-2, -1)
+    mx, my = x.mean(dims), y.mean(dims)
+    vx, vy = x.var(dims, unbiased=False), y.var(dims, unbiased=False)
+    cov = ((x - mx[..., None, None]) * (y - my[..., None, None])).mean(dims)
+    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return s.mean().item()
+
+
+@register_metric("ssim", label="SSIM", higher_is_better=True, fmt=".4f")
+def ssim(prediction: torch.Tensor, reference: torch.Tensor) -> float:
+    p, r = prediction.clamp(0, 1), reference.clamp(0, 1)
+    if min(p.shape[-2:]) >= SSIM_WINDOW:
+        return _windowed_ssim(p, r, data_range=1.0, size_average=True, win_size=SSIM_WINDOW,
+                              win_sigma=1.5).item()
+    return global_ssim(p, r)   # too small for the window
+
+
+@register_metric("psnr", label="PSNR", higher_is_better=True, fmt=".2f")
+def psnr(prediction: torch.Tensor, reference: torch.Tensor) -> float:
+    mse = F.mse_loss(prediction.clamp(0, 1), reference.clamp(0, 1)).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+@register_metric("l1", label="L1", higher_is_better=False, fmt=".4f")
+def l1(prediction: torch.Tensor, reference: torch.Tensor) -> float:
+    return (prediction - reference).abs().mean().item()
+
+
+def image_metrics(prediction: torch.Tensor, reference: torch.Tensor,
+                  metrics: Sequence[str] = DEFAULT_METRICS) -> Dict[str, float]:
+    """``{name: value}`` of the metrics ``metrics`` for linear images ``[B, C, H, W]``."""
+    p = prediction.detach().float()
+    r = reference.detach().float()
+    return {name: METRICS[name].fn(p, r) for name in check_metrics(metrics)}
+
+
+Scored = Tuple[str, int, torch.Tensor, torch.Tensor, Dict[str, float]]
+
+
+def score_outputs(batch: Mapping[str, Any], outputs: List[Mapping[str, torch.Tensor]],
+                  metrics: Sequence[str] = DEFAULT_METRICS) -> List[Scored]:
+    """``(pass, generator, reference, prediction, {metric: value})`` for every predicted pass the
+    batch has a reference of; the reference is resized (nearest) to the prediction's size (a
+    generator may run below the dataset's resolution)."""
+    metrics = check_metrics(metrics)
+    out = []
+    for g, passes in enumerate(outputs):
+        for name, pred in passes.items():
+            ref = batch["query_images"].get(name)
+            if ref is None:
+                continue
+            if pred.shape[-2:] != ref.shape[-2:]:
+                ref = F.interpolate(ref.float(), size=pred.shape[-2:], mode="nearest")
+            out.append((name, g, ref, pred, image_metrics(pred, ref, metrics)))
+    return out
+
+
+def flat_metrics(results: Sequence[Scored]) -> Dict[str, float]:
+    """:func:`score_outputs` as scalars named ``<metric>/<pass>_<generator>``."""
+    return {f"{k}/{name}_{g}": v for name, g, _, _, m in results for k, v in m.items()}
