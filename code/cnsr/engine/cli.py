@@ -45,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log_dir", default=None, help="TensorBoard folder (default runs/<job_name>)")
     p.add_argument("--no_logging", action="store_true", help="no TensorBoard output (overrides 'logging')")
     p.add_argument("--channels_last", action="store_true", help="channels-last memory format (speed)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step (speed)")
+    p.add_argument("--compile", nargs="?", const="default", default=None,
+                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                   help="torch.compile the training step (speed); a mode may follow: reduce-overhead "
+                        "replays CUDA graphs")
+    p.add_argument("--fused_adam", action="store_true", help="Adam's fused implementation (speed, CUDA)")
+    p.add_argument("--tf32", action="store_true",
+                   help="fp32 matrix products and convolutions in TF32 on CUDA (speed; slightly less precise)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p
 
@@ -210,7 +216,8 @@ def train(cfg, args) -> int:
 
     trainer = Trainer(cfg, device=args.device or None, checkpoint=args.checkpoint or None,
                       out_folder=args.out_folder, log_dir=args.log_dir, keep_checkpoints=args.keep_checkpoints,
-                      channels_last=args.channels_last, compile=args.compile, progress=not args.no_progress,
+                      channels_last=args.channels_last, compile=args.compile or False,
+                      fused_adam=args.fused_adam, tf32=args.tf32, progress=not args.no_progress,
                       allow_config_change=args.allow_config_change)
     main_rank = trainer.dist.is_main
     if main_rank:

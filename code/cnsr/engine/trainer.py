@@ -180,7 +180,12 @@ class Trainer:
         model, loader_factory: inject a model / a :class:`cnsr.data.LoaderFactory` (every
             factory takes the same keyword arguments; defaults: ``cnsr.models.build_model``
             and ``cnsr.data.build_loader``).
-        channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
+        channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``;
+            ``compile`` may name a mode, e.g. ``"reduce-overhead"``, which replays CUDA graphs).
+        fused_adam: Adam's fused implementation (one kernel for all parameters; CUDA, and
+            CPUs with torch >= 2.4).
+        tf32: let fp32 matrix products and convolutions use TF32 on CUDA (a process-wide
+            switch: ``torch.backends.cuda.matmul`` and ``torch.backends.cudnn``).
         progress: show the tqdm bar (rank 0).
         save_final: checkpoint the last iteration when training ends off the checkpoint interval.
         allow_config_change: resume from a checkpoint whose model-defining config keys differ
@@ -192,7 +197,8 @@ class Trainer:
                  out_folder: Optional[Union[str, os.PathLike]] = None,
                  log_dir: Optional[Union[str, os.PathLike]] = None, keep_checkpoints: int = 5,
                  model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
-                 channels_last: bool = False, compile: bool = False, progress: bool = True,
+                 channels_last: bool = False, compile: Union[bool, str] = False,
+                 fused_adam: bool = False, tf32: bool = False, progress: bool = True,
                  handle_signals: bool = True, save_final: bool = True,
                  dist: Optional[DistributedContext] = None, allow_config_change: bool = False):
         self.cfg = load_config(config)
@@ -227,7 +233,10 @@ class Trainer:
         self.model = move_to(model, self.device)
         if channels_last:
             self.model = to_channels_last(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate,
+                                          **({"fused": True} if fused_adam else {}))
+        if tf32:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.start_iteration = 1
         if state is not None:
             ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
@@ -251,7 +260,8 @@ class Trainer:
             print(f"multi_gpu: launch with `torchrun --nproc_per_node={torch.cuda.device_count()} "
                   f"code/train-gqn.py ...` to train on all {torch.cuda.device_count()} GPUs")
         self.compiled = bool(compile)
-        self.loss_fn = torch.compile(self.loss_module) if compile else self.loss_module
+        mode = compile if isinstance(compile, str) and compile != "default" else None
+        self.loss_fn = torch.compile(self.loss_module, mode=mode) if compile else self.loss_module
 
         self.autocast = bool(self.cfg.mixed_precision and self.device.type == "cuda")
         if self.cfg.mixed_precision and not self.autocast and self.dist.is_main:
