@@ -33,6 +33,11 @@ PASS_NAMES: Tuple[str, ...] = tuple(PASSES)
 #: Passes computed by path tracing (noisy); the rest are geometric G-buffer passes.
 SHADING_PASSES: Tuple[str, ...] = ("beauty", "direct", "indirect", "diffuse", "specular")
 
+#: Input conditioning (the reference's rules, applied by the loader and again by the model):
+#: the mirror passes are zeroed where ``roughness`` exceeds ROUGH_THRESHOLD.
+MIRROR_PASSES: Tuple[str, ...] = ("mirror", "mirror_hit", "mirror_normal")
+ROUGH_THRESHOLD = 0.75
+
 _RGB = ("R", "G", "B")
 
 

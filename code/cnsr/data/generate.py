@@ -24,10 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from tqdm import tqdm
+
+from ..io.jsonfile import read_json_file
 from ..passes import PASS_NAMES, check_passes
+from ..render import Renderer
 from .batches import make_batch
 from .exrbatch import DatasetError, atomic_target, finish_atomic, write_batch_exr
 from .jsonfiles import batch_name, list_json_batches, read_json_batch, shard_items
+from .npzbatch import read_batch_npz
 from .views import render_views
 
 PathLike = Union[str, os.PathLike]
@@ -122,7 +127,6 @@ def _worker_init(settings: RenderSettings) -> None:
     # action: an immediate exit; unwinding Python in a process whose render threads are busy
     # can deadlock at exit). The parent removes what they leave behind: remove_temp_files.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from ..render import Renderer
     _worker_renderer = Renderer(threads=settings.threads)
     _worker_settings = settings
 
@@ -234,7 +238,6 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
     (after cleaning up), so scripts can exit with status 130, and :class:`WorkerDied` naming
     the batches in flight when a worker process dies. ``worker_fn(task) -> scenes``: what a
     worker process runs per task (default: render it; a module-level function)."""
-    from tqdm import tqdm
 
     mine = shard_items(list(tasks), shard)
     todo = pending(mine)
@@ -258,7 +261,6 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if workers == 1:
-            from ..render import Renderer
             renderer = Renderer(threads=settings.threads)
             for t in todo:
                 n = render_task(renderer, t, settings)
@@ -312,7 +314,6 @@ def check_info(path: PathLike, info: dict) -> Optional[dict]:
     path = Path(path)
     if not path.is_file():
         return None
-    from ..io.jsonfile import read_json_file
     recorded = read_json_file(path, DatasetError, "dataset description")
     if not isinstance(recorded, dict):
         raise DatasetError(f"{path}: a dataset description must be a JSON object")
@@ -357,10 +358,6 @@ def convert_npz_folder(in_folder: PathLike, out_folder: PathLike, shard: Tuple[i
     """Convert the reference's ``.npz`` batches of a folder into our EXR batch files (same stem,
     every pass the file holds), for their faster loading. Resumable and shardable like rendering:
     existing outputs are skipped, each file is written atomically."""
-    from tqdm import tqdm
-
-    from .npzbatch import read_batch_npz
-
     in_folder, out_folder = Path(in_folder), Path(out_folder)
     if not in_folder.is_dir():
         raise DatasetError(f"{in_folder}: folder does not exist")

@@ -13,7 +13,7 @@ and every consumer moves them with :func:`batch_to_device` (docs/ARCHITECTURE.md
 Input conditioning is applied once, when the layout is made: ``indirect`` is clamped to >= 0
 and, when ``roughness`` is present, the mirror passes are zeroed where roughness > 0.75 (both
 as the reference; :mod:`cnsr.models.inputs` applies the same idempotent rules to whatever it
-is given, and owns the two constants).
+is given; the two constants live in :mod:`cnsr.passes`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Sequence, Union
 import numpy as np
 import torch
 
-from ..models.inputs import MIRROR_PASSES, ROUGH_THRESHOLD  # the same conditioning rules as the model
+from ..passes import MIRROR_PASSES, ROUGH_THRESHOLD  # the same conditioning rules as the model
 
 Batch = Dict[str, Any]
 

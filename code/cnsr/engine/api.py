@@ -13,7 +13,9 @@ from typing import Optional, Union
 import torch
 
 from ..config import Config, load_config
+from ..models import build_model
 from . import checkpoint as ckpt
+from .trainer import move_to
 
 
 def load_model(config: Union[Config, dict, str, os.PathLike],
@@ -32,9 +34,6 @@ def load_model(config: Union[Config, dict, str, os.PathLike],
     (say the order of ``query_passes``, which leaves every shape the same), loading is refused
     with the keys named; ``allow_config_change=True`` loads anyway with a warning.
     """
-    from ..models import build_model
-    from .trainer import move_to
-
     cfg = load_config(config)
     model = build_model(cfg)
     if checkpoint is not None:

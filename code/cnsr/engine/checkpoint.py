@@ -26,7 +26,9 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 import numpy as np
 import torch
 
+from ..config import Config, ConfigError, parse_config
 from ..io.atomic import atomic_path
+from ..models.model import reference_key
 
 #: Marks files written by this module (reference checkpoints have no ``format`` key).
 FORMAT = "cnsr-checkpoint-1"
@@ -148,8 +150,6 @@ def strip_parallel_prefixes(state: Mapping[str, torch.Tensor]) -> Dict[str, torc
     model has a leading ``module.``; wrappers inside wrappers give several segments in a row.
     All are removed (:func:`cnsr.models.reference_key`).
     """
-    from ..models.model import reference_key
-
     return {reference_key(k): v for k, v in state.items()}
 
 
@@ -236,8 +236,6 @@ def model_defining_config(config: Any) -> Dict[str, Any]:
     trained model computes, flattened to ``model.generators[0].query_passes``-style names:
     everything under ``model`` except :data:`TRAINING_ONLY_KEYS`, and :data:`MODEL_TOP_KEYS`.
     A dict is validated first so that keys left out take their defaults."""
-    from ..config import Config, ConfigError, parse_config
-
     if isinstance(config, Mapping):
         try:
             config = parse_config(dict(config))

@@ -13,10 +13,7 @@ from typing import Dict, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..passes import channels
-
-MIRROR_PASSES = ("mirror", "mirror_hit", "mirror_normal")
-ROUGH_THRESHOLD = 0.75
+from ..passes import MIRROR_PASSES, ROUGH_THRESHOLD, channels
 
 
 def _prepared(pass_dict: Dict[str, torch.Tensor], name: str, passes: Sequence[str]) -> torch.Tensor:
