@@ -15,7 +15,11 @@ batch layout of :mod:`cnsr.data`, typically one scene with three observations):
   dimensions ("Partition Mean"), or of the whole representation's mean, w.r.t. the
   observation buffers;
 * :func:`replace_partition` — the prediction with one partition of the representation (or
-  all of it) set to zero ("Replace Light / Geo / Mat / All").
+  all of it) set to zero ("Replace Light / Geo / Mat / All");
+* :class:`AttributionSession` — the same attributions for many targets of one scene (the
+  interactive viewer): the encoder's forward graph is kept, a pixel-wise generator chain runs
+  on the patch's pixels only, and the observations' share (a backward pass through the
+  encoder) can be asked for separately.
 
 Results are dicts pass -> tensor: query attributions ``[B, C, H, W]``, observation
 attributions ``[B, N, C, H, W]`` at the batch's resolution (the networks resize inside).
@@ -28,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from ..models.generators import PixelGenerator, SumGenerator
 from ..models.partition import dimension_positions, partition_boundaries
 from .compositing import partition_assignment
 
@@ -42,6 +47,10 @@ class Attribution:
     observations: Dict[str, torch.Tensor] = field(default_factory=dict)  # pass -> [B, N, C, H, W]
     prediction: Optional[torch.Tensor] = None                            # [B, C, H, W] (detached)
     target: float = 0.0                                                   # value differentiated
+    #: per encoder: the representation [B, r, h, w] and the target's gradient w.r.t. it
+    #: (filled by :class:`AttributionSession`)
+    representation: List[torch.Tensor] = field(default_factory=list)
+    representation_grad: List[torch.Tensor] = field(default_factory=list)
 
 
 def _passes(model) -> Tuple[List[str], List[str]]:
@@ -221,3 +230,118 @@ def replace_partition(model, batch: dict, partition: Union[int, str, None]) -> L
 def heatmap(attribution: torch.Tensor) -> torch.Tensor:
     """Sum over the channel axis (-3): ``[..., C, H, W]`` -> ``[..., H, W]``."""
     return attribution.sum(dim=-3)
+
+
+# ------------------------------------------------------------------------------ sessions
+def _pixelwise(model, batch: dict, reps: List[torch.Tensor]) -> bool:
+    """True when every output pixel depends only on the query buffers at that pixel: a chain of
+    pixel generators (and sums) reading pooled (1 x 1) representations, run at the resolution
+    of the query buffers."""
+    if not all(isinstance(net, (PixelGenerator, SumGenerator)) for net in model.generator.generators):
+        return False
+    if not all(r.shape[-2:] == (1, 1) for r in reps):
+        return False
+    last = model.generator.specs[-1].query_passes
+    query = batch["query_images"]
+    if not last or last[0] not in query:
+        return False
+    size = query[last[0]].shape[-2:]
+    return all(v.shape[-2:] == size for v in query.values())
+
+
+class AttributionSession:
+    """Attributions of many targets for one scene (one batch), as an interactive viewer asks them.
+
+    The batch's network inputs become leaves once; the encoders run once and their graph is
+    kept, so a target costs the generators' forward and backward pass plus one backward pass
+    through the encoders. When every output pixel depends only on the query buffers at that
+    pixel (:func:`_pixelwise`: pixel generators on pooled representations), a patch target runs
+    the generators on the smallest square of pixels holding the patch; the result equals
+    :func:`patch_attribution` (zero query attribution outside the patch). With
+    ``observations=False`` the encoder backward pass is skipped and
+    :meth:`observation_attribution` gives that share later from ``representation_grad``
+    (the chain rule, split in two).
+    """
+
+    def __init__(self, model, batch: dict, output_pass: Optional[str] = None):
+        self.model, self.output_pass = model, output_pass
+        self.batch, self.query_leaves, self.observation_leaves = _leaf_batch(batch, model)
+        with torch.enable_grad():
+            self.reps = list(model.encode(self.batch, -1)[0])
+        with torch.no_grad():
+            outputs = model.generator.sample(self.batch, [r.detach() for r in self.reps])
+        self.prediction = output_image(outputs, output_pass).detach()
+        self.local = _pixelwise(model, self.batch, self.reps)
+
+    def _finish(self, target: torch.Tensor, grads, observations: bool) -> Attribution:
+        nq = len(self.query_leaves)
+        qg, rg = grads[:nq], grads[nq:]
+        query = {k: (torch.zeros_like(v) if g is None else g * v).detach()
+                 for (k, v), g in zip(self.query_leaves.items(), qg)}
+        rgrad = [torch.zeros_like(r) if g is None else g.detach() for r, g in zip(self.reps, rg)]
+        att = Attribution(query=query, prediction=self.prediction, target=float(target.detach()),
+                          representation=[r.detach() for r in self.reps], representation_grad=rgrad)
+        if observations:
+            att.observations = self.observation_attribution(rgrad)
+        return att
+
+    def patch(self, x: int = 0, y: int = 0, size: int = 1, channels: Optional[Sequence[int]] = None,
+              mean: bool = False, observations: bool = True) -> Attribution:
+        """:func:`patch_attribution` of this scene, plus the representation's gradient."""
+        h, w = self.prediction.shape[-2:]
+        x0, x1, y0, y1 = 0, w, 0, h
+        if not mean:
+            x0, x1, y0, y1 = patch_bounds(w, h, x, y, size)
+        with torch.enable_grad():
+            if self.local and not mean:
+                s = max(x1 - x0, y1 - y0)
+                cx, cy = max(0, min(x0, w - s)), max(0, min(y0, h - s))
+                crop = dict(self.batch)
+                crop["query_images"] = {k: v[..., cy:cy + s, cx:cx + s]
+                                        for k, v in self.batch["query_images"].items()}
+                img = output_image(self.model.generator.sample(crop, self.reps), self.output_pass)
+                x0, x1, y0, y1 = x0 - cx, x1 - cx, y0 - cy, y1 - cy
+            else:
+                img = output_image(self.model.generator.sample(self.batch, self.reps), self.output_pass)
+            if mean:
+                target = img.mean()
+            else:
+                target = img[:, _channels(channels, img.shape[1]), y0:y1, x0:x1].sum()
+            grads = torch.autograd.grad(target, list(self.query_leaves.values()) + self.reps,
+                                        retain_graph=True, allow_unused=True)
+        return self._finish(target, grads, observations)
+
+    def representation(self, dim: int = 0, partition_mean: bool = False, mean: bool = False,
+                       encoder: int = 0, observations: bool = True) -> Attribution:
+        """:func:`representation_attribution` of this scene, plus the representation's gradient."""
+        r = self.reps[encoder]
+        with torch.enable_grad():
+            if mean:
+                target = r.mean()
+            elif partition_mean:
+                dims = partition_dims(self.model, int(dim), encoder).to(r.device)
+                if dims.numel() == 0:
+                    raise ValueError(f"partition {PARTITIONS[int(dim)]} has no dimensions")
+                target = r[:, dims].mean()
+            else:
+                if not 0 <= int(dim) < r.shape[1]:
+                    raise ValueError(f"latent dimension {dim} outside [0, {r.shape[1]})")
+                target = r[:, int(dim)].sum()
+            (g,) = torch.autograd.grad(target, [r], retain_graph=True)
+        grads = [None] * len(self.query_leaves) + [g if i == encoder else None for i in range(len(self.reps))]
+        att = self._finish(target, grads, observations)
+        att.query = {}
+        return att
+
+    def observation_attribution(self, representation_grad: List[torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Gradient x input of the observation buffers for a target whose gradient w.r.t. the
+        representations is ``representation_grad`` (one backward pass through the encoders)."""
+        leaves = self.observation_leaves
+        pairs = [(r, g) for r, g in zip(self.reps, representation_grad) if r.requires_grad]
+        if not pairs or not leaves:
+            return {k: torch.zeros_like(v).detach() for k, v in leaves.items()}
+        with torch.enable_grad():
+            grads = torch.autograd.grad([r for r, _ in pairs], list(leaves.values()),
+                                        grad_outputs=[g for _, g in pairs], retain_graph=True, allow_unused=True)
+        return {k: (torch.zeros_like(v) if g is None else g * v).detach()
+                for (k, v), g in zip(leaves.items(), grads)}

@@ -17,3 +17,15 @@ def visualize_gqn_main(argv: Optional[Sequence[str]] = None) -> int:
               f"(pip install 'cnsr[viewer]'): {e}", file=sys.stderr)
         return 1
     return main(argv)
+
+
+def visualize_attributions_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Open the attribution viewer (:mod:`cnsr.viewer.attributions_window`)."""
+    # imported here for the same reason as above
+    try:
+        from .attributions_window import main
+    except ImportError as e:
+        print(f"visualize-attributions.py: error: the viewer needs moderngl, moderngl-window and imgui "
+              f"(pip install 'cnsr[viewer]'): {e}", file=sys.stderr)
+        return 1
+    return main(argv)
