@@ -17,6 +17,8 @@ from ..io.png import write_png
 from ..metrics import DEFAULT_METRICS, METRICS, check_metrics
 from ..render import Renderer
 from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
+from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
+                                    format_compositing_table)
 from .evaluation import evaluate, format_table
 
 _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -26,9 +28,12 @@ _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="evaluate.py",
-        description="Evaluate a trained model on the held-out split: mean metrics (SSIM, PSNR "
-                    "and L1 by default) per output pass and generator, a table on stdout, metrics.json and one "
-                    "reference | prediction | error PNG grid per pass in --out_folder.")
+        description="Evaluate a trained model on the held-out split: mean metrics (MAPE, RMSE, SSIM, "
+                    "PSNR and FLIP by default) per output pass and generator, a table on stdout, metrics.json and one "
+                    "reference | prediction | error PNG grid per pass in --out_folder. With --reference_spp N "
+                    "the query views are re-rendered at N spp and scored against those. With --compositing: "
+                    "the compositing benchmark (lighting / geometry / material swapped against path-traced "
+                    "ground truth) instead.")
     p.add_argument("--config", required=True, help="the model's config JSON")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
     p.add_argument("--split", default="test", choices=("test", "train"),
@@ -43,6 +48,15 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
     p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                    help=f"comma-separated metrics, of {', '.join(METRICS)} (default: {','.join(DEFAULT_METRICS)})")
+    p.add_argument("--reference_spp", type=int, default=None,
+                   help="re-render the test batches' query views at this many samples per pixel and score "
+                        "against those (default: the batches' own, noisy, query images; with --compositing: "
+                        f"{DEFAULT_REFERENCE_SPP})")
+    p.add_argument("--compositing", action="store_true",
+                   help="run the compositing benchmark (writes compositing.json and one grid per factor)")
+    p.add_argument("--scenes", type=int, default=DEFAULT_SCENES,
+                   help=f"--compositing: number of held-out base scenes (default {DEFAULT_SCENES})")
+    p.add_argument("--seed", type=int, default=0, help="--compositing: seed of the base scenes (default 0)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -52,6 +66,9 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     if args.batches is not None and args.batches < 1:
         print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
         return 2
+    if args.reference_spp is not None and args.reference_spp < 1:
+        print("evaluate.py: error: --reference_spp must be at least 1", file=sys.stderr)
+        return 2
     try:
         metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()])
         if not metrics:
@@ -59,6 +76,8 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as e:
         print(f"evaluate.py: error: --metrics: {e}", file=sys.stderr)
         return 2
+    if args.compositing:
+        return _compositing_main(args, metrics)
     try:
         cfg = load_config(args.config)
         model = load_model(cfg, args.checkpoint, device=args.device)
@@ -70,12 +89,35 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
                           progress=not args.no_progress,
                           info={"config": str(args.config), "checkpoint": str(args.checkpoint),
                                 "split": args.split, "iteration": int(model.iteration)},
-                          metrics=metrics)
+                          metrics=metrics, reference_spp=args.reference_spp)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 1
     print(format_table(report))
+    print(f"references: {report['references']['source']}")
     print(f"wrote {Path(args.out_folder) / 'metrics.json'} and {len(report['metrics'])} image grid(s)")
+    return 0
+
+
+def _compositing_main(args: argparse.Namespace, metrics) -> int:
+    """``evaluate.py --compositing``: the compositing benchmark."""
+    spp = args.reference_spp if args.reference_spp is not None else DEFAULT_REFERENCE_SPP
+    if args.scenes < 2:
+        print("evaluate.py: error: --scenes must be at least 2 (means with standard errors)", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        require_partitioning(model)
+        report = compositing_benchmark(model, cfg, scenes=args.scenes, reference_spp=spp, seed=args.seed,
+                                       metrics=metrics, out_folder=args.out_folder, rows=args.rows,
+                                       progress=not args.no_progress)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    print(format_compositing_table(report))
+    print(f"wrote {Path(args.out_folder) / 'compositing.json'} and one grid per factor "
+          f"(compositing_<factor>.png: S | S_f truth | composite | full | none)")
     return 0
 
 
