@@ -1,5 +1,5 @@
-"""Command lines of ``evaluate.py`` and ``composite.py`` (thin scripts in ``code/``; console entry
-points ``cnsr-evaluate`` and ``cnsr-composite``)."""
+"""Command lines of ``evaluate.py``, ``composite.py`` and ``render-neural.py`` (thin scripts in
+``code/``; console entry points ``cnsr-evaluate``, ``cnsr-composite`` and ``cnsr-render-neural``)."""
 from __future__ import annotations
 
 import argparse
@@ -20,6 +20,9 @@ from .compositing import FACTORS, CompositingError, composite, require_partition
 from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
                                     format_compositing_table)
 from .evaluation import evaluate, format_table
+from .neural_render import DEFAULT_REFERENCE_SPP as NEURAL_REFERENCE_SPP
+from .neural_render import DEFAULT_TILE as NEURAL_TILE
+from .neural_render import neural_render, write_neural_render
 
 _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -173,4 +176,59 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     write_png(args.out, img)
     print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
           f"material {args.material} | composite {name}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ render-neural
+def parse_render_neural_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="render-neural.py",
+        description="Infer the shading of a scene file's view with a trained model (from the view's G-buffer "
+                    "and observations of the scene from jittered cameras) and path-trace the same view: writes "
+                    "the prediction (--out, EXR), <stem>_reference.exr, PNG previews of both and <stem>.json "
+                    "with the time of each and the metrics between them.")
+    p.add_argument("--config", required=True, help="the model's config JSON")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file")
+    p.add_argument("--scene_file", required=True, help="scene JSON file (its camera is the rendered view)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--out", required=True, help="output EXR of the prediction (e.g. out/x.exr)")
+    p.add_argument("--views", type=int, default=None,
+                   help="observations of the scene (default: the config's views_per_scene - 1)")
+    p.add_argument("--reference_spp", type=int, default=NEURAL_REFERENCE_SPP,
+                   help=f"samples per pixel of the path-traced reference (default {NEURAL_REFERENCE_SPP})")
+    p.add_argument("--tile", type=int, default=NEURAL_TILE,
+                   help=f"tile side for decoding large images with a pixel generator (default {NEURAL_TILE})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the observation cameras and render noise")
+    p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def render_neural_main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_render_neural_args(argv)
+    try:
+        if min(args.size, args.reference_spp, args.tile) < 1 or (args.views is not None and args.views < 1):
+            raise ValueError("--size, --views, --reference_spp and --tile must be at least 1")
+        if Path(args.out).suffix.lower() != ".exr":
+            raise ValueError(f"--out {args.out}: the output must be an .exr file")
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        result = neural_render(model, args.scene_file, args.size, cfg, views=args.views,
+                               reference_spp=args.reference_spp, seed=args.seed, tile=args.tile,
+                               progress=not args.no_progress)
+        paths = write_neural_render(result, args.out, info={"config": str(args.config),
+                                                            "checkpoint": str(args.checkpoint),
+                                                            "scene_file": str(args.scene_file),
+                                                            "iteration": int(model.iteration)})
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"render-neural.py: error: {e}", file=sys.stderr)
+        return 1
+    t = result["times"]
+    print(f"neural:       {t['neural_s']:.3f} s (G-buffer {t['gbuffer_s']:.3f} s, encode {t['encode_s']:.3f} s, "
+          f"decode {t['decode_s']:.3f} s{', tiled' if result['tiled'] else ''}; observations "
+          f"{t['observations_s']:.3f} s)")
+    print(f"path tracing: {t['path_tracing_s']:.3f} s ({args.reference_spp} spp)")
+    for name, m in result["metrics"].items():
+        print(f"{name}: " + "  ".join(f"{METRICS[k].label} {v:{METRICS[k].fmt}}" for k, v in m.items()))
+    print(f"wrote {paths['prediction']}, {paths['reference']}, the PNG previews and {paths['json']}")
     return 0
