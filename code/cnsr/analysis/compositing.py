@@ -179,8 +179,15 @@ def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, 
     return decode_composite(model, encoded, query)
 
 
-def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str) -> np.ndarray:
-    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction (shown by
-    :func:`cnsr.io.preview.display`, sources resized nearest to the prediction's size)."""
+#: smallest side of a strip tile (pixels): smaller renders are upscaled (nearest) to be readable
+MIN_TILE = 128
+
+
+def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str,
+                min_tile: int = MIN_TILE) -> np.ndarray:
+    """One labelled row in [0, 1]: each source's beauty render (lighting | geometry | material) |
+    the composite prediction (shown by :func:`cnsr.io.preview.display`, sources resized nearest
+    to the prediction's size, all upscaled to at least ``min_tile`` pixels)."""
     tiles = [display("beauty", t[0]) for t in sources] + [display(pass_name, prediction[0])]
-    return grid([tiles], tile_size=tuple(prediction.shape[-2:]))
+    return grid([tiles], gap=2, tile_size=tuple(prediction.shape[-2:]), min_tile=min_tile,
+                col_labels=[f"{f} source" for f in FACTORS][:len(sources)] + ["composite"])

@@ -19,6 +19,15 @@ metrics the training monitor logs), and writes to ``--out_folder``:
   for directions, ...); the error
   is ``|prediction - reference|`` averaged over channels, scaled so that the largest error in
   the grid is white (the scale is printed and stored in ``metrics.json`` under ``error_scale``).
+
+From Python (e.g. once per trained model)::
+
+    from cnsr import load_model
+    from cnsr.data import build_loader
+    model = load_model(cfg, checkpoint)                      # eval mode, iteration set
+    report = evaluate(model, build_loader(cfg, "test"), batches=4, reference_spp=256,
+                      out_folder="eval", progress=False)     # the metrics.json dict
+    report["metrics"]["beauty_0"]["flip"]
 """
 from __future__ import annotations
 
