@@ -158,3 +158,23 @@ def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):
     # a model without latent_separation: a clear message, exit 1
     assert evaluate_main(["--config", str(tmp_path / "flat.json")] + args) == 1
     assert "latent_separation" in capsys.readouterr().err
+
+
+def test_benchmark_library_call_with_static_partitions():
+    """The library entry point with static thirds (no adaptive partitioning), no grids."""
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.compositing_benchmark import compositing_benchmark
+    from cnsr.config import load_config
+    from cnsr.models import build_model
+    from cnsr.render import Renderer
+
+    cfg = load_config(tiny_cfg(adaptive_separation=False, empty_partition=False))
+    torch.manual_seed(1)
+    model = build_model(cfg).eval()
+    report = compositing_benchmark(model, cfg, scenes=2, reference_spp=1, metrics=["rmse"], rows=0,
+                                   progress=False, renderer=Renderer(threads=1))
+    assert report["scenes"] == 2 and report["metrics"] == ["rmse"]
+    for entry in report["factors"].values():
+        assert entry["errors"]["none"]["rmse"] > 0 and entry["leak"]["rmse"] >= 0
+    with pytest.raises(ValueError, match="at least 2 scenes"):
+        compositing_benchmark(model, cfg, scenes=1, progress=False)
