@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 import typing
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmat
 
 #: Keys the reference configs carry but never read; accepted and ignored.
 IGNORED_KEYS = ("observation_dim", "query_dim", "output_dim")
+
+
+#: Integers in a config must fit a signed 64-bit integer (seeds and sizes go to torch and NumPy).
+INT_LIMIT = 2 ** 63 - 1
 
 
 class ConfigError(ValueError):
@@ -74,7 +79,7 @@ class GeneratorConfig:
     query_passes: List[str] = field(default_factory=list)
     output_passes: List[str] = field(default_factory=lambda: ["beauty"])
     representations: List[int] = field(default_factory=lambda: [0])
-    render_size: int = 64
+    render_size: int = field(default=64, metadata={"min": 1})
     override_sample: bool = False
     override_train: bool = False
     discard_loss: bool = False
@@ -192,13 +197,23 @@ def _coerce(value: Any, typ, where: str) -> Any:
             raise ConfigError(f"{where}: expected true/false, got {value!r}")
         return value
     if typ is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not (math.isfinite(value) and value == int(value))):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if not -INT_LIMIT <= int(value) <= INT_LIMIT:
+            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {len(str(abs(value)))} digits"
+            raise ConfigError(f"{where}: must be within +-{INT_LIMIT} (a 64-bit integer), got {shown}")
         return int(value)
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            value = float("inf")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value}")
+        return value
     if typ is str:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -259,6 +274,14 @@ def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig
         raise ConfigError(f"{where}.representation_dim: must be >= 3, got {r.representation_dim}")
     if r.render_size < 4 or r.render_size & (r.render_size - 1):
         raise ConfigError(f"{where}.render_size: must be a power of two >= 4, got {r.render_size}")
+    if r.type == "Pyramid" and r.render_size < 16:
+        raise ConfigError(f"{where}.render_size: a Pyramid encoder needs at least 16 (its last layer is an "
+                          f"8x8 convolution after a stride-2 one), got {r.render_size}")
+    for key in ("sharpening", "final_sharpening"):
+        if getattr(r, key) < 0:
+            raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(r, key)}")
+    if not 0.0 <= r.gradient_reg <= 1.0:
+        raise ConfigError(f"{where}.gradient_reg: must be in [0, 1], got {r.gradient_reg}")
     return r
 
 
@@ -296,6 +319,91 @@ def _parse_generator(d: Dict[str, Any], where: str, position: int) -> GeneratorC
     return g
 
 
+#: Passes with negative values (coordinates, directions): a log loss (log1p of the target) is NaN on them.
+SIGNED_PASSES = ("position", "normal", "mirror", "mirror_hit", "mirror_normal")
+#: Generator types that always compare log1p(target), whatever their ``loss`` (the GQN's ELBO).
+LOG_SPACE_GENERATORS = ("GQN",)
+#: The poses of every dataset are 4x4 world-to-camera matrices, flattened.
+POSE_DIM = 16
+#: Largest dataset image size (``render_size``), as the renderer's.
+MAX_RENDER_SIZE = 16384
+
+
+def _setting(g: "GeneratorConfig", key: str, default: Any = None) -> Any:
+    s = g.settings
+    return s.get(key, default) if isinstance(s, dict) else getattr(s, key, default)
+
+
+def _check_model(m: ModelConfig, mw: str) -> None:
+    """Checks across the networks of a model (each network's own keys are checked as it is parsed)."""
+    from .passes import total_channels
+
+    if not m.representations and not m.generators:
+        return   # a dataset config: no model (training it is refused by check_trainable)
+    if not m.representations:
+        raise ConfigError(f"{mw}.representations: at least one encoder is needed")
+    if not m.generators:
+        raise ConfigError(f"{mw}.generators: at least one generator is needed")
+    if m.pose_dim != POSE_DIM:
+        raise ConfigError(f"{mw}.pose_dim: must be {POSE_DIM} (poses are flattened 4x4 matrices), got {m.pose_dim}")
+    for i, g in enumerate(m.generators):
+        where = f"{mw}.generators[{i}]"
+        if g.type == "Copy":
+            j = _setting(g, "index")
+            src = m.generators[j]
+            r_dims = [sum(m.representations[k].representation_dim for k in x.representations) for x in (g, src)]
+            for what, a, b in (("query_passes", total_channels(g.query_passes), total_channels(src.query_passes)),
+                               ("output_passes", total_channels(g.output_passes), total_channels(src.output_passes)),
+                               ("representations", r_dims[0], r_dims[1])):
+                if a != b:
+                    raise ConfigError(f"{where}.{what}: a Copy reuses generator {j}'s network, which takes "
+                                      f"{b} channels of {what}; these give {a}")
+        signed = [p for p in g.output_passes if p in SIGNED_PASSES]
+        if signed and g.type in LOG_SPACE_GENERATORS:
+            raise ConfigError(f"{where}.output_passes: a {g.type} generator models log(1 + value), which is NaN "
+                              f"for the negative values of {', '.join(signed)}")
+        table = registry.losses()
+        logs = [x for x in (_setting(g, "loss") or []) if x in table and table[x].log_space]
+        if signed and logs:
+            raise ConfigError(f"{where}.settings.loss: {', '.join(logs)} compare log(1 + value), which is NaN for "
+                              f"the negative values of {', '.join(signed)}: use l1/ssim for signed passes")
+
+
+def check_trainable(cfg: "Config") -> None:
+    """A config to train must define a model (dataset configs need not) with a generator whose
+    loss trains something (a model of Sum generators alone loads, but has nothing to train)."""
+    where = cfg.source or "<config>"
+    m = cfg.model
+    if not m.representations or not m.generators:
+        raise ConfigError(f"{where}: model: no encoders and generators to train (is this a dataset config?)")
+    if not any(g.type not in ("Sum", "Copy") and not g.discard_loss for g in m.generators):
+        raise ConfigError(f"{where}: model.generators: nothing to train: every generator is a Sum or Copy or "
+                          f"has discard_loss (a Sum is meant to add the outputs of earlier generators)")
+
+
+def _check_training(cfg: "Config") -> None:
+    """Ranges of the top-level training and data keys."""
+    if not cfg.learning_rate > 0:
+        raise ConfigError(f"learning_rate: must be > 0, got {cfg.learning_rate}")
+    if cfg.partition_loss < 0:
+        raise ConfigError(f"partition_loss: must be >= 0, got {cfg.partition_loss}")
+    if cfg.num_workers < 0:
+        raise ConfigError(f"num_workers: must be >= 0 (0 loads in the training process), got {cfg.num_workers}")
+    if cfg.iterations < 0:
+        raise ConfigError(f"iterations: must be >= 0, got {cfg.iterations}")
+    if cfg.render_size is not None and not 1 <= cfg.render_size <= MAX_RENDER_SIZE:
+        raise ConfigError(f"render_size: must be in [1, {MAX_RENDER_SIZE}], got {cfg.render_size}")
+
+
+def check_job_name(name: str) -> None:
+    """``job_name`` names files (``<job_name>_<i>.pt``) and a folder (``runs/<job_name>``): it must
+    be a plain name, so that nothing is written outside the chosen folders."""
+    bad = [c for c in ("/", "\\", "\0") if c in name]
+    if not name or name in (".", "..") or bad or name != name.strip():
+        raise ConfigError(f"job_name: must be a plain file name (no '/', '\\', leading or trailing spaces, "
+                          f"not '.' or '..'), got {name!r}")
+
+
 def parse_config(data: Dict[str, Any], source: Optional[str] = None) -> Config:
     """Validate a config dict (the parsed JSON) into a :class:`Config`; ``source`` names it in errors.
 
@@ -330,6 +438,9 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
                 raise ConfigError(f"{mw}.generators[{i}].representations: no encoder with index {j} "
                                   f"(the config has {len(m.representations)})")
     cfg.model = m
+    check_job_name(cfg.job_name)
+    _check_model(m, mw)
+    _check_training(cfg)
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"dataset: unknown dataset {cfg.dataset!r}; one of {', '.join(DATASETS)}")
     if cfg.views_per_scene < 2:

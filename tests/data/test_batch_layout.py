@@ -87,6 +87,7 @@ def test_batch_to_device_float_and_channels_last():
     assert batch_to_device({"ids": torch.arange(3)}, "cpu")["ids"].dtype == torch.int64
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_batch_to_device_cuda():
     images, poses = synthetic_batch(B=1, V=2, passes=["beauty"])

@@ -32,7 +32,6 @@ def test_reference_configs_have_the_papers_parameter_counts(name):
 def test_pool_encoder_with_null_partition_has_four_deltas():
     cfg = load_config(CONFIGS / "room_beauty.json").to_dict()
     cfg["empty_partition"] = True
-    cfg["model"]["generators"] = []
     assert build_model(cfg).parameter_counts()["representation0 (PoolEncoder)"] == 2_000_644
 
 

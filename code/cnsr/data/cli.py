@@ -9,8 +9,8 @@ from typing import List, Optional
 
 from ..config import ConfigError, load_config
 from .exrbatch import COMPRESSIONS, DatasetError
-from .generate import (RenderSettings, convert_npz_folder, json_tasks, parse_passes, random_tasks, run_tasks,
-                       write_info)
+from .generate import (RenderSettings, check_info, clear_outputs, convert_npz_folder, json_tasks, parse_passes,
+                       random_tasks, run_tasks, write_info)
 from .jsonfiles import create_json_dataset, parse_shard
 
 SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
@@ -54,12 +54,28 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--testing_size", type=int, default=10, help="number of test batches (default 10)")
     p.add_argument("--seed", type=int, default=None, help="dataset seed (default: the config's seed, 0 if it is -1)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="INDEX/COUNT", help=SHARD_HELP)
+    p.add_argument("--force", action="store_true",
+                   help="if --out_folder holds JSON batches made with other settings (its dataset.json), delete "
+                        "them and start over (without it, such a rerun is refused)")
     args, cfg = _parse(p, argv)
     if args.size < 0 or args.testing_size < 0:
         p.error("--size and --testing_size must be >= 0")
     seed = _seed(args, cfg)
     out = Path(args.out_folder)
-    write_info(out / "dataset.json", _info(cfg, seed, args.size, args.testing_size))
+    info = _info(cfg, seed, args.size, args.testing_size)
+    try:
+        check_info(out / "dataset.json", info)
+    except DatasetError as e:
+        if not args.force or args.shard[1] > 1:
+            print(f"error: {e}" + (" (--force cannot be combined with --shard)" if args.force else ""),
+                  file=sys.stderr)
+            return 1
+        import shutil
+        for split in ("train", "test"):
+            for d in sorted((out / split).glob("batch*")) if (out / split).is_dir() else []:
+                shutil.rmtree(d) if d.is_dir() else d.unlink()
+        print(f"--force: deleted the JSON batches made with other settings in {out}", file=sys.stderr)
+    write_info(out / "dataset.json", info)
     try:
         counts = create_json_dataset(cfg.dataset, out, {"train": args.size, "test": args.testing_size}, seed,
                                      cfg.batch_size, cfg.test_batch_size, cfg.views_per_scene,
@@ -106,6 +122,9 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
                         "'needed' (only those the config's networks read), or a comma list")
     p.add_argument("--compression", default="none", choices=sorted(COMPRESSIONS),
                    help="EXR compression (default none: fastest to load; zip etc. save disk, load slower)")
+    p.add_argument("--force", action="store_true",
+                   help="if --out_folder holds a dataset made with other settings (its dataset.json), delete its "
+                        "batch files and start over (without it, such a rerun is refused)")
     args, cfg = _parse(p, argv)
     if args.from_npz is not None:
         if args.in_folder is not None or args.size is not None:
@@ -141,10 +160,22 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
             info = _info(cfg, seed, args.size, args.testing_size or 0)
         else:
             tasks = json_tasks(args.in_folder, out)
-            info = {"dataset": cfg.dataset, "json_folder": str(args.in_folder), "config": cfg.source}
-        write_info(out / "dataset.json", {**info, "render_size": settings.size, "samples_per_pixel": settings.spp,
-                                          "passes": passes, "compression": args.compression,
-                                          "format": "cnsr-batch-1"})
+            info = {"dataset": cfg.dataset, "json_folder": str(Path(args.in_folder).resolve()), "config": cfg.source}
+        info = {**info, "render_size": settings.size, "samples_per_pixel": settings.spp, "passes": passes,
+                "compression": args.compression, "format": "cnsr-batch-1"}
+        try:
+            check_info(out / "dataset.json", info)
+        except DatasetError:
+            if not args.force:
+                raise
+            if args.shard[1] > 1:
+                raise DatasetError(f"{out}: --force with --shard would delete the other shards' batches too: "
+                                   f"clear the folder once (one run with --force and no --shard), then shard") from None
+            folders = sorted({t.out.parent for t in tasks})
+            n = clear_outputs(folders)
+            (out / "dataset.json").unlink(missing_ok=True)
+            print(f"--force: deleted {n} batch files made with other settings in {out}", file=sys.stderr)
+        write_info(out / "dataset.json", info)
         print(f"{len(tasks)} batches, {settings.size}x{settings.size} px, {settings.spp} spp, "
               f"{len(passes)} passes -> {out}", file=sys.stderr)
         start = time.time()

@@ -22,7 +22,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..passes import PASS_NAMES, check_passes
 from .batches import make_batch
@@ -152,11 +152,88 @@ def default_workers(n_tasks: int) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks))
 
 
+class WorkerDied(DatasetError):
+    """A rendering process died (killed by the OOM killer, crashed) while rendering a batch."""
+
+
+def _run_in_processes(todo: Sequence[Task], settings: RenderSettings, workers: int, worker_fn,
+                      on_done) -> None:
+    """Render ``todo`` in ``workers`` spawned processes, at most one batch in flight per process.
+
+    A process that dies ends the run at once with :class:`WorkerDied` naming the batches that
+    were in flight (``multiprocessing.Pool`` would wait forever for them); SIGINT/SIGTERM (as
+    exceptions in this thread) terminate the workers. Finished files stay either way."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    from concurrent.futures.process import BrokenProcessPool
+
+    executor = cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                                      initargs=(settings,))
+    queue = list(reversed(todo))
+    in_flight: Dict[cf.Future, Task] = {}
+    procs: Dict[int, Any] = {}   # every worker process seen, to tell how a dead one ended
+    clean = False
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < workers:
+                task = queue.pop()
+                in_flight[executor.submit(worker_fn, task)] = task
+                procs.update(getattr(executor, "_processes", None) or {})
+            # a timeout keeps the wait short, so signal handlers run promptly in any Python
+            finished, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                task = in_flight.pop(fut)
+                try:
+                    n = fut.result()
+                except BrokenProcessPool:
+                    lost = [task] + list(in_flight.values())
+                    # the executor terminates (SIGTERM) the others once one died: the cause is the rest
+                    codes = [c for c in _exit_codes(procs.values()) if c not in ("killed by SIGTERM", "killed by SIGINT")]
+                    if not codes and any(p.exitcode in (-signal.SIGTERM, -signal.SIGINT) for p in procs.values()):
+                        raise KeyboardInterrupt from None   # the whole job is being stopped (e.g. the scheduler)
+                    how = f" ({', '.join(codes)})" if codes else ""
+                    raise WorkerDied(
+                        f"a rendering process died{how} while rendering "
+                        f"{', '.join(str(t.out) for t in lost)} (one of these batches, or the machine's memory: "
+                        f"try fewer --workers); the finished batches are kept, run the same command again to "
+                        f"continue") from None
+                on_done(n)
+        clean = True
+    finally:
+        if not clean:   # error or signal: stop the workers now, dropping their batches
+            procs.update(getattr(executor, "_processes", None) or {})
+            for proc in procs.values():
+                if proc.is_alive():
+                    proc.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_codes(procs) -> List[str]:
+    """How the dead ones of these processes ended, e.g. 'killed by SIGKILL'."""
+    out = []
+    for proc in procs:
+        proc.join(timeout=1.0)
+        code = proc.exitcode
+        if code is None or code == 0:
+            continue
+        if code < 0:
+            try:
+                out.append(f"killed by {signal.Signals(-code).name}")
+            except ValueError:
+                out.append(f"killed by signal {-code}")
+        else:
+            out.append(f"exit code {code}")
+    return out
+
+
 def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional[int] = None,
-              shard: Tuple[int, int] = (0, 1), progress: bool = True, desc: str = "rendering") -> Dict[str, int]:
+              shard: Tuple[int, int] = (0, 1), progress: bool = True, desc: str = "rendering",
+              worker_fn=None) -> Dict[str, int]:
     """Render the pending tasks of this shard. Returns counts: ``total`` (in the shard),
     ``skipped`` (already finished), ``rendered``. Raises KeyboardInterrupt when interrupted
-    (after cleaning up), so scripts can exit with status 130."""
+    (after cleaning up), so scripts can exit with status 130, and :class:`WorkerDied` naming
+    the batches in flight when a worker process dies. ``worker_fn(task) -> scenes``: what a
+    worker process runs per task (default: render it; a module-level function)."""
     from tqdm import tqdm
 
     mine = shard_items(list(tasks), shard)
@@ -188,19 +265,13 @@ def run_tasks(tasks: Sequence[Task], settings: RenderSettings, workers: Optional
                 counts["rendered"] += 1
                 bar.update(n if total else 1)
         else:
-            import multiprocessing as mp
-            pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(settings,))
+            def done(n):
+                counts["rendered"] += 1
+                bar.update(n if total else 1)
             try:
-                for n in pool.imap_unordered(_worker_run, todo):
-                    counts["rendered"] += 1
-                    bar.update(n if total else 1)
-                pool.close()
-            except BaseException:
-                pool.terminate()   # the batches in flight are dropped ...
-                raise
+                _run_in_processes(todo, settings, workers, worker_fn or _worker_run, done)
             finally:
-                pool.join()
-                remove_temp_files(pending(todo))   # ... with their temp files
+                remove_temp_files(pending(todo))   # the batches in flight were dropped: their temp files too
     except (KeyboardInterrupt, SystemExit):
         bar.close()
         print(f"\ninterrupted: {counts['skipped'] + counts['rendered']} of {len(mine)} batches are finished; "
@@ -225,6 +296,50 @@ def write_info(path: PathLike, info: dict) -> None:
     tmp = atomic_target(path)
     tmp.write_text(json.dumps(info, indent=2) + "\n")
     finish_atomic(tmp, path)
+
+
+#: ``dataset.json`` keys that decide what a batch file holds: a rerun into a folder must agree on
+#: them, or its new batches would silently mix with the old ones. (``size``/``testing_size`` may
+#: change: batch ``i`` depends only on the seed and ``i``, so a dataset can be extended.)
+DEFINING_KEYS = ("dataset", "seed", "batch_size", "test_batch_size", "views_per_scene", "latent_separation",
+                 "json_folder", "render_size", "samples_per_pixel", "passes", "format")
+
+
+def check_info(path: PathLike, info: dict) -> Optional[dict]:
+    """Compare the settings ``info`` of a run with the ``dataset.json`` at ``path`` (if any):
+    :class:`DatasetError` naming the file and every differing key if they disagree on a
+    :data:`DEFINING_KEYS` key. Returns the recorded settings (None if there are none)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    from ..io.jsonfile import read_json_file
+    recorded = read_json_file(path, DatasetError, "dataset description")
+    if not isinstance(recorded, dict):
+        raise DatasetError(f"{path}: a dataset description must be a JSON object")
+    diffs = [f"{k}: {json.dumps(recorded[k])} in the folder, {json.dumps(info[k])} now"
+             for k in DEFINING_KEYS if k in recorded and k in info and recorded[k] != info[k]]
+    if diffs:
+        raise DatasetError(
+            f"{path}: the folder holds a dataset made with other settings ({'; '.join(diffs)}); its finished "
+            f"batches would be skipped and mixed with new ones. Use another --out_folder, the same settings, "
+            f"or --force to delete its batches and start over")
+    return recorded
+
+
+def clear_outputs(folders: Sequence[PathLike]) -> int:
+    """``--force``: delete the batch files (finished and temporary) and ``dataset.json`` of a
+    dataset's folders; returns the number of batch files deleted."""
+    n = 0
+    for folder in folders:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            name = f.name.lstrip(".")
+            if f.is_file() and name.startswith("batch") and (f.suffix in (".exr", ".tmp")):
+                f.unlink()
+                n += not f.name.startswith(".")
+    return n
 
 
 def parse_passes(text: str, needed: Sequence[str]) -> List[str]:

@@ -71,10 +71,10 @@ def read_json_batch(folder: PathLike) -> Tuple[List[List[Path]], int]:
     naming the folder or file when the layout is broken."""
     folder = Path(folder)
     try:
-        factor = int((folder / "factor.txt").read_text().strip())
+        factor = int((folder / "factor.txt").read_text(encoding="utf-8").strip())
     except FileNotFoundError:
         raise DatasetError(f"{folder / 'factor.txt'}: missing (not a batch folder?)") from None
-    except ValueError:
+    except ValueError:   # UnicodeDecodeError included
         raise DatasetError(f"{folder / 'factor.txt'}: not an integer factor") from None
     if factor not in (-1, 0, 1, 2):
         raise DatasetError(f"{folder / 'factor.txt'}: factor {factor} is not -1, 0, 1 or 2")
@@ -106,8 +106,8 @@ def load_view_json(path: PathLike) -> dict:
     """One view's scene description; a clear error names a broken file."""
     path = Path(path)
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: cannot read scene JSON ({e})") from None
 
 

@@ -134,7 +134,9 @@ class BatchFileDataset(torch.utils.data.Dataset):
             self.expect_factors = False
             warnings.warn(f"{path}: factor -1 (all random) in a training set for a partitioned "
                           f"(latent_separation) config: generate it with a latent_separation config", RuntimeWarning)
-        return split_views(images, poses, factor, n_obs, self.dtype)
+        batch = split_views(images, poses, factor, n_obs, self.dtype)
+        batch["source"] = str(path)   # named in errors about this batch (a NaN loss)
+        return batch
 
 
 class BatchSampler(torch.utils.data.Sampler):

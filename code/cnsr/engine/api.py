@@ -18,7 +18,7 @@ from . import checkpoint as ckpt
 
 def load_model(config: Union[Config, dict, str, os.PathLike],
                checkpoint: Optional[Union[str, os.PathLike]] = None,
-               device: Union[str, torch.device] = "cpu") -> torch.nn.Module:
+               device: Union[str, torch.device] = "cpu", allow_config_change: bool = False) -> torch.nn.Module:
     """Build the model of ``config`` and load ``checkpoint`` into it, in eval mode on ``device``.
 
     ``checkpoint`` may be ours or the reference's (``{'iteration', 'model_state', ...}``),
@@ -27,14 +27,19 @@ def load_model(config: Union[Config, dict, str, os.PathLike],
     naming the file and the mismatching keys and shapes. The checkpoint's ``iteration`` is
     passed to the model (``model.iteration``) so that schedules that depend on it (the
     partition sharpness) are those it was trained to.
+
+    Our checkpoints carry the config they were trained with: if a model-defining key differs
+    (say the order of ``query_passes``, which leaves every shape the same), loading is refused
+    with the keys named; ``allow_config_change=True`` loads anyway with a warning.
     """
     from ..models import build_model
     from .trainer import move_to
 
-    model = build_model(load_config(config))
+    cfg = load_config(config)
+    model = build_model(cfg)
     if checkpoint is not None:
         state = ckpt.read_checkpoint(checkpoint)
-        ckpt.load_into(model, state, str(checkpoint))
+        ckpt.load_into(model, state, str(checkpoint), config=cfg, allow_config_change=allow_config_change)
         if isinstance(state, dict) and "iteration" in state:
             model.set_iteration(int(state["iteration"]))
     return move_to(model, torch.device(device)).eval()

@@ -64,6 +64,32 @@ def latest_checkpoint(folder: PathLike, job_name: str) -> Optional[Path]:
     return found[-1][1] if found else None
 
 
+#: A hidden temporary checkpoint this much older than now is a leftover of a killed writer.
+STALE_TEMP_AGE_S = 300.0
+
+
+def remove_stale_temp_files(folder: PathLike, job_name: str, min_age_s: float = STALE_TEMP_AGE_S) -> List[Path]:
+    """Delete the hidden temporary files (``.<job_name>_<i>.pt.XXXX.tmp``) that a writer killed
+    with SIGKILL (or a power cut) left behind, if not modified for ``min_age_s`` seconds (so
+    a write in progress elsewhere is left alone). Returns the deleted paths."""
+    import time
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(r"\." + re.escape(job_name) + r"_\d+\.pt\..+\.tmp")
+    now, removed = time.time(), []
+    for p in folder.iterdir():
+        if pattern.fullmatch(p.name):
+            try:
+                if now - p.stat().st_mtime >= min_age_s and p.is_file():
+                    p.unlink()
+                    removed.append(p)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def prune_checkpoints(folder: PathLike, job_name: str, keep: int) -> List[Path]:
     """Delete all but the ``keep`` newest checkpoints of ``job_name``; returns the deleted paths.
     ``keep <= 0`` keeps everything."""
@@ -183,6 +209,95 @@ def check_compatible(model: torch.nn.Module, loaded: Mapping[str, torch.Tensor],
                               f"(was it trained with another config?): {problem}")
 
 
+# ---------------------------------------------------------------------------- config
+#: Top-level config keys that change what a trained model computes (besides everything under
+#: ``model``): the partitioning switches.
+MODEL_TOP_KEYS = ("latent_separation", "adaptive_separation", "empty_partition")
+#: Keys under ``model`` that only shape training (losses, their schedules, gradient flow), so a
+#: checkpoint may be resumed or evaluated under other values of them.
+TRAINING_ONLY_KEYS = ("loss", "sigma_start", "sigma_end", "sigma_steps", "discard_loss", "detach",
+                      "override_train", "gradient_reg")
+
+
+def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if k not in TRAINING_ONLY_KEYS:
+                _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = list(value) if isinstance(value, tuple) else value
+
+
+def model_defining_config(config: Any) -> Dict[str, Any]:
+    """The keys of a config (a :class:`~cnsr.config.Config` or its dict) that define what the
+    trained model computes, flattened to ``model.generators[0].query_passes``-style names:
+    everything under ``model`` except :data:`TRAINING_ONLY_KEYS`, and :data:`MODEL_TOP_KEYS`.
+    A dict is validated first so that keys left out take their defaults."""
+    from ..config import Config, ConfigError, parse_config
+
+    if isinstance(config, Mapping):
+        try:
+            config = parse_config(dict(config))
+        except (ConfigError, TypeError):
+            pass   # compare what is there
+    d = config.to_dict() if isinstance(config, Config) else dict(config)
+    out: Dict[str, Any] = {}
+    _flatten(d.get("model", {}), "model", out)
+    for key in MODEL_TOP_KEYS:
+        if key in d:
+            out[key] = d[key]
+    return out
+
+
+def config_differences(saved: Any, current: Any) -> List[str]:
+    """``key (checkpoint: X, config: Y)`` for every model-defining key that differs."""
+    a, b = model_defining_config(saved), model_defining_config(current)
+    missing = object()
+    diffs = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, missing), b.get(k, missing)
+        if va != vb:
+            show = lambda v: "absent" if v is missing else json_repr(v)
+            diffs.append(f"{k} (checkpoint: {show(va)}, config: {show(vb)})")
+    return diffs
+
+
+def json_repr(v: Any) -> str:
+    import json
+    try:
+        return json.dumps(v)
+    except (TypeError, ValueError):
+        return repr(v)
+
+
+def check_config(checkpoint: Mapping[str, Any], config: Any, source: str, allow_change: bool = False,
+                 limit: int = 8) -> List[str]:
+    """Compare the config a checkpoint was trained with (ours carry it; the reference's do not)
+    with ``config``; a difference in a model-defining key (see :func:`model_defining_config`)
+    raises :class:`CheckpointError` naming the file and the keys, or with ``allow_change``
+    prints a warning naming them. Returns the differences."""
+    saved = checkpoint.get("config") if isinstance(checkpoint, Mapping) else None
+    if not isinstance(saved, Mapping) or config is None:
+        return []
+    diffs = config_differences(saved, config)
+    if not diffs:
+        return []
+    more = f"; ... ({len(diffs) - limit} more)" if len(diffs) > limit else ""
+    listing = "; ".join(diffs[:limit]) + more
+    if not allow_change:
+        raise CheckpointError(f"{source}: the checkpoint was trained with another model config; the networks "
+                              f"would compute something else: {listing}. Use the config it was trained with "
+                              f"(stored in the checkpoint under 'config'), or allow the change explicitly "
+                              f"(train-gqn.py --allow_config_change, load_model(..., allow_config_change=True))")
+    import sys
+    print(f"WARNING: {source}: loading a checkpoint trained with another model config: {listing}",
+          file=sys.stderr, flush=True)
+    return diffs
+
+
 # ---------------------------------------------------------------------------- files
 def read_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
     """Load a checkpoint file (ours or the reference's) with ``torch.load(weights_only=True)``."""
@@ -243,6 +358,7 @@ def save_checkpoint(folder: PathLike, job_name: str, model: torch.nn.Module, opt
     state = make_checkpoint(model, optimizer, iteration + 1, config=config, seed=seed, extra=extra)
     path = atomic_torch_save(state, checkpoint_path(folder, job_name, iteration))
     prune_checkpoints(folder, job_name, keep_last)
+    remove_stale_temp_files(folder, job_name)
     return path
 
 
@@ -287,12 +403,16 @@ def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys
 
 
 def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str,
-              optimizer: Optional[torch.optim.Optimizer] = None) -> None:
+              optimizer: Optional[torch.optim.Optimizer] = None, config: Any = None,
+              allow_config_change: bool = False) -> None:
     """Load a read checkpoint's parameters (and optimizer state) into ``model``; a checkpoint
     for another config raises :class:`CheckpointError` naming the keys/shapes and the file.
-    The optimizer state is re-indexed to this model's parameter order (see
+    With ``config`` (the config the model was built from), a checkpoint that carries its own
+    config must agree on the model-defining keys (:func:`check_config`), even where the shapes
+    fit. The optimizer state is re-indexed to this model's parameter order (see
     :func:`optimizer_state_in_model_order`); ``optimizer`` must be over ``model.parameters()``."""
     state = model_state_from(checkpoint, source)
+    check_config(checkpoint, config, source, allow_config_change)
     target = unwrap(model)
     check_compatible(target, state, source)
     target.load_state_dict(state)

@@ -7,7 +7,10 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from ..config import CODE_DIR, REPO_DIR, ConfigError, load_config
+from ..config import CODE_DIR, REPO_DIR, ConfigError, check_trainable, load_config
+
+#: Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (as generate-dataset.py).
+STOPPED_EXIT_CODE = 130
 
 EXAMPLES = """examples:
   python code/train-gqn.py --config configs/quickstart.json
@@ -28,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="config JSON: a path, or a name in configs/ (e.g. room_beauty)")
     p.add_argument("--config_dir", default="", help="folder to look the config up in (as the reference's)")
     p.add_argument("--checkpoint", default="", help="checkpoint to resume from (ours or the reference's)")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="resume from a checkpoint trained with other model-defining config keys (warns, naming "
+                        "them; without this flag such a checkpoint is refused)")
     p.add_argument("--out_folder", default=None,
                    help="where to write checkpoints (default: the --checkpoint's folder, else checkpoints/)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
@@ -39,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log_dir", default=None, help="TensorBoard folder (default runs/<job_name>)")
     p.add_argument("--no_logging", action="store_true", help="no TensorBoard output (overrides 'logging')")
     p.add_argument("--channels_last", action="store_true", help="channels-last memory format (speed)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the training step (speed)")
+    p.add_argument("--compile", nargs="?", const="default", default=None,
+                   choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                   help="torch.compile the training step (speed); a mode may follow: reduce-overhead "
+                        "replays CUDA graphs")
+    p.add_argument("--fused_adam", action="store_true", help="Adam's fused implementation (speed, CUDA)")
+    p.add_argument("--tf32", action="store_true",
+                   help="fp32 matrix products and convolutions in TF32 on CUDA (speed; slightly less precise)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p
 
@@ -69,19 +81,80 @@ def describe_model(model) -> str:
     return "\n".join(lines)
 
 
-def check_data(cfg, device) -> List[str]:
+def check_data(cfg, device, batches: Optional[dict] = None) -> List[str]:
     """Open the training and test data the config names and draw one batch of each; returns a
-    description per split. Raises the loader's error (naming the folder/file) if it cannot."""
+    description per split (and puts the batches into ``batches``). Raises the loader's error
+    (naming the folder/file) if it cannot."""
     from ..data import build_loader
 
     notes = []
     for split in ("train", "test"):
         batch = next(iter(build_loader(cfg, split, device, num_workers=0)))
+        if batches is not None:
+            batches[split] = batch
         obs = batch["observation_images"]
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in obs.items())
         source = str(cfg.data_dir(split)) if cfg.cached_dataset else "rendered on the fly"
         notes.append(f"  {split}: {source}; observations {shapes}")
     return notes
+
+
+def check_batch_files(cfg, progress: bool = True) -> List[str]:
+    """Open the header of every batch file of both splits (cached datasets): a truncated or
+    corrupt file, or one that lacks a pass the config reads, raises DatasetError naming it now
+    rather than hours into training. Pixels are not read."""
+    import zipfile
+
+    from tqdm import tqdm
+
+    from ..data.exrbatch import DatasetError, ExrBatchFile
+    from ..data.loader import list_batch_files
+
+    needed = cfg.needed_passes()
+    notes = []
+    for split in ("train", "test"):
+        files = list_batch_files(cfg.data_dir(split))
+        for path in tqdm(files, desc=f"checking {split} files", unit="file", disable=not progress, leave=False):
+            if path.suffix == ".exr":
+                with ExrBatchFile(path) as f:
+                    have = f.passes
+            else:
+                try:
+                    with zipfile.ZipFile(path) as z:
+                        have = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
+                except (zipfile.BadZipFile, OSError) as e:
+                    raise DatasetError(f"{path}: corrupt or truncated .npz ({e})") from None
+            missing = [p for p in needed if p not in have]
+            if missing:
+                raise DatasetError(f"{path}: lacks the pass(es) {', '.join(missing)} that the config reads")
+        notes.append(f"  {split}: all {len(files)} batch files open")
+    return notes
+
+
+def check_training_step(model, batch, scenes: int = 1) -> float:
+    """One forward and backward pass of ``model`` on the first ``scenes`` scenes of ``batch``
+    (shape errors, a loss without gradient, NaN at the first step); returns the loss. The
+    gradients are cleared again."""
+    import torch
+
+    def head(x):
+        if isinstance(x, dict):
+            return {k: head(v) for k, v in x.items()}
+        return x[:scenes] if torch.is_tensor(x) and x.dim() > 0 else x
+
+    model.train()
+    try:
+        loss, _ = model.compute_loss(head(batch), 1)
+        loss.backward()
+    except (RuntimeError, ValueError, IndexError, TypeError) as e:
+        raise ConfigError(f"the model of this config fails on a batch of its data in a training step "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    finally:
+        model.zero_grad(set_to_none=True)
+    value = float(loss.detach())
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FloatingPointError(f"the loss of a first training step on this data is {value}")
+    return value
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -91,6 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         cfg = load_config(find_config(args.config, args.config_dir))
+        check_trainable(cfg)
         if args.iterations is not None:
             cfg.iterations = args.iterations
         if args.no_logging:
@@ -119,13 +193,20 @@ def dry_run(cfg, args) -> int:
     if args.checkpoint:
         from . import checkpoint as ckpt
         state = ckpt.read_checkpoint(args.checkpoint)
+        ckpt.check_config(state, cfg, args.checkpoint, args.allow_config_change)
         ckpt.check_compatible(model, ckpt.model_state_from(state, args.checkpoint), args.checkpoint)
         print(f"checkpoint: {args.checkpoint} fits (resumes at iteration {state.get('iteration', 1)})")
     device = resolve_device(args.device or None)
+    batches: dict = {}
     with torch.no_grad():
-        notes = check_data(cfg, device)
+        notes = check_data(cfg, device, batches)
+    if cfg.cached_dataset:
+        notes += check_batch_files(cfg, progress=not args.no_progress)
     print("data:")
     print("\n".join(notes))
+    from .trainer import move_to
+    loss = check_training_step(move_to(model, device), batches["train"])
+    print(f"training step: one forward and backward pass on 1 scene, loss {loss:.4f}")
     print("dry run: OK")
     return 0
 
@@ -135,7 +216,9 @@ def train(cfg, args) -> int:
 
     trainer = Trainer(cfg, device=args.device or None, checkpoint=args.checkpoint or None,
                       out_folder=args.out_folder, log_dir=args.log_dir, keep_checkpoints=args.keep_checkpoints,
-                      channels_last=args.channels_last, compile=args.compile, progress=not args.no_progress)
+                      channels_last=args.channels_last, compile=args.compile or False,
+                      fused_adam=args.fused_adam, tf32=args.tf32, progress=not args.no_progress,
+                      allow_config_change=args.allow_config_change)
     main_rank = trainer.dist.is_main
     if main_rank:
         print(f"config: {cfg.source}  (job {cfg.job_name})")
@@ -168,4 +251,5 @@ def train(cfg, args) -> int:
         if summary["stopped_early"]:
             print(f"stopped at iteration {summary['next_iteration'] - 1}; resume with "
                   f"--checkpoint {summary['checkpoint']}")
-    return 0
+    # stopped by SIGINT/SIGTERM: not a finished run (a scheduler or a shell loop must be able to tell)
+    return STOPPED_EXIT_CODE if summary["stopped_early"] else 0

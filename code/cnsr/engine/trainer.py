@@ -19,6 +19,7 @@ import contextlib
 import os
 import random
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -179,9 +180,16 @@ class Trainer:
         model, loader_factory: inject a model / a :class:`cnsr.data.LoaderFactory` (every
             factory takes the same keyword arguments; defaults: ``cnsr.models.build_model``
             and ``cnsr.data.build_loader``).
-        channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``).
+        channels_last, compile: speed options (4-D tensors channels-last; ``torch.compile``;
+            ``compile`` may name a mode, e.g. ``"reduce-overhead"``, which replays CUDA graphs).
+        fused_adam: Adam's fused implementation (one kernel for all parameters; CUDA, and
+            CPUs with torch >= 2.4).
+        tf32: let fp32 matrix products and convolutions use TF32 on CUDA (a process-wide
+            switch: ``torch.backends.cuda.matmul`` and ``torch.backends.cudnn``).
         progress: show the tqdm bar (rank 0).
         save_final: checkpoint the last iteration when training ends off the checkpoint interval.
+        allow_config_change: resume from a checkpoint whose model-defining config keys differ
+            from ``config`` (with a warning naming them) instead of refusing.
     """
 
     def __init__(self, config: Union[Config, dict, str, os.PathLike], *, device=None,
@@ -189,9 +197,10 @@ class Trainer:
                  out_folder: Optional[Union[str, os.PathLike]] = None,
                  log_dir: Optional[Union[str, os.PathLike]] = None, keep_checkpoints: int = 5,
                  model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
-                 channels_last: bool = False, compile: bool = False, progress: bool = True,
+                 channels_last: bool = False, compile: Union[bool, str] = False,
+                 fused_adam: bool = False, tf32: bool = False, progress: bool = True,
                  handle_signals: bool = True, save_final: bool = True,
-                 dist: Optional[DistributedContext] = None):
+                 dist: Optional[DistributedContext] = None, allow_config_change: bool = False):
         self.cfg = load_config(config)
         self.dist = dist or init_distributed(device)
         self.device = self.dist.device
@@ -201,6 +210,7 @@ class Trainer:
         self.handle_signals = handle_signals
         self.save_final = save_final
         self._stop_requested = False
+        self._updating = False
         self._loader_factory = loader_factory
 
         # ---- checkpoint to resume from (read first: it carries the run's seed)
@@ -223,10 +233,14 @@ class Trainer:
         self.model = move_to(model, self.device)
         if channels_last:
             self.model = to_channels_last(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate,
+                                          **({"fused": True} if fused_adam else {}))
+        if tf32:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.start_iteration = 1
         if state is not None:
-            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer)
+            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
+                           allow_config_change=allow_config_change)
             for group in self.optimizer.param_groups:   # the config decides, also on resume
                 group["lr"] = self.cfg.learning_rate
             self.start_iteration = int(state.get("iteration", 1))
@@ -246,7 +260,8 @@ class Trainer:
             print(f"multi_gpu: launch with `torchrun --nproc_per_node={torch.cuda.device_count()} "
                   f"code/train-gqn.py ...` to train on all {torch.cuda.device_count()} GPUs")
         self.compiled = bool(compile)
-        self.loss_fn = torch.compile(self.loss_module) if compile else self.loss_module
+        mode = compile if isinstance(compile, str) and compile != "default" else None
+        self.loss_fn = torch.compile(self.loss_module, mode=mode) if compile else self.loss_module
 
         self.autocast = bool(self.cfg.mixed_precision and self.device.type == "cuda")
         if self.cfg.mixed_precision and not self.autocast and self.dist.is_main:
@@ -260,6 +275,9 @@ class Trainer:
         else:
             self.out_folder = default_checkpoint_folder()
         self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name
+        if self.dist.is_main:
+            for p in ckpt.remove_stale_temp_files(self.out_folder, self.cfg.job_name):
+                print(f"removed {p.name}, a checkpoint left half-written by an earlier run", file=sys.stderr)
 
         # ---- data (built lazily in train(): a dry run or a test may not want it)
         self._train_iter: Optional[Iterator[Batch]] = None
@@ -329,6 +347,23 @@ class Trainer:
             config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints)
         return self.last_checkpoint
 
+    def _save_after_error(self, completed: int, error: BaseException) -> None:
+        if not self.dist.is_main:
+            return
+        if self._updating:
+            print(f"\nerror during the parameter update of iteration {completed + 1}: no checkpoint written "
+                  f"(the parameters may be half-updated); the last checkpoint is {self.last_checkpoint}",
+                  file=sys.stderr, flush=True)
+            return
+        try:
+            path = self.save_checkpoint(completed)
+        except Exception as e2:   # e.g. the disk is full: report the original error
+            print(f"\nwriting the checkpoint of iteration {completed} after the error failed too: {e2}",
+                  file=sys.stderr, flush=True)
+            return
+        print(f"\n{type(error).__name__} after iteration {completed}: wrote the checkpoint of the last completed "
+              f"iteration, {path}; resume with --checkpoint {path}", file=sys.stderr, flush=True)
+
     # ---------------------------------------------------------------- one step
     def step(self, iteration: int) -> Dict[str, float]:
         """One optimisation step on the next training batch; returns its logs (floats),
@@ -346,10 +381,14 @@ class Trainer:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             loss, logs = self.loss_fn(batch, iteration)
         if not torch.isfinite(loss.detach()).all():
-            raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()} "
+            source = batch.get("source")
+            origin = f" on the batch from {source}" if source else ""
+            raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()}{origin} "
                                      f"(logs: {dict((k, float(v)) for k, v in logs.items())})")
         loss.backward()
+        self._updating = True      # an exception from here on may leave the parameters half-updated
         self.optimizer.step()
+        self._updating = False
         out = {k: float(v) for k, v in logs.items()}
         out["total_loss"] = float(loss.detach())
         out["data_time"] = t_data
@@ -469,6 +508,12 @@ class Trainer:
                     if self.dist.any_true(self._stop_requested):
                         self._stop_requested = True
                         break
+            except Exception as e:
+                # keep the progress since the last checkpoint: the state after the last completed
+                # iteration is whole unless the failure hit the parameter update itself
+                if done and last_saved != completed:
+                    self._save_after_error(completed, e)
+                raise
             finally:
                 bar.close()
                 if self.monitor is not None:

@@ -15,6 +15,9 @@ def read_json_file(path: Union[str, os.PathLike], error: Type[Exception], what: 
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise error(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: not a {what} (not UTF-8 text: byte {e.start} is {e.object[e.start:e.start + 1]!r}; "
+                    f"a binary file?)") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:

@@ -8,8 +8,9 @@ import time
 
 from ..io.exr import write_exr
 from ..io.preview import write_pass_previews
-from ..passes import PASS_NAMES
+from ..passes import PASS_NAMES, check_passes, total_channels
 from . import Renderer, SceneError
+from .renderer import MAX_IMAGE_SIZE
 
 
 def main(argv=None, description: str = __doc__) -> int:
@@ -35,6 +36,9 @@ def main(argv=None, description: str = __doc__) -> int:
     try:
         r = Renderer(threads=args.threads, nee=args.nee)
         r.load_scene(args.scene_file)
+        if 0 < args.size <= MAX_IMAGE_SIZE:
+            channels = total_channels(check_passes(passes) if passes else PASS_NAMES)
+            check_writable(args.out, args.size * args.size * channels * (2 if args.half else 4))
         if args.bounces is not None:
             r.bounces = args.bounces
         t0 = time.perf_counter()
@@ -43,11 +47,37 @@ def main(argv=None, description: str = __doc__) -> int:
     except (SceneError, ValueError, KeyError) as e:
         print(f"render-scene: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:   # the output folder cannot be written
+        print(f"render-scene: error: {e}", file=sys.stderr)
+        return 1
     pose = r.pose()
-    path = write_exr(args.out, out, half=args.half, attrs={"cnsr.pose": pose, "cnsr.spp": args.spp})
-    print(f"rendered {r.scene.name} at {args.size}x{args.size}, {args.spp} spp, {len(out)} passes "
-          f"in {dt:.3f} s -> {path}")
-    if args.png:
-        for f in write_pass_previews(os.path.splitext(args.out)[0], out):
-            print(f"preview: {f}")
+    try:
+        path = write_exr(args.out, out, half=args.half, attrs={"cnsr.pose": pose, "cnsr.spp": args.spp})
+        print(f"rendered {r.scene.name} at {args.size}x{args.size}, {args.spp} spp, {len(out)} passes "
+              f"in {dt:.3f} s -> {path}")
+        if args.png:
+            for f in write_pass_previews(os.path.splitext(args.out)[0], out):
+                print(f"preview: {f}")
+    except OSError as e:   # e.g. the disk filled up while writing (nothing partial is left: writes are atomic)
+        print(f"render-scene: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
     return 0
+
+
+def check_writable(out: str, needed_bytes: int) -> None:
+    """Before a long render: the folder of ``out`` can be created and written, and has room for
+    about ``needed_bytes``; raises OSError naming the path otherwise."""
+    import shutil
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".render-scene-", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise OSError(f"cannot write into {folder} (for --out {out}): {e.strerror or e}") from None
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes:
+        raise OSError(f"not enough space in {folder} for --out {out}: about {needed_bytes / 1e6:.1f} MB "
+                      f"needed, {free / 1e6:.1f} MB free")

@@ -8,7 +8,11 @@ import numpy as np
 
 from ..passes import PASS_NAMES, check_passes
 from .camera import look_at_pose
-from .scene import CameraSettings, CompiledScene, SceneError, SceneSource, compile_scene
+from .scene import INT_LIMIT, VALUE_LIMIT, CameraSettings, CompiledScene, SceneError, SceneSource, compile_scene
+
+#: Largest image side ``render`` accepts (the output alone is 3 GB of float32 per 3-channel
+#: pass at this size).
+MAX_IMAGE_SIZE = 16384
 
 
 class Renderer:
@@ -63,9 +67,9 @@ class Renderer:
         look = _vec3(lookat, "camera lookat")
         if np.allclose(pos, look):
             raise SceneError("camera position and lookat must differ")
-        fov = prev.fov if fov is None else float(fov)
-        near = prev.near if near is None else float(near)
-        far = prev.far if far is None else float(far)
+        fov = prev.fov if fov is None else _scalar(fov, "camera fov")
+        near = prev.near if near is None else _scalar(near, "camera near")
+        far = prev.far if far is None else _scalar(far, "camera far")
         if not (0.0 < fov < 180.0):
             raise SceneError(f"camera fov must be in (0, 180) degrees, got {fov}")
         if not (near > 0.0 and far > near and math.isfinite(far)):
@@ -97,8 +101,9 @@ class Renderer:
         scene = self.scene
         if self._native_camera is None:
             raise SceneError(f"{scene.name}: no camera: the scene has none and set_camera() was not called")
-        size = _positive_int(size, "size")
-        spp = _positive_int(spp, "spp")
+        size = _positive_int(size, "size", MAX_IMAGE_SIZE)
+        spp = _positive_int(spp, "spp", INT_LIMIT)
+        bounces = scene.bounces if self.bounces is None else _nonnegative_int(self.bounces, "bounces")
         names = list(PASS_NAMES) if passes is None else list(dict.fromkeys(check_passes(passes)))
         if not names:
             raise ValueError("passes: at least one pass must be requested")
@@ -106,7 +111,7 @@ class Renderer:
         nthreads = self.threads if threads is None else int(threads)
         out, self.last_stats = _renderer.render(
             scene.native, self._native_camera, size, size, spp, seed, names, max(0, nthreads),
-            scene.bounces if self.bounces is None else int(self.bounces),
+            bounces,
             scene.hide_lights if self.hide_lights is None else bool(self.hide_lights),
             self.nee, list(scene.background), True)
         return {n: out[n] for n in names}
@@ -127,12 +132,38 @@ def _vec3(v, what: str) -> np.ndarray:
         raise SceneError(f"{what} must be 3 numbers, got {v!r}") from None
     if a.shape != (3,) or not np.isfinite(a).all():
         raise SceneError(f"{what} must be 3 finite numbers, got {v!r}")
+    if not (np.abs(a) <= VALUE_LIMIT).all():
+        raise SceneError(f"{what} must be at most {VALUE_LIMIT:g} in magnitude, got {a.tolist()}")
     return a
 
 
-def _positive_int(v, what: str) -> int:
-    if isinstance(v, bool) or int(v) != v or int(v) <= 0:
-        raise ValueError(f"{what} must be a positive integer, got {v!r}")
+def _scalar(v, what: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise SceneError(f"{what} must be a number, got {v!r}") from None
+    if not (math.isfinite(x) and abs(x) <= VALUE_LIMIT):
+        raise SceneError(f"{what} must be finite and at most {VALUE_LIMIT:g} in magnitude, got {v!r}")
+    return x
+
+
+def _positive_int(v, what: str, hi: int = INT_LIMIT) -> int:
+    try:
+        ok = not isinstance(v, bool) and int(v) == v and 0 < int(v) <= hi
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} must be an integer in [1, {hi}], got {v!r}")
+    return int(v)
+
+
+def _nonnegative_int(v, what: str) -> int:
+    try:
+        ok = not isinstance(v, bool) and int(v) == v and 0 <= int(v) <= INT_LIMIT
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{what} must be an integer in [0, {INT_LIMIT}], got {v!r}")
     return int(v)
 
 

@@ -27,6 +27,14 @@ DEFAULT_CAMERA = {"fov": 75.0, "near": 0.01, "far": 100.0}
 GEOMETRY_TYPES = ("grid", "sphere", "file", "mesh")
 LIGHT_TYPES = ("grid", "sphere")
 
+#: Largest magnitude of any number in a scene (coordinates, sizes, radii, transform entries,
+#: camera settings, colours, emissions), checked before world space and again after it: the
+#: renderer works in float32 and Embree aborts the process on rays or boxes beyond ~1.8e18, so
+#: everything is kept far inside that (float32 still resolves 8 units at 1e8).
+VALUE_LIMIT = 1e8
+#: Largest integer setting of a scene (bounces, material ids): the C++ side stores them in an int.
+INT_LIMIT = 2 ** 31 - 1
+
 
 class SceneError(ValueError):
     """A scene description is malformed; the message names the scene, entry and field."""
@@ -68,7 +76,10 @@ def read_scene(source: SceneSource) -> Tuple[Dict[str, Any], str, Optional[Path]
     if isinstance(source, dict):
         return source, "<dict>", None
     if isinstance(source, (bytes, bytearray)):
-        source = source.decode("utf-8")
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SceneError("<bytes>: a scene must be UTF-8 JSON text") from None
     if isinstance(source, str) and source.lstrip().startswith("{"):
         try:
             return json.loads(source), "<json string>", None
@@ -110,26 +121,36 @@ class _Fields:
         v = self.obj[key]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
             raise self.error(key, f"must be a number, got {v!r}")
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:
+            raise self.error(key, f"must be at most {VALUE_LIMIT:g} in magnitude, got {v}") from None
         if not math.isfinite(v):
             raise self.error(key, f"must be finite, got {v}")
+        if abs(v) > VALUE_LIMIT:
+            raise self.error(key, f"must be at most {VALUE_LIMIT:g} in magnitude, got {v:g}")
         if lo is not None and (v < lo or (lo_open and v == lo)):
             raise self.error(key, f"must be {'>' if lo_open else '>='} {lo}, got {v}")
         if hi is not None and v > hi:
             raise self.error(key, f"must be <= {hi}, got {v}")
         return v
 
-    def integer(self, key: str, default: Optional[int] = None, lo: Optional[int] = None) -> int:
+    def integer(self, key: str, default: Optional[int] = None, lo: Optional[int] = None,
+                hi: Optional[int] = None) -> int:
         if not self.has(key):
             if default is None:
                 raise self.error(key, "missing")
             return int(default)
         v = self.obj[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or float(v) != int(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or (
+                isinstance(v, (float, np.floating)) and not (math.isfinite(v) and float(v) == int(v))):
             raise self.error(key, f"must be an integer, got {v!r}")
-        if lo is not None and int(v) < lo:
+        v = int(v)
+        if lo is not None and v < lo:
             raise self.error(key, f"must be >= {lo}, got {v}")
-        return int(v)
+        if hi is not None and v > hi:
+            raise self.error(key, f"must be <= {hi}, got {v}")
+        return v
 
     def boolean(self, key: str, default: bool) -> bool:
         if not self.has(key):
@@ -146,12 +167,13 @@ class _Fields:
             return np.asarray(default, dtype=np.float64)
         try:
             a = np.asarray(self.obj[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise self.error(key, f"must be a list of {n} numbers, got {self.obj[key]!r}") from None
         if a.shape != (n,):
             raise self.error(key, f"must be a list of {n} numbers, got {self.obj[key]!r}")
         if not np.isfinite(a).all():
             raise self.error(key, f"must be finite, got {self.obj[key]!r}")
+        check_range(a, self.error, key)
         return a
 
     def string(self, key: str, default: Optional[str] = None) -> str:
@@ -170,7 +192,7 @@ class _Fields:
             return np.eye(4)
         try:
             m = np.asarray(self.obj[key], dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise self.error(key, "must be a 4x4 matrix (4 rows of 4 numbers)") from None
         if m.shape == (16,):
             m = m.reshape(4, 4)
@@ -178,6 +200,7 @@ class _Fields:
             raise self.error(key, f"must be a 4x4 matrix (4 rows of 4 numbers), got shape {m.shape}")
         if not np.isfinite(m).all():
             raise self.error(key, "holds NaN or Inf")
+        check_range(m, self.error, key)
         if not np.allclose(m[:, 3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
             raise self.error(key, "must be affine in row-vector convention (last column 0, 0, 0, 1; "
                                   f"translation in the last row), got last column {m[:, 3].tolist()}")
@@ -185,6 +208,15 @@ class _Fields:
         if not abs(det) > 1e-12:
             raise self.error(key, "is singular (zero scale)")
         return m
+
+
+def check_range(a: np.ndarray, error, key: str, what: str = "") -> None:
+    """Raise ``error(key, message)`` unless every value of ``a`` is finite and at most
+    :data:`VALUE_LIMIT` in magnitude (``what``: e.g. ' in world space')."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size and not (np.abs(a) <= VALUE_LIMIT).all():
+        worst = float(np.nanmax(np.where(np.isfinite(a), np.abs(a), np.inf)))
+        raise error(key, f"values must be finite and at most {VALUE_LIMIT:g} in magnitude{what}, got {worst:g}")
 
 
 def _transform_points(p: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -267,7 +299,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
         raise top.error("materials", "must be an object mapping names to materials")
 
     cs = CompiledScene(native=_renderer.Scene(), name=name, base_dir=base_dir, description=data)
-    cs.bounces = top.integer("bounces", DEFAULT_BOUNCES, lo=0)
+    cs.bounces = top.integer("bounces", DEFAULT_BOUNCES, lo=0, hi=INT_LIMIT)
     cs.hide_lights = top.boolean("hide_lights", False)
     cs.seed = top.integer("seed", 0)
     cs.background = tuple(top.vector("background", 3, (0.0, 0.0, 0.0)).tolist())
@@ -285,7 +317,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
     mats: Dict[str, _Fields] = {}
     for mname, m in data["materials"].items():
         mats[mname] = _Fields(m, f"{name}: materials['{mname}']")
-    ids = {k: f.integer("id", 0) for k, f in mats.items()}
+    ids = {k: f.integer("id", 0, lo=-INT_LIMIT, hi=INT_LIMIT - 1) for k, f in mats.items()}
     cs.max_id = (max(ids.values()) + 1) if ids else 1
     if cs.max_id <= 0:
         cs.max_id = 1
@@ -345,6 +377,8 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
             radius = f.number("radius", lo=0.0, lo_open=True)
             center = _transform_points(position[None], m)[0]
             scale = abs(np.linalg.det(m[:3, :3])) ** (1.0 / 3.0)
+            check_range(center, f.error, "position", " in world space (after 'transform')")
+            check_range(radius * scale, f.error, "radius", " in world space (after 'transform')")
             cs.native.add_sphere(center.tolist(), radius * scale, material, emitter)
         elif kind == "grid":
             position = f.vector("position", 3, (0.0, 0.0, 0.0))
@@ -362,10 +396,14 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
                 if not (abs(size[int(np.argmax(np.abs(u)))]) > 0 and abs(size[int(np.argmax(np.abs(v)))]) > 0):
                     raise f.error("size", f"spans no area perpendicular to the normal: {size.tolist()}")
             c, e1, e2, n = grid_quad(position, normal, size, m, half)
+            check_range(np.stack([c, c + e1, c + e2, c + e1 + e2]), f.error, "position",
+                        " for the corners in world space (after 'transform' and 'size')")
             cs.native.add_quad(c.tolist(), e1.tolist(), e2.tolist(), n.tolist(), material, emitter)
         else:
             mesh = _load_mesh(cs, f, kind)
             v = _transform_points(mesh.vertices.astype(np.float64), m)
+            check_range(v, f.error, "vertices" if kind == "mesh" else "filename",
+                        " for the vertices in world space (after 'transform')")
             faces = mesh.faces
             normals = None if mesh.normals is None else _transform_normals(mesh.normals.astype(np.float64), m)
             if np.linalg.det(m[:3, :3]) < 0:  # a mirroring transform flips the winding
@@ -380,13 +418,12 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
 
 def _load_mesh(cs: CompiledScene, f: _Fields, kind: str) -> "assets.Mesh":
     if kind == "mesh":  # inline arrays (not in the reference format; handy for programs and tests)
+        vertices = _float_rows(f, "vertices", 3)
+        faces = _index_rows(f, "faces", len(vertices))
+        normals = _float_rows(f, "normals", 3, len(vertices)) if f.has("normals") else None
+        uvs = _float_rows(f, "uvs", 2, len(vertices)) if f.has("uvs") else None
         try:
-            return assets.Mesh(np.asarray(f.obj["vertices"], np.float32), np.asarray(f.obj["faces"], np.int64),
-                               None if f.obj.get("normals") is None else np.asarray(f.obj["normals"], np.float32),
-                               None if f.obj.get("uvs") is None else np.asarray(f.obj["uvs"], np.float32)
-                               ).validate(f.where)
-        except KeyError as e:
-            raise f.error(str(e.args[0]), "missing") from None
+            return assets.Mesh(vertices, faces, normals, uvs).validate(f.where)
         except ValueError as e:
             raise SceneError(f"{f.where}: {e}") from None
     fname = f.string("filename")
@@ -401,6 +438,62 @@ def _load_mesh(cs: CompiledScene, f: _Fields, kind: str) -> "assets.Mesh":
     where = f"next to the scene ({cs.base_dir})" if cs.base_dir else "in the working directory"
     raise f.error("filename", f"OBJ file {fname!r} not found {where}, and no built-in mesh named "
                               f"{assets.asset_key(fname)!r}")
+
+
+def _float_rows(f: _Fields, key: str, width: int, count: Optional[int] = None) -> np.ndarray:
+    """An inline (N, width) array of finite numbers within :data:`VALUE_LIMIT` (N = ``count`` if given)."""
+    if not f.has(key):
+        raise f.error(key, "missing")
+    try:
+        a = np.asarray(f.obj[key], dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise f.error(key, f"must be a list of rows of {width} numbers") from None
+    if a.ndim != 2 or a.shape[1] != width or len(a) == 0:
+        raise f.error(key, f"must be a non-empty list of rows of {width} numbers, got shape {a.shape}")
+    if count is not None and len(a) != count:
+        raise f.error(key, f"must have one row per vertex ({len(a)} rows for {count} vertices)")
+    if not np.isfinite(a).all():
+        raise f.error(key, "holds NaN or Inf")
+    check_range(a, f.error, key)
+    return a
+
+
+def _index_rows(f: _Fields, key: str, num_vertices: int) -> np.ndarray:
+    """Inline triangle indices, validated like the OBJ loader's: integers (no fractions, no
+    booleans) within [0, num_vertices); nothing is wrapped or truncated."""
+    if not f.has(key):
+        raise f.error(key, "missing")
+    try:
+        a = np.asarray(f.obj[key])
+    except (TypeError, ValueError, OverflowError):
+        raise f.error(key, "must be a list of rows of 3 integer vertex indices") from None
+    if a.dtype.kind in "iuf" and not isinstance(f.obj[key], np.ndarray) and _holds_bool(f.obj[key]):
+        raise f.error(key, "must be rows of 3 integer vertex indices, got true/false")
+    if a.dtype.kind not in "iuf":
+        # huge (beyond int64), boolean or non-numeric entries: look at them one by one
+        for x in a.reshape(-1):
+            if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+                raise f.error(key, f"must be rows of 3 integer vertex indices, got {x!r}")
+            if not 0 <= int(x) < num_vertices:
+                raise f.error(key, f"vertex index {int(x)} out of range (the mesh has {num_vertices} vertices)")
+        raise f.error(key, "must be a list of rows of 3 integer vertex indices")
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a) | (a != np.round(a))
+        if bad.any():
+            raise f.error(key, f"vertex indices must be integers, got {a[bad].reshape(-1)[0]!r}")
+    if a.ndim != 2 or a.shape[1] != 3 or len(a) == 0:
+        raise f.error(key, f"must be a non-empty list of rows of 3 vertex indices, got shape {a.shape}")
+    out_of_range = (a < 0) | (a >= num_vertices)
+    if out_of_range.any():
+        raise f.error(key, f"vertex index {a[out_of_range].reshape(-1)[0]:g} out of range "
+                           f"(the mesh has {num_vertices} vertices)")
+    return a.astype(np.int64)
+
+
+def _holds_bool(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return any(_holds_bool(y) for y in x)
+    return isinstance(x, (bool, np.bool_))
 
 
 def _load_texture(tname: str, base_dir: Optional[Path], f: _Fields) -> np.ndarray:
