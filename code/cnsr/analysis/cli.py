@@ -220,7 +220,7 @@ def render_neural_main(argv: Optional[Sequence[str]] = None) -> int:
                                                             "checkpoint": str(args.checkpoint),
                                                             "scene_file": str(args.scene_file),
                                                             "iteration": int(model.iteration)})
-    except (CheckpointError, FileNotFoundError, ValueError) as e:
+    except (CheckpointError, OSError, ValueError) as e:      # OSError: --out cannot be written
         print(f"render-neural.py: error: {e}", file=sys.stderr)
         return 1
     t = result["times"]
