@@ -63,10 +63,25 @@ def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
     report = json.loads((out / "metrics.json").read_text())
     assert report["batches"] == 2 and report["scenes"] == 4 and report["iteration"] == 7
     m = report["metrics"]["beauty_0"]
-    assert set(m) == {"ssim", "psnr", "l1"}
-    assert -1 <= m["ssim"] <= 1 and m["l1"] >= 0
+    assert set(m) == {"mape", "rmse", "ssim", "psnr", "flip"}
+    assert -1 <= m["ssim"] <= 1 and m["rmse"] >= 0 and 0 <= m["flip"] <= 1
+    assert report["references"]["kind"] == "batch"
     img = read_png(out / "beauty_0.png")
-    assert img.shape[:2] == (2 * SIZE, 3 * SIZE)   # 2 scenes x (reference | prediction | error)
+    # 2 scenes x (reference | prediction | error), tiles upscaled to >= 128 px, labels around
+    assert img.shape[0] > 2 * 128 and img.shape[1] > 3 * 128
+
+
+def test_evaluate_with_clean_references(tiny, tmp_path):
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.cli import evaluate_main as main
+
+    cfg, ckpt = tiny
+    out = tmp_path / "eval"
+    assert main(["--config", str(cfg), "--checkpoint", str(ckpt), "--batches", "1", "--out_folder", str(out),
+                 "--device", "cpu", "--no_progress", "--reference_spp", "4", "--metrics", "mape,rmse"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["references"]["spp"] == 4 and report["references"]["kind"] == "path-traced"
+    assert set(report["metrics"]["beauty_0"]) == {"mape", "rmse"}
     assert not list(out.glob(".*.tmp"))
 
 
@@ -84,7 +99,7 @@ def test_metrics_are_those_of_score_outputs():
 
     report = evaluate(Perfect(), [{"query_images": {"beauty": ref}}] * 2, progress=False)
     m = report["metrics"]["beauty_0"]
-    assert m["l1"] == 0 and m["ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert m["mape"] == 0 and m["rmse"] == 0 and m["flip"] == 0 and m["ssim"] == pytest.approx(1.0, abs=1e-5)
     assert report["batches"] == 2 and report["scenes"] == 6
 
 

@@ -86,7 +86,7 @@ def test_loss_falls_and_resume_continues(tiny):
     assert [s for s, _ in losses] == [10, 20, 30, 40]
     assert losses[-1][1] < 0.7 * losses[0][1], losses
     ssim = scalars(logs, "test/ssim/beauty_0")
-    assert len(ssim) == 4 and scalars(logs, "test/psnr/beauty_0") and scalars(logs, "test/l1/beauty_0")
+    assert len(ssim) == 4 and scalars(logs, "test/psnr/beauty_0") and scalars(logs, "test/flip/beauty_0")
     assert [i for i, _ in ckpt.list_checkpoints(out, "tiny")] == [20, 40]
     state = ckpt.read_checkpoint(out / "tiny_40.pt")
     assert state["iteration"] == 41 and state["config"]["batch_size"] == 4

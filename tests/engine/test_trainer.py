@@ -115,7 +115,8 @@ def test_tensorboard_has_losses_partitions_metrics_and_images(tmp_path):
     acc.Reload()
     tags = set(acc.Tags()["scalars"])
     for tag in ("loss/l1", "loss/total_loss", "partition/0/lighting_percentage", "partition/0/active_size",
-                "test/ssim/beauty_0", "test/psnr/beauty_0", "test/l1/beauty_0", "perf/it_per_s",
+                "test/ssim/beauty_0", "test/psnr/beauty_0", "test/mape/beauty_0", "test/rmse/beauty_0",
+                "test/flip/beauty_0", "perf/it_per_s",
                 "perf/data_wait_fraction"):
         assert tag in tags, tag
     assert [e.step for e in acc.Scalars("loss/total_loss")] == [2, 4]

@@ -1,5 +1,5 @@
-"""Command lines of ``evaluate.py`` and ``composite.py`` (thin scripts in ``code/``; console entry
-points ``cnsr-evaluate`` and ``cnsr-composite``)."""
+"""Command lines of ``evaluate.py``, ``composite.py`` and ``render-neural.py`` (thin scripts in
+``code/``; console entry points ``cnsr-evaluate``, ``cnsr-composite`` and ``cnsr-render-neural``)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,12 @@ from ..io.png import write_png
 from ..metrics import DEFAULT_METRICS, METRICS, check_metrics
 from ..render import Renderer
 from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
+from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
+                                    format_compositing_table)
 from .evaluation import evaluate, format_table
+from .neural_render import DEFAULT_REFERENCE_SPP as NEURAL_REFERENCE_SPP
+from .neural_render import DEFAULT_TILE as NEURAL_TILE
+from .neural_render import neural_render, write_neural_render
 
 _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -26,9 +31,12 @@ _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="evaluate.py",
-        description="Evaluate a trained model on the held-out split: mean metrics (SSIM, PSNR "
-                    "and L1 by default) per output pass and generator, a table on stdout, metrics.json and one "
-                    "reference | prediction | error PNG grid per pass in --out_folder.")
+        description="Evaluate a trained model on the held-out split: mean metrics (MAPE, RMSE, SSIM, "
+                    "PSNR and FLIP by default) per output pass and generator, a table on stdout, metrics.json and one "
+                    "reference | prediction | error PNG grid per pass in --out_folder. With --reference_spp N "
+                    "the query views are re-rendered at N spp and scored against those. With --compositing: "
+                    "the compositing benchmark (lighting / geometry / material swapped against path-traced "
+                    "ground truth) instead.")
     p.add_argument("--config", required=True, help="the model's config JSON")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
     p.add_argument("--split", default="test", choices=("test", "train"),
@@ -43,6 +51,15 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
     p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
     p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
                    help=f"comma-separated metrics, of {', '.join(METRICS)} (default: {','.join(DEFAULT_METRICS)})")
+    p.add_argument("--reference_spp", type=int, default=None,
+                   help="re-render the test batches' query views at this many samples per pixel and score "
+                        "against those (default: the batches' own, noisy, query images; with --compositing: "
+                        f"{DEFAULT_REFERENCE_SPP})")
+    p.add_argument("--compositing", action="store_true",
+                   help="run the compositing benchmark (writes compositing.json and one grid per factor)")
+    p.add_argument("--scenes", type=int, default=DEFAULT_SCENES,
+                   help=f"--compositing: number of held-out base scenes (default {DEFAULT_SCENES})")
+    p.add_argument("--seed", type=int, default=0, help="--compositing: seed of the base scenes (default 0)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -52,6 +69,9 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     if args.batches is not None and args.batches < 1:
         print("evaluate.py: error: --batches must be at least 1", file=sys.stderr)
         return 2
+    if args.reference_spp is not None and args.reference_spp < 1:
+        print("evaluate.py: error: --reference_spp must be at least 1", file=sys.stderr)
+        return 2
     try:
         metrics = check_metrics([m.strip() for m in args.metrics.split(",") if m.strip()])
         if not metrics:
@@ -59,6 +79,8 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as e:
         print(f"evaluate.py: error: --metrics: {e}", file=sys.stderr)
         return 2
+    if args.compositing:
+        return _compositing_main(args, metrics)
     try:
         cfg = load_config(args.config)
         model = load_model(cfg, args.checkpoint, device=args.device)
@@ -70,12 +92,35 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
                           progress=not args.no_progress,
                           info={"config": str(args.config), "checkpoint": str(args.checkpoint),
                                 "split": args.split, "iteration": int(model.iteration)},
-                          metrics=metrics)
+                          metrics=metrics, reference_spp=args.reference_spp)
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 1
     print(format_table(report))
+    print(f"references: {report['references']['source']}")
     print(f"wrote {Path(args.out_folder) / 'metrics.json'} and {len(report['metrics'])} image grid(s)")
+    return 0
+
+
+def _compositing_main(args: argparse.Namespace, metrics) -> int:
+    """``evaluate.py --compositing``: the compositing benchmark."""
+    spp = args.reference_spp if args.reference_spp is not None else DEFAULT_REFERENCE_SPP
+    if args.scenes < 2:
+        print("evaluate.py: error: --scenes must be at least 2 (means with standard errors)", file=sys.stderr)
+        return 2
+    try:
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        require_partitioning(model)
+        report = compositing_benchmark(model, cfg, scenes=args.scenes, reference_spp=spp, seed=args.seed,
+                                       metrics=metrics, out_folder=args.out_folder, rows=args.rows,
+                                       progress=not args.no_progress)
+    except (CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    print(format_compositing_table(report))
+    print(f"wrote {Path(args.out_folder) / 'compositing.json'} and one grid per factor "
+          f"(compositing_<factor>.png: S | S_f truth | composite | full | none)")
     return 0
 
 
@@ -131,4 +176,59 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     write_png(args.out, img)
     print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
           f"material {args.material} | composite {name}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ render-neural
+def parse_render_neural_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="render-neural.py",
+        description="Infer the shading of a scene file's view with a trained model (from the view's G-buffer "
+                    "and observations of the scene from jittered cameras) and path-trace the same view: writes "
+                    "the prediction (--out, EXR), <stem>_reference.exr, PNG previews of both and <stem>.json "
+                    "with the time of each and the metrics between them.")
+    p.add_argument("--config", required=True, help="the model's config JSON")
+    p.add_argument("--checkpoint", required=True, help="checkpoint file")
+    p.add_argument("--scene_file", required=True, help="scene JSON file (its camera is the rendered view)")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--out", required=True, help="output EXR of the prediction (e.g. out/x.exr)")
+    p.add_argument("--views", type=int, default=None,
+                   help="observations of the scene (default: the config's views_per_scene - 1)")
+    p.add_argument("--reference_spp", type=int, default=NEURAL_REFERENCE_SPP,
+                   help=f"samples per pixel of the path-traced reference (default {NEURAL_REFERENCE_SPP})")
+    p.add_argument("--tile", type=int, default=NEURAL_TILE,
+                   help=f"tile side for decoding large images with a pixel generator (default {NEURAL_TILE})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the observation cameras and render noise")
+    p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p.parse_args(argv)
+
+
+def render_neural_main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_render_neural_args(argv)
+    try:
+        if min(args.size, args.reference_spp, args.tile) < 1 or (args.views is not None and args.views < 1):
+            raise ValueError("--size, --views, --reference_spp and --tile must be at least 1")
+        if Path(args.out).suffix.lower() != ".exr":
+            raise ValueError(f"--out {args.out}: the output must be an .exr file")
+        cfg = load_config(args.config)
+        model = load_model(cfg, args.checkpoint, device=args.device)
+        result = neural_render(model, args.scene_file, args.size, cfg, views=args.views,
+                               reference_spp=args.reference_spp, seed=args.seed, tile=args.tile,
+                               progress=not args.no_progress)
+        paths = write_neural_render(result, args.out, info={"config": str(args.config),
+                                                            "checkpoint": str(args.checkpoint),
+                                                            "scene_file": str(args.scene_file),
+                                                            "iteration": int(model.iteration)})
+    except (CheckpointError, OSError, ValueError) as e:      # OSError: --out cannot be written
+        print(f"render-neural.py: error: {e}", file=sys.stderr)
+        return 1
+    t = result["times"]
+    print(f"neural:       {t['neural_s']:.3f} s (G-buffer {t['gbuffer_s']:.3f} s, encode {t['encode_s']:.3f} s, "
+          f"decode {t['decode_s']:.3f} s{', tiled' if result['tiled'] else ''}; observations "
+          f"{t['observations_s']:.3f} s)")
+    print(f"path tracing: {t['path_tracing_s']:.3f} s ({args.reference_spp} spp)")
+    for name, m in result["metrics"].items():
+        print(f"{name}: " + "  ".join(f"{METRICS[k].label} {v:{METRICS[k].fmt}}" for k, v in m.items()))
+    print(f"wrote {paths['prediction']}, {paths['reference']}, the PNG previews and {paths['json']}")
     return 0

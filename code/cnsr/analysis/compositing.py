@@ -155,6 +155,19 @@ def scene_batch(renderer, spec: str, cfg, views: int, size: int, spp: int, seed:
     return batch_to_device(batch, torch.device(device))
 
 
+def decode_composite(model, encoded: Mapping[str, Sequence[torch.Tensor]], query: Dict[str, object]
+                     ) -> List[Dict[str, torch.Tensor]]:
+    """Decode the composite of already encoded scenes: ``encoded[factor]`` is the list (one per
+    encoder) of representations ``model.encode`` gave for the scene that factor comes from;
+    every encoder's representation is composited (:func:`composite_representation`) and the
+    generators decode it for ``query``'s G-buffer. Returns the generators' outputs (list of
+    dict pass -> [B, C, H, W], linear)."""
+    with torch.no_grad():
+        reps = [composite_representation(model, {f: encoded[f][i] for f in FACTORS}, encoder=i)
+                for i in range(len(_encoders(model)))]
+        return model.generator.sample(query, reps)
+
+
 def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, object]
               ) -> List[Dict[str, torch.Tensor]]:
     """Encode the ``'lighting'``, ``'geometry'`` and ``'material'`` scene batches, composite their
@@ -163,13 +176,18 @@ def composite(model, batches: Mapping[str, Dict[str, object]], query: Dict[str, 
     require_partitioning(model)
     with torch.no_grad():
         encoded = {f: model.encode(batches[f], -1)[0] for f in FACTORS}
-        reps = [composite_representation(model, {f: encoded[f][i] for f in FACTORS}, encoder=i)
-                for i in range(len(_encoders(model)))]
-        return model.generator.sample(query, reps)
+    return decode_composite(model, encoded, query)
 
 
-def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str) -> np.ndarray:
-    """``(H, 4W, 3)`` in [0, 1]: each source's beauty render | the composite prediction (shown by
-    :func:`cnsr.io.preview.display`, sources resized nearest to the prediction's size)."""
+#: smallest side of a strip tile (pixels): smaller renders are upscaled (nearest) to be readable
+MIN_TILE = 128
+
+
+def strip_image(sources: Sequence[torch.Tensor], prediction: torch.Tensor, pass_name: str,
+                min_tile: int = MIN_TILE) -> np.ndarray:
+    """One labelled row in [0, 1]: each source's beauty render (lighting | geometry | material) |
+    the composite prediction (shown by :func:`cnsr.io.preview.display`, sources resized nearest
+    to the prediction's size, all upscaled to at least ``min_tile`` pixels)."""
     tiles = [display("beauty", t[0]) for t in sources] + [display(pass_name, prediction[0])]
-    return grid([tiles], tile_size=tuple(prediction.shape[-2:]))
+    return grid([tiles], gap=2, tile_size=tuple(prediction.shape[-2:]), min_tile=min_tile,
+                col_labels=[f"{f} source" for f in FACTORS][:len(sources)] + ["composite"])

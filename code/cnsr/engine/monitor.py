@@ -78,7 +78,8 @@ class TensorBoardMonitor:
 
     def test_batch(self, batch: Mapping[str, Any], outputs: List[Mapping[str, torch.Tensor]], step: int,
                    observation_pass: Optional[str] = None) -> Dict[str, float]:
-        """Log SSIM/PSNR/L1 per generator and output pass and the comparison images; returns the metrics."""
+        """Log the metrics (:data:`cnsr.metrics.DEFAULT_METRICS`: MAPE, RMSE, SSIM, PSNR, FLIP) per generator
+        and output pass and the comparison images; returns the metrics."""
         obs_images = batch.get("observation_images", {})
         if observation_pass is None and obs_images:
             observation_pass = "beauty" if "beauty" in obs_images else next(iter(obs_images))

@@ -1,0 +1,180 @@
+"""cnsr.analysis.compositing_benchmark: transfer scores, leak, the JSON layout and the command."""
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from cnsr.analysis.compositing_benchmark import FactorData, score_factor, summarize_factor, transfer_score
+
+N, PIX = 6, 4
+
+
+class ThirdsEncoder:
+    """Static partitions of a 3-dimensional representation: dimension i belongs to factor i."""
+    adaptive = False
+
+    def factor_mask(self, factor, iteration):
+        m = torch.ones(3)
+        m[factor] = 0          # ~0 inside the factor's partition, 1 outside
+        return m
+
+
+class HandModel(torch.nn.Module):
+    """Observations carry the scene's (lighting, geometry, material) values as the three channels
+    of a 1x1 image; the encoder writes them into dimensions (l, g, m), or with ``leaky`` puts the
+    lighting into the geometry dimension as well (l, g + l, m); the decoder paints the value of
+    dimension ``read`` everywhere."""
+
+    def __init__(self, read, leaky=False):
+        super().__init__()
+        self.read, self.leaky = read, leaky
+        self.cfg = SimpleNamespace(latent_separation=True)
+        self.iteration = 0
+        self.representation = SimpleNamespace(representations=[ThirdsEncoder()])
+        self.generator = SimpleNamespace(sample=self.decode)
+
+    def encode(self, batch, factor=-1):
+        v = batch["observation_images"]["beauty"].mean(dim=(1, 3, 4))          # [B, 3]
+        if self.leaky:
+            v = torch.stack([v[:, 0], v[:, 1] + v[:, 0], v[:, 2]], dim=1)
+        return [v[:, :, None, None]], {}, 0.0
+
+    def decode(self, query, reps):
+        value = reps[0][:, self.read]                                            # [B, 1, 1]
+        return [{"beauty": value[:, None].expand(-1, 3, PIX, PIX).clone()}]
+
+
+def factor_data(factor, truth):
+    """Scenes S (random values) and S_f (factor ``factor`` moved by 0.5 .. 0.6); the reference of
+    S_f is ``truth(values of S_f)`` everywhere."""
+    g = torch.Generator().manual_seed(factor)
+    s = torch.rand(N, 3, generator=g)
+    sf = s.clone()
+    sf[:, factor] += 0.5 + 0.1 * torch.rand(N, generator=g)
+
+    def batch(values):
+        return {"observation_images": {"beauty": values[:, None, :, None, None]}, "query_images": {}}
+    ref = truth(sf)[:, None, None, None].expand(-1, 3, PIX, PIX).clone()
+    return FactorData(batch(s), batch(sf), ref)
+
+
+def run(model, factor, truth, metrics=("l1", "rmse", "mape")):
+    names = ("lighting", "geometry", "material")
+    scored = score_factor(model, factor_data(factor, truth), names[factor], "beauty", metrics)
+    return summarize_factor(scored["errors"], metrics)
+
+
+def test_transfer_is_one_when_the_decoder_reads_only_the_swapped_partition():
+    out = run(HandModel(read=0), 0, truth=lambda v: v[:, 0])
+    for m in ("l1", "rmse", "mape"):
+        assert out["errors"]["full"][m] == pytest.approx(0, abs=1e-6)
+        assert out["errors"]["none"][m] > 0.4 if m != "mape" else out["errors"]["none"][m] > 0
+        assert out["transfer"][m] == pytest.approx(1.0, abs=1e-6)
+        # the other partitions do not change with the lighting: no leak
+        assert out["leak"][m] == pytest.approx(0, abs=1e-6)
+    assert set(out["leak_by_partition"]) == {"geometry", "material"}
+
+
+def test_transfer_is_zero_when_the_decoder_ignores_the_swapped_partition():
+    """The encoder put the lighting into the geometry partition and the decoder reads only that:
+    swapping the lighting partition changes nothing; swapping the geometry one carries it all."""
+    out = run(HandModel(read=1, leaky=True), 0, truth=lambda v: v[:, 1] + v[:, 0])
+    for m in ("l1", "rmse"):
+        assert out["transfer"][m] == pytest.approx(0.0, abs=1e-6)
+        assert out["errors"]["composite"][m] == pytest.approx(out["errors"]["none"][m])
+        # the geometry swap moves the error all the way to E_full; the material swap not at all
+        assert out["leak_by_partition"]["geometry"][m] == pytest.approx(
+            out["errors"]["none"][m] - out["errors"]["full"][m], rel=1e-5)
+        assert out["leak_by_partition"]["material"][m] == pytest.approx(0, abs=1e-6)
+
+
+def test_transfer_is_undefined_when_seeing_the_change_does_not_help():
+    """The decoder reads only lighting; the geometry change is invisible to it: E_full = E_none."""
+    out = run(HandModel(read=0), 1, truth=lambda v: v[:, 0] + v[:, 1])
+    assert out["transfer"]["l1"] is None and out["transfer_se"]["l1"] is None
+    assert out["errors"]["full"]["l1"] == pytest.approx(out["errors"]["none"]["l1"])
+
+
+def test_transfer_score_by_hand():
+    none = [1.0, 1.2, 0.9, 1.1]
+    full = [0.5, 0.6, 0.4, 0.5]
+    comp = [0.75, 0.9, 0.65, 0.8]
+    t, se = transfer_score(none, comp, full)
+    a = np.subtract(none, comp)
+    b = np.subtract(none, full)
+    assert t == pytest.approx(a.mean() / b.mean())
+    assert se >= 0 and math.isfinite(se)
+    # within 2 standard errors of 0: undefined
+    assert transfer_score([1.0, 1.1, 0.9], [1.0, 1.0, 1.0], [1.05, 1.0, 0.95]) == (None, None)
+
+
+SIZE = 8
+
+
+def tiny_cfg(**overrides):
+    cfg = {"job_name": "benchtiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
+           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0,
+           "latent_separation": True, "adaptive_separation": True, "empty_partition": True, "logging": False,
+           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
+                                          "representation_dim": 9, "render_size": SIZE}],
+                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
+                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
+    cfg.update(overrides)
+    return cfg
+
+
+def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.cli import evaluate_main
+    from cnsr.engine.checkpoint import save_checkpoint
+    from cnsr.models import build_model
+
+    for name, cfg in (("cfg", tiny_cfg()), ("flat", tiny_cfg(latent_separation=False))):
+        (tmp_path / f"{name}.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    model = build_model(tiny_cfg())
+    ckpt = save_checkpoint(tmp_path, "benchtiny", model, torch.optim.Adam(model.parameters()), 3)
+    out = tmp_path / "bench"
+    args = ["--checkpoint", str(ckpt), "--compositing", "--scenes", "3", "--reference_spp", "2",
+            "--out_folder", str(out), "--device", "cpu", "--no_progress", "--rows", "2"]
+    assert evaluate_main(["--config", str(tmp_path / "cfg.json")] + args) == 0
+    report = json.loads((out / "compositing.json").read_text())
+    assert report["scenes"] == 3 and report["reference_spp"] == 2
+    assert list(report["factors"]) == ["lighting", "geometry", "material"]
+    metrics = {"mape", "rmse", "ssim", "psnr", "flip"}
+    for entry in report["factors"].values():
+        assert set(entry["errors"]) == {"composite", "full", "none"}
+        assert all(set(v) == metrics for v in entry["errors"].values())
+        assert set(entry["transfer"]) == metrics and set(entry["leak"]) == metrics
+        for m, t in entry["transfer"].items():
+            assert t is None or math.isfinite(t)
+    for f in ("lighting", "geometry", "material"):
+        assert (out / f"compositing_{f}.png").is_file()
+    printed = capsys.readouterr().out
+    assert "transfer" in printed and "lighting" in printed and "FLIP" in printed
+    # a model without latent_separation: a clear message, exit 1
+    assert evaluate_main(["--config", str(tmp_path / "flat.json")] + args) == 1
+    assert "latent_separation" in capsys.readouterr().err
+
+
+def test_benchmark_library_call_with_static_partitions():
+    """The library entry point with static thirds (no adaptive partitioning), no grids."""
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.compositing_benchmark import compositing_benchmark
+    from cnsr.config import load_config
+    from cnsr.models import build_model
+    from cnsr.render import Renderer
+
+    cfg = load_config(tiny_cfg(adaptive_separation=False, empty_partition=False))
+    torch.manual_seed(1)
+    model = build_model(cfg).eval()
+    report = compositing_benchmark(model, cfg, scenes=2, reference_spp=1, metrics=["rmse"], rows=0,
+                                   progress=False, renderer=Renderer(threads=1))
+    assert report["scenes"] == 2 and report["metrics"] == ["rmse"]
+    for entry in report["factors"].values():
+        assert entry["errors"]["none"]["rmse"] > 0 and entry["leak"]["rmse"] >= 0
+    with pytest.raises(ValueError, match="at least 2 scenes"):
+        compositing_benchmark(model, cfg, scenes=1, progress=False)
