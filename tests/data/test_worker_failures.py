@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ SCRIPT = textwrap.dedent("""
                 os.kill(os.getpid(), signal.SIGKILL)     # as the OOM killer
             if MODE == "hang" and task.index >= 1:
                 print("busy", flush=True)
-                time.sleep(600)
+                time.sleep(120)
             time.sleep(0.05)
             tmp.write_bytes(b"whole")
         return 1
@@ -54,8 +55,31 @@ def start(tmp_path, mode):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT.format(code=str(CODE)))
     out = tmp_path / "out"
+    # a session of its own, so that a failed test can kill the run and its workers together
     return subprocess.Popen([sys.executable, str(script), str(out), mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True), out
+                            stderr=subprocess.PIPE, text=True, start_new_session=True), out
+
+
+def kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def wait_for_line(p, wanted, timeout):
+    """Read the run's stdout in a thread until a line equals ``wanted``; False after ``timeout``
+    seconds (a blocking readline in the test itself could wait as long as the workers sleep)."""
+    seen = threading.Event()
+
+    def reader():
+        for line in p.stdout:
+            if line.strip() == wanted:
+                seen.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    return seen.wait(timeout)
 
 
 def test_a_dead_worker_ends_the_run_naming_the_batch(tmp_path):
@@ -63,7 +87,7 @@ def test_a_dead_worker_ends_the_run_naming_the_batch(tmp_path):
     try:
         stdout, stderr = p.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        p.kill()
+        kill_group(p)
         pytest.fail("the run hung after a worker died")
     assert p.returncode == 1, (stdout, stderr)
     assert "ERROR:" in stdout and "batch000000002.exr" in stdout and "SIGKILL" in stdout
@@ -77,16 +101,18 @@ def test_a_dead_worker_ends_the_run_naming_the_batch(tmp_path):
 def test_signals_stop_a_run_whose_workers_are_busy(tmp_path, sig):
     p, out = start(tmp_path, "hang")
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline and p.stdout.readline().strip() != "busy":
-            pass
+        if not wait_for_line(p, "busy", 120):
+            pytest.fail("the workers never started their batches")
         time.sleep(0.5)
         t0 = time.time()
         p.send_signal(sig)
-        stdout, stderr = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        pytest.fail(f"{signal.Signals(sig).name} was ignored")
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{signal.Signals(sig).name} was ignored")
+        stdout, stderr = "", p.stderr.read()
+    finally:
+        kill_group(p)
     assert p.returncode == 130, (stdout, stderr)
     assert time.time() - t0 < 20
     assert (out / "batch000000000.exr").read_bytes() == b"whole"
