@@ -36,7 +36,7 @@ def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches
                      progress: bool = True, desc: str = "rendering") -> Dict[str, Any]:
     """Render the missing batch files of a dataset (resumable: finished files are skipped),
     storing only the passes the generation config's networks read. Returns counts and time."""
-    from ..data.generate import RenderSettings, parse_passes, run_tasks, write_info
+    from ..data.generate import RenderSettings, parse_passes, pending, run_tasks, write_info
 
     tasks, seed = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
     passes = parse_passes("needed", gen_cfg.needed_passes())
@@ -50,7 +50,9 @@ def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches
         "config": gen_cfg.source, "render_size": settings.size, "samples_per_pixel": settings.spp,
         "passes": passes, "compression": "none", "format": "cnsr-batch-1"})
     t0 = time.time()
-    counts = run_tasks(tasks, settings, progress=progress, desc=desc)
+    # worker processes pay off only when there are batches enough to amortise their start-up
+    workers = 1 if len(pending(tasks)) < 4 else None
+    counts = run_tasks(tasks, settings, workers=workers, progress=progress, desc=desc)
     counts["seconds"] = time.time() - t0
     return counts
 
