@@ -110,7 +110,10 @@ def evaluate_test_split(model, cfg: Dict[str, Any], out_folder: PathLike, device
     and generator over every test batch file, ``metrics.json`` and image grids in ``out_folder``."""
     from ..config import parse_config
     from ..data import build_loader
-    from ..evaluation import evaluate
+    try:
+        from ..analysis.evaluation import evaluate     # where the evaluation lives from now on
+    except ImportError:
+        from ..evaluation import evaluate
 
     config = parse_config(dict(cfg))
     loader = build_loader(config, "test", device=device or "cpu", num_workers=0)
