@@ -154,3 +154,22 @@ def test_script_help():
     r = subprocess.run([sys.executable, str(ROOT / "code" / "run-experiments.py"), "--help"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--scale" in r.stdout and "--only" in r.stdout
+
+
+def test_partition_columns_per_kind_of_partitioning(tmp_path):
+    from cnsr.experiments.columns import RunContext, partition_columns
+
+    class Stub:
+        def partition_stats(self):
+            return {"lighting_percentage": 0.5, "geometry_percentage": 0.2, "material_percentage": 0.2,
+                    "empty_percentage": 0.1, "active_size": 57.6}
+
+    def ctx(**top):
+        return RunContext("x", _net(r_dim=64, **top), tmp_path / "x.pt", 2, tmp_path, _model=Stub())
+
+    mono = partition_columns(ctx(latent_separation=False))
+    assert mono["lighting"] is None and mono["null"] is None and mono["active_dims"] == 64
+    static = partition_columns(ctx(adaptive_separation=False))
+    assert (static["lighting"], static["geometry"], static["material"]) == (21 / 64 * 100, 21 / 64 * 100, 22 / 64 * 100)
+    adaptive = partition_columns(ctx(empty_partition=True))
+    assert adaptive["lighting"] == 50 and adaptive["null"] == 10 and adaptive["active_dims"] == 57.6
