@@ -63,7 +63,7 @@ def list_experiments(runner, experiments) -> str:
         kind = ("monolithic" if not cfg.get("latent_separation") else
                 "static" if not cfg.get("adaptive_separation", True) else
                 "adaptive" + (f" + null (beta {cfg.get('partition_loss', 0.01):g})" if cfg.get("empty_partition") else ""))
-        lines.append(f"  {e.name:<{w}}  {e.dataset:<16} r={rep.get('representation_dim', 256):<4} {kind:<28} "
+        lines.append(f"  {e.name:<{w}}  {e.dataset:<16} r={rep.get('representation_dim', 256):<4} {kind:<30} "
                      f"{runner.target(e):>8} it  [{', '.join(e.tables) or '-'}]  {runner.status(e)}")
     for name in suite.datasets:
         missing = runner.dataset_missing(name)
