@@ -72,7 +72,7 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     assert -1 <= mono["ssim"] <= 1 and mono["l1"] >= 0
     sizes = rows["partition_sizes"]["null"]
     assert sum(sizes[k] for k in ("lighting", "geometry", "material", "null")) == pytest.approx(100, abs=1e-6)
-    assert sizes["paper"] == "39/20/37/4"
+    assert sizes["paper"] == "39/20/37/4" and sizes["paper_active_shares"] == "41/21/39"
     null = rows["null_partition"]["null"]
     assert null["active_dims"] == pytest.approx((1 - sizes["null"] / 100) * 8, rel=1e-6)
     assert null["representation_dim"] == 8 and null["paper_representation_dim"] == 16

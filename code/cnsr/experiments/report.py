@@ -88,7 +88,14 @@ def partition_sizes_table(suite: Suite, results: Dict[str, Any]) -> Table:
     for e in _rows_of(suite, "partition_sizes"):
         p = _group(results, e.name, "partition")
         paper = e.paper.get("partition_sizes") or {}
-        rows.append({"experiment": e.name, "dataset": e.dataset, "partitioning": _partitioning_label(e.config),
+        parts = [p.get(k) for k in ("lighting", "geometry", "material")]
+        active = sum(parts) if None not in parts else None
+        paper_parts = [paper.get(k) for k in ("lighting", "geometry", "material")]
+        paper_active = sum(paper_parts) if paper and None not in paper_parts else None
+        rows.append({
+                     "active_shares": None if not active else "/".join(f"{100 * x / active:.0f}" for x in parts),
+                     "paper_active_shares": None if not paper_active else
+                     "/".join(f"{100 * x / paper_active:.0f}" for x in paper_parts),"experiment": e.name, "dataset": e.dataset, "partitioning": _partitioning_label(e.config),
                      "status": "done" if _finished(results, e.name) else "not run",
                      "lighting": p.get("lighting"), "geometry": p.get("geometry"),
                      "material": p.get("material"), "null": p.get("null"),
@@ -98,9 +105,11 @@ def partition_sizes_table(suite: Suite, results: Dict[str, Any]) -> Table:
             "columns": [("experiment", "experiment"), ("dataset", "dataset"), ("partitioning", "partitioning"),
                         ("status", "status"), ("lighting", "lighting %"), ("geometry", "geometry %"),
                         ("material", "material %"), ("null", "null %"),
-                        ("paper", "paper L/G/M/null %")],
+                        ("paper", "paper L/G/M/null %"), ("active_shares", "L/G/M % of active"),
+                        ("paper_active_shares", "paper L/G/M % of active")],
             "rows": rows,
-            "notes": ["Sizes are softmax(deltas) of the encoder at the final checkpoint (model.partition_stats())."]}
+            "notes": ["Sizes are softmax(deltas) of the encoder at the final checkpoint (model.partition_stats()); "
+                      "'of active': lighting / geometry / material as shares of the non-null dimensions."]}
 
 
 def null_partition_table(suite: Suite, results: Dict[str, Any]) -> Table:
