@@ -1,0 +1,120 @@
+"""Every call the experiment runner makes into the rest of cnsr, in one place.
+
+Dataset generation, training, loading a checkpoint, the held-out evaluation and the partition
+statistics: when those APIs move, only this module follows them.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+PathLike = Union[str, os.PathLike]
+
+
+# ---------------------------------------------------------------------------- datasets
+def dataset_tasks(gen_cfg, folder: PathLike, train_batches: int, test_batches: int):
+    """The batch files a dataset consists of (``cnsr.data.generate`` tasks), drawn from the
+    generation config's seed (0 when it is -1, as ``generate-dataset.py``)."""
+    from ..data.generate import random_tasks
+
+    seed = gen_cfg.seed if gen_cfg.seed >= 0 else 0
+    return random_tasks(gen_cfg.dataset, Path(folder), seed, {"train": train_batches, "test": test_batches},
+                        gen_cfg.batch_size, gen_cfg.test_batch_size, gen_cfg.views_per_scene,
+                        gen_cfg.latent_separation), seed
+
+
+def missing_batches(gen_cfg, folder: PathLike, train_batches: int, test_batches: int) -> int:
+    from ..data.generate import pending
+
+    tasks, _ = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
+    return len(pending(tasks))
+
+
+def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches: int,
+                     progress: bool = True, desc: str = "rendering") -> Dict[str, Any]:
+    """Render the missing batch files of a dataset (resumable: finished files are skipped),
+    storing only the passes the generation config's networks read. Returns counts and time."""
+    from ..data.generate import RenderSettings, parse_passes, pending, run_tasks, write_info
+
+    tasks, seed = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
+    passes = parse_passes("needed", gen_cfg.needed_passes())
+    settings = RenderSettings(size=gen_cfg.max_render_size(), spp=gen_cfg.samples_per_pixel, passes=passes,
+                              threads=0, compression="none", dataset=gen_cfg.dataset)
+    folder = Path(folder)
+    write_info(folder / "dataset.json", {
+        "dataset": gen_cfg.dataset, "seed": seed, "size": train_batches, "testing_size": test_batches,
+        "batch_size": gen_cfg.batch_size, "test_batch_size": gen_cfg.test_batch_size,
+        "views_per_scene": gen_cfg.views_per_scene, "latent_separation": gen_cfg.latent_separation,
+        "config": gen_cfg.source, "render_size": settings.size, "samples_per_pixel": settings.spp,
+        "passes": passes, "compression": "none", "format": "cnsr-batch-1"})
+    t0 = time.time()
+    # worker processes pay off only when there are batches enough to amortise their start-up
+    workers = 1 if len(pending(tasks)) < 4 else None
+    counts = run_tasks(tasks, settings, workers=workers, progress=progress, desc=desc)
+    counts["seconds"] = time.time() - t0
+    return counts
+
+
+# ---------------------------------------------------------------------------- checkpoints
+def checkpoints(folder: PathLike, job_name: str) -> List[Tuple[int, Path]]:
+    """``(iteration, path)`` of the run's checkpoints, oldest first."""
+    from ..engine.checkpoint import list_checkpoints
+
+    return list_checkpoints(folder, job_name)
+
+
+# ---------------------------------------------------------------------------- training
+def train(cfg: Dict[str, Any], out_folder: PathLike, device: Optional[str], checkpoint: Optional[Path],
+          progress: bool = True, keep_checkpoints: int = 3) -> Dict[str, Any]:
+    """Train (or resume) a run with :class:`cnsr.engine.Trainer` up to ``cfg['iterations']``;
+    checkpoints and TensorBoard logs (``tensorboard/``) go to ``out_folder``. Returns the
+    trainer's summary plus ``wall_s``."""
+    from ..config import parse_config
+    from ..engine.trainer import Trainer
+
+    config = parse_config(dict(cfg), str(Path(out_folder) / "config.json"))
+    trainer = Trainer(config, device=device or None, checkpoint=checkpoint, out_folder=out_folder,
+                      log_dir=Path(out_folder) / "tensorboard", keep_checkpoints=keep_checkpoints,
+                      progress=progress)
+    t0 = time.time()
+    try:
+        summary = trainer.train()
+    finally:
+        trainer.close()
+        trainer.dist.shutdown(orderly=True)
+    summary["wall_s"] = time.time() - t0
+    summary["start_iteration"] = int(summary["next_iteration"]) - int(summary["iterations_run"])
+    return summary
+
+
+# ---------------------------------------------------------------------------- trained models
+def load_model(cfg: Dict[str, Any], checkpoint: PathLike, device: Optional[str] = None):
+    """The model of a run at a checkpoint, in eval mode."""
+    from ..config import parse_config
+    from ..engine.api import load_model as _load
+
+    return _load(parse_config(dict(cfg)), checkpoint, device=device or "cpu")
+
+
+def partition_stats(model) -> Dict[str, float]:
+    """``model.partition_stats()``: fractions ``*_percentage`` (0..1) and ``active_size``."""
+    fn = getattr(model, "partition_stats", None)
+    return {k: float(v) for k, v in fn().items()} if fn is not None else {}
+
+
+def evaluate_test_split(model, cfg: Dict[str, Any], out_folder: PathLike, device: Optional[str] = None,
+                        progress: bool = True, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The held-out evaluation (``code/evaluate.py``'s): mean SSIM / PSNR / L1 per output pass
+    and generator over every test batch file, ``metrics.json`` and image grids in ``out_folder``."""
+    from ..config import parse_config
+    from ..data import build_loader
+    try:
+        from ..analysis.evaluation import evaluate     # where the evaluation lives from now on
+    except ImportError:
+        from ..evaluation import evaluate
+
+    config = parse_config(dict(cfg))
+    loader = build_loader(config, "test", device=device or "cpu", num_workers=0)
+    return evaluate(model, loader, None, out_folder, progress=progress, info=info)

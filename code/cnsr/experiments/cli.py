@@ -1,0 +1,110 @@
+"""Command line of ``code/run-experiments.py`` (the script only calls :func:`main`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from ..config import REPO_DIR
+from .suite import DEFAULT_SUITE, SCALES, Suite, SuiteError
+
+EXAMPLES = """examples:
+  python code/run-experiments.py --list
+  python code/run-experiments.py                                  # the whole small suite (about an hour on 2 cores)
+  python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
+  python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
+  python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
+"""
+
+
+def default_out_folder(scale: str) -> Path:
+    return REPO_DIR / ("experiments" if scale == "small" else "experiments_paper")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="run-experiments.py", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Reproduce the paper's partitioning experiments: generate each scene family's dataset, "
+                    "train every experiment of the suite (monolithic / static / adaptive partitioning, "
+                    "learned partition sizes, the null partition at several betas and sizes), measure "
+                    "them and write the tables beside the paper's numbers to OUT/results.md and "
+                    "OUT/results.json. Everything resumes: finished datasets and runs are skipped, "
+                    "half-done runs continue from their last checkpoint.")
+    p.add_argument("--only", default="", metavar="NAME[,NAME]",
+                   help="run only these experiments (comma-separated; see --list)")
+    p.add_argument("--iterations", type=int, default=None, metavar="N",
+                   help="train every run up to iteration N instead of its config's")
+    p.add_argument("--out_folder", default=None, metavar="D",
+                   help="where datasets, runs and tables go (default: experiments/ for --scale small, "
+                        "experiments_paper/ for --scale paper)")
+    p.add_argument("--scale", default="small", choices=SCALES,
+                   help="small: 32 px, small networks, minutes per run on a CPU (default); paper: the "
+                        "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
+    p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
+    p.add_argument("--threads", type=int, default=0, metavar="T",
+                   help="torch threads (default 0: torch's choice; 1 avoids the slowdown of several "
+                        "threads on a machine that other jobs keep busy)")
+    p.add_argument("--list", action="store_true", help="list the experiments, their datasets and status, and exit")
+    p.add_argument("--report_only", action="store_true",
+                   help="train nothing: measure the finished runs and rewrite the tables")
+    p.add_argument("--suite", default=str(DEFAULT_SUITE), help="suite file (default configs/experiments/suite.json)")
+    p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    return p
+
+
+def list_experiments(runner, experiments) -> str:
+    suite = runner.suite
+    w = max(len(e.name) for e in experiments)
+    lines = [f"{suite.scale} scale, {suite.path}; output {runner.out}"]
+    for e in experiments:
+        cfg = e.config
+        rep = cfg["model"]["representations"][0]
+        kind = ("monolithic" if not cfg.get("latent_separation") else
+                "static" if not cfg.get("adaptive_separation", True) else
+                "adaptive" + (f" + null (beta {cfg.get('partition_loss', 0.01):g})" if cfg.get("empty_partition") else ""))
+        lines.append(f"  {e.name:<{w}}  {e.dataset:<16} r={rep.get('representation_dim', 256):<4} {kind:<30} "
+                     f"{runner.target(e):>8} it  [{', '.join(e.tables) or '-'}]  {runner.status(e)}")
+    for name in suite.datasets:
+        missing = runner.dataset_missing(name)
+        spec = suite.datasets[name]
+        total = spec.train_batches + spec.test_batches
+        lines.append(f"  dataset {name}: {total - missing}/{total} batch files")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ..config import ConfigError
+    from ..data.exrbatch import DatasetError
+    from ..engine.checkpoint import CheckpointError
+    from .runner import Runner
+
+    if args.iterations is not None and args.iterations < 1:
+        print("run-experiments.py: error: --iterations must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        suite = Suite(args.suite, args.scale)
+        only = [n.strip() for n in args.only.split(",") if n.strip()]
+        experiments = suite.select(only)
+        out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
+        runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
+                        progress=not args.no_progress)
+        if args.list:
+            print(list_experiments(runner, experiments))
+            return 0
+        if args.threads > 0:
+            import torch
+            torch.set_num_threads(args.threads)
+        complete = runner.run(experiments, train=not args.report_only)
+    except (SuiteError, ConfigError, DatasetError, CheckpointError, FileNotFoundError) as e:
+        print(f"run-experiments.py: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        hint = " (build the renderer with build_renderer.sh)" if "_renderer" in str(e) else ""
+        print(f"run-experiments.py: error: {e}{hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0 if complete else 130

@@ -1,0 +1,225 @@
+"""The suite's tables, ours beside the paper's: Markdown (``results.md``) and JSON (``results.json``).
+
+One builder per table (:data:`TABLE_BUILDERS`); each turns the runs' stored column groups
+(:mod:`cnsr.experiments.columns`) and the suite's paper numbers into a title, column names,
+rows (dicts) and notes. Runs that have not finished appear as rows marked ``not run``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from ..io.atomic import atomic_path
+from .suite import Experiment, Suite
+
+Table = Dict[str, Any]
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v != v:
+            return "—"
+        if v != 0 and abs(v) < 1e-3:
+            return f"{v:.0e}"
+        return f"{v:.0f}" if abs(v) >= 100 else f"{v:.{digits}g}"
+    return str(v)
+
+
+def _pct(v: Optional[float]) -> Optional[str]:
+    return None if v is None else f"{v:.0f}"
+
+
+def _group(results: Dict[str, Any], name: str, group: str) -> Dict[str, Any]:
+    return (results.get(name) or {}).get("groups", {}).get(group, {}).get("values", {}) or {}
+
+
+def _finished(results: Dict[str, Any], name: str) -> bool:
+    return bool((results.get(name) or {}).get("finished"))
+
+
+def _partitioning_label(cfg: Dict[str, Any]) -> str:
+    if not cfg.get("latent_separation", False):
+        return "monolithic"
+    if not cfg.get("adaptive_separation", True):
+        return "static"
+    return "adaptive + null" if cfg.get("empty_partition", False) else "adaptive"
+
+
+def _rep(cfg: Dict[str, Any], key: str, default=None):
+    reps = cfg.get("model", {}).get("representations", [{}])
+    return reps[0].get(key, default) if reps else default
+
+
+def _rows_of(suite: Suite, table: str) -> List[Experiment]:
+    return [e for e in suite.experiments if table in e.tables]
+
+
+def partitioning_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    rows = []
+    for e in _rows_of(suite, "partitioning"):
+        q = _group(results, e.name, "quality")
+        ref = _group(results, e.name, "reference")      # metrics against clean references, when measured
+        rows.append({"experiment": e.name, "dataset": e.dataset, "partitioning": _partitioning_label(e.config),
+                     "status": "done" if _finished(results, e.name) else "not run",
+                     "ssim": q.get("ssim"), "psnr": q.get("psnr"), "l1": q.get("l1"),
+                     "mape": ref.get("mape"), "paper_mape": e.paper.get("mape")})
+    return {"title": "Fig. 9: partitioning costs little quality (PrimitiveRoom)",
+            "columns": [("experiment", "experiment"), ("partitioning", "partitioning"), ("status", "status"),
+                        ("ssim", "SSIM"), ("psnr", "PSNR"), ("l1", "L1"), ("mape", "MAPE"),
+                        ("paper_mape", "paper MAPE")],
+            "rows": rows,
+            "notes": ["SSIM / PSNR / L1: the output pass on the test split, against the dataset's own "
+                      "references (rendered at the dataset's samples per pixel, so noisy).",
+                      "MAPE against clean references: — until that measurement is plugged in."]}
+
+
+def partition_sizes_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    rows = []
+    for e in _rows_of(suite, "partition_sizes"):
+        p = _group(results, e.name, "partition")
+        paper = e.paper.get("partition_sizes") or {}
+        parts = [p.get(k) for k in ("lighting", "geometry", "material")]
+        active = sum(parts) if None not in parts else None
+        paper_parts = [paper.get(k) for k in ("lighting", "geometry", "material")]
+        paper_active = sum(paper_parts) if paper and None not in paper_parts else None
+        rows.append({
+                     "active_shares": None if not active else "/".join(f"{100 * x / active:.0f}" for x in parts),
+                     "paper_active_shares": None if not paper_active else
+                     "/".join(f"{100 * x / paper_active:.0f}" for x in paper_parts),"experiment": e.name, "dataset": e.dataset, "partitioning": _partitioning_label(e.config),
+                     "status": "done" if _finished(results, e.name) else "not run",
+                     "lighting": p.get("lighting"), "geometry": p.get("geometry"),
+                     "material": p.get("material"), "null": p.get("null"),
+                     "paper": "/".join(_pct(paper.get(k)) or "—" for k in ("lighting", "geometry", "material", "null"))
+                     if paper else None})
+    return {"title": "Table 1: learned partition sizes per dataset (% of the representation)",
+            "columns": [("experiment", "experiment"), ("dataset", "dataset"), ("partitioning", "partitioning"),
+                        ("status", "status"), ("lighting", "lighting %"), ("geometry", "geometry %"),
+                        ("material", "material %"), ("null", "null %"),
+                        ("paper", "paper L/G/M/null %"), ("active_shares", "L/G/M % of active"),
+                        ("paper_active_shares", "paper L/G/M % of active")],
+            "rows": rows,
+            "notes": ["Sizes are softmax(deltas) of the encoder at the final checkpoint (model.partition_stats()); "
+                      "'of active': lighting / geometry / material as shares of the non-null dimensions."]}
+
+
+def null_partition_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    rows = []
+    for e in _rows_of(suite, "null_partition"):
+        p = _group(results, e.name, "partition")
+        paper_e = suite.paper_counterpart(e.name)
+        pcfg = paper_e.config if paper_e is not None else {}
+        r_dim = _rep(e.config, "representation_dim", 256)
+        rows.append({"experiment": e.name, "dataset": e.dataset,
+                     "status": "done" if _finished(results, e.name) else "not run",
+                     "representation_dim": r_dim, "beta": e.config.get("partition_loss", 0.01),
+                     "active_dims": p.get("active_dims"),
+                     "active_fraction": None if p.get("active_dims") is None else 100 * p["active_dims"] / r_dim,
+                     "paper_representation_dim": _rep(pcfg, "representation_dim") if pcfg else None,
+                     "paper_beta": pcfg.get("partition_loss") if pcfg else None,
+                     "paper_active_dims": e.paper.get("active_dims"),
+                     "paper_active_fraction": None if not (pcfg and e.paper.get("active_dims")) else
+                     100 * e.paper["active_dims"] / _rep(pcfg, "representation_dim", 256)})
+    return {"title": "Figs. 10-11: the null partition compresses the representation (active dimensions)",
+            "columns": [("experiment", "experiment"), ("status", "status"), ("representation_dim", "r"),
+                        ("beta", "beta"), ("active_dims", "active dims"), ("active_fraction", "active %"),
+                        ("paper_representation_dim", "paper r"), ("paper_beta", "paper beta"),
+                        ("paper_active_dims", "paper active dims"), ("paper_active_fraction", "paper active %")],
+            "rows": rows,
+            "notes": ["Active dimensions: (1 - p_null) r at the final checkpoint; beta is partition_loss "
+                      "(the loss is beta r/256 (1 - p_null))."]}
+
+
+def runs_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    rows = []
+    for e in suite.experiments:
+        run = _group(results, e.name, "run")
+        rows.append({"experiment": e.name, "dataset": e.dataset,
+                     "status": "done" if _finished(results, e.name) else
+                     (results.get(e.name) or {}).get("status", "not run"),
+                     "iterations": run.get("iterations"),
+                     "train_minutes": None if run.get("train_wall_s") is None else run["train_wall_s"] / 60,
+                     "it_per_s": run.get("it_per_s")})
+    return {"title": "Runs", "columns": [("experiment", "experiment"), ("dataset", "dataset"), ("status", "status"),
+                                         ("iterations", "iterations"), ("train_minutes", "training (min)"),
+                                         ("it_per_s", "it/s")],
+            "rows": rows, "notes": []}
+
+
+#: table id -> builder, in report order
+TABLE_BUILDERS: Dict[str, Callable[[Suite, Dict[str, Any]], Table]] = {
+    "partitioning": partitioning_table,
+    "partition_sizes": partition_sizes_table,
+    "null_partition": null_partition_table,
+    "runs": runs_table,
+}
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def build_report(suite: Suite, results: Dict[str, Any], datasets: Dict[str, Any]) -> Dict[str, Any]:
+    tables = {tid: fn(suite, results) for tid, fn in TABLE_BUILDERS.items()}
+    return {"scale": suite.scale, "suite": str(suite.path), "machine": machine_description(),
+            "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "datasets": datasets, "experiments": results,
+            "tables": {tid: {"title": t["title"], "columns": [c for c, _ in t["columns"]], "rows": t["rows"],
+                             "notes": t["notes"]} for tid, t in tables.items()},
+            "_headers": {tid: dict(t["columns"]) for tid, t in tables.items()}}
+
+
+def to_markdown(report: Dict[str, Any]) -> str:
+    lines = [f"# Experiments ({report['scale']} scale)", "",
+             f"Machine: {report['machine']}. Written {report['written']}.", ""]
+    if report.get("datasets"):
+        lines += ["Datasets: " + "; ".join(
+            f"{k}: {v.get('train_batches')} + {v.get('test_batches')} batches of {v.get('batch_size')} scenes, "
+            f"{v.get('render_size')} px, {v.get('samples_per_pixel')} spp"
+            + (f", rendered in {v['generation_s'] / 60:.1f} min" if v.get("generation_s") else "")
+            for k, v in report["datasets"].items()), ""]
+    for tid, t in report["tables"].items():
+        headers = report["_headers"][tid]
+        lines += [f"## {t['title']}", ""]
+        lines.append("| " + " | ".join(headers[c] for c in t["columns"]) + " |")
+        lines.append("|" + "---|" * len(t["columns"]))
+        for row in t["rows"]:
+            lines.append("| " + " | ".join(_fmt(row.get(c)) for c in t["columns"]) + " |")
+        lines.append("")
+        for n in t["notes"]:
+            lines.append(f"- {n}")
+        if t["notes"]:
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(report: Dict[str, Any], out_folder: Union[str, os.PathLike]) -> List[Path]:
+    out = Path(out_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / "results.md", out / "results.json"
+    with atomic_path(md) as tmp:
+        tmp.write_text(to_markdown(report) + "\n")
+    data = {k: v for k, v in report.items() if k != "_headers"}
+    data["tables"] = {tid: dict(t, headers=[report["_headers"][tid][c] for c in t["columns"]])
+                      for tid, t in report["tables"].items()}
+    with atomic_path(js) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return [md, js]

@@ -1,0 +1,214 @@
+"""Running a suite: datasets, training, measuring, tables; every step resumable.
+
+Layout of the output folder ``D``::
+
+    D/datasets/<dataset>/{train,test}/batch*.exr   generated once, shared by that family's runs
+    D/datasets/<dataset>/generation.json           how long generating took
+    D/<run>/config.json                            the effective training config
+    D/<run>/<run>_<iteration>.pt                   checkpoints (the newest few)
+    D/<run>/train_log.json                         one entry per training session (wall time, it/s)
+    D/<run>/tensorboard/, D/<run>/evaluation/      TensorBoard logs; metrics.json and image grids
+    D/<run>/result.json                            every column group, keyed by the checkpoint measured
+    D/results.md, D/results.json                   the tables
+
+A run whose checkpoint has reached the target iteration is not trained again; one with an
+earlier checkpoint resumes from it (:class:`cnsr.engine.Trainer` resumes exactly); a dataset
+with all its files is not rendered again, a partial one renders only the missing files.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+from ..io.atomic import atomic_path
+from . import backend
+from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, RunContext
+from .report import build_report, write_report
+from .suite import Experiment, Suite
+
+PathLike = Union[str, os.PathLike]
+
+
+def _read_json(path: Path, default):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def _write_json(path: Path, data) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+class Runner:
+    """Runs (a selection of) a suite's experiments into ``out_folder``.
+
+    Args:
+        suite: the parsed suite (its scale decides the configs).
+        out_folder: ``D`` above.
+        iterations: train every run up to this iteration instead of its config's.
+        device: torch device for training and measuring (default: a GPU if there is one).
+        progress: progress bars; ``log``: where the one-line progress messages go.
+    """
+
+    def __init__(self, suite: Suite, out_folder: PathLike, iterations: Optional[int] = None,
+                 device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None):
+        self.suite = suite
+        self.out = Path(out_folder)
+        self.iterations = iterations
+        self.device = device or None
+        self.progress = progress
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    # ------------------------------------------------------------------ paths and state
+    def run_folder(self, e: Experiment) -> Path:
+        return self.out / e.name
+
+    def config_of(self, e: Experiment) -> Dict[str, Any]:
+        return self.suite.training_config(e, self.out, self.iterations)
+
+    def target(self, e: Experiment) -> int:
+        return int(self.config_of(e)["iterations"])
+
+    def latest(self, e: Experiment):
+        found = backend.checkpoints(self.run_folder(e), e.name)
+        return found[-1] if found else None
+
+    def status(self, e: Experiment) -> str:
+        """``done`` (a checkpoint at or past the target iteration), ``at N/T``, or ``not started``."""
+        last = self.latest(e)
+        if last is None:
+            return "not started"
+        return "done" if last[0] >= self.target(e) else f"at {last[0]}/{self.target(e)}"
+
+    def dataset_missing(self, name: str) -> int:
+        spec = self.suite.datasets[name]
+        return backend.missing_batches(spec.parsed(), self.suite.dataset_folder(self.out, name),
+                                       spec.train_batches, spec.test_batches)
+
+    def _check_scale(self) -> None:
+        marker = self.out / "suite.json"
+        info = _read_json(marker, None)
+        if info and info.get("scale") != self.suite.scale:
+            raise ValueError(f"{self.out} holds {info.get('scale')}-scale runs; give --out_folder another "
+                             f"folder for --scale {self.suite.scale}")
+        if not info:
+            _write_json(marker, {"scale": self.suite.scale, "suite": str(self.suite.path)})
+
+    # ------------------------------------------------------------------ steps
+    def ensure_dataset(self, name: str) -> None:
+        spec = self.suite.datasets[name]
+        folder = self.suite.dataset_folder(self.out, name)
+        missing = self.dataset_missing(name)
+        if not missing:
+            return
+        self.log(f"dataset {name}: rendering {missing} missing batch files into {folder}")
+        counts = backend.generate_dataset(spec.parsed(), folder, spec.train_batches, spec.test_batches,
+                                          progress=self.progress, desc=name)
+        info_path = folder / "generation.json"
+        info = _read_json(info_path, {"seconds": 0.0, "batches_rendered": 0})
+        info["seconds"] = info.get("seconds", 0.0) + counts["seconds"]
+        info["batches_rendered"] = info.get("batches_rendered", 0) + counts["rendered"]
+        _write_json(info_path, info)
+        self.log(f"dataset {name}: {counts['rendered']} batches in {counts['seconds'] / 60:.1f} min")
+
+    def train(self, e: Experiment) -> bool:
+        """Train (or resume) a run up to its target; False when it was stopped early."""
+        folder = self.run_folder(e)
+        cfg = self.config_of(e)
+        target = int(cfg["iterations"])
+        last = self.latest(e)
+        if last is not None and last[0] >= target:
+            return True
+        self.ensure_dataset(e.dataset)
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_json(folder / "config.json", cfg)
+        start = 1 if last is None else last[0] + 1
+        self.log(f"{e.name}: training iterations {start}..{target}" + (f" (resuming {last[1].name})" if last else ""))
+        summary = backend.train(cfg, folder, self.device, last[1] if last else None, progress=self.progress)
+        log_path = folder / "train_log.json"
+        log = _read_json(log_path, {"segments": []})
+        log["segments"].append({k: summary[k] for k in ("start_iteration", "iterations_run", "wall_s", "it_per_s",
+                                                        "data_wait_fraction", "first_loss", "last_loss")
+                                if k in summary})
+        _write_json(log_path, log)
+        its = summary["iterations_run"]
+        self.log(f"{e.name}: {its} iterations in {summary['wall_s'] / 60:.1f} min "
+                 f"({summary['it_per_s']:.2f} it/s); loss {summary['first_loss']} -> {summary['last_loss']}"
+                 if its else f"{e.name}: nothing to train")
+        return not summary["stopped_early"]
+
+    def measure(self, e: Experiment, recompute: Sequence[str] = ()) -> Optional[Dict[str, Any]]:
+        """Compute the column groups of a finished run that are missing for its checkpoint;
+        returns its ``result.json`` content (None when the run has not finished)."""
+        folder = self.run_folder(e)
+        last = self.latest(e)
+        if last is None or last[0] < self.target(e):
+            return None
+        iteration, path = last
+        result = _read_json(folder / "result.json", {})
+        groups = result.get("groups", {})
+        cfg = _read_json(folder / "config.json", None) or self.config_of(e)
+        ctx = RunContext(e.name, cfg, path, iteration, folder, self.device, self.progress,
+                         _read_json(folder / "train_log.json", {}))
+        changed = False
+        for name, fn in COLUMN_GROUPS.items():
+            old = groups.get(name)
+            fresh = old is not None and old.get("checkpoint") == path.name and name not in recompute
+            if fresh and name not in ALWAYS_RECOMPUTE:
+                continue
+            values = fn(ctx)
+            if old is None or old.get("values") != values or old.get("checkpoint") != path.name:
+                groups[name] = {"checkpoint": path.name, "values": values}
+                changed = True
+        result = {"name": e.name, "dataset": e.dataset, "scale": self.suite.scale, "finished": True,
+                  "iteration": iteration, "checkpoint": path.name, "groups": groups}
+        if changed:
+            _write_json(folder / "result.json", result)
+        return result
+
+    def report(self, experiments: Optional[Sequence[Experiment]] = None) -> List[Path]:
+        """Write ``results.md`` / ``results.json`` from every run's ``result.json`` (all of the
+        suite's runs, finished or not)."""
+        results: Dict[str, Any] = {}
+        for e in self.suite.experiments:
+            stored = _read_json(self.run_folder(e) / "result.json", None)
+            if stored and stored.get("finished") and stored.get("iteration", -1) >= self.target(e):
+                results[e.name] = stored
+            else:
+                results[e.name] = {"name": e.name, "finished": False, "status": self.status(e),
+                                   "groups": (stored or {}).get("groups", {}) if stored else {}}
+                if stored:    # older measurements of a run now trained further are not reported
+                    results[e.name]["groups"] = {}
+        datasets = {}
+        for name, spec in self.suite.datasets.items():
+            cfg = spec.parsed()
+            gen = _read_json(self.suite.dataset_folder(self.out, name) / "generation.json", {})
+            datasets[name] = {"dataset": cfg.dataset, "train_batches": spec.train_batches,
+                              "test_batches": spec.test_batches, "batch_size": cfg.batch_size,
+                              "render_size": cfg.max_render_size(), "samples_per_pixel": cfg.samples_per_pixel,
+                              "generation_s": gen.get("seconds")}
+        return write_report(build_report(self.suite, results, datasets), self.out)
+
+    # ------------------------------------------------------------------ everything
+    def run(self, experiments: Sequence[Experiment], train: bool = True) -> bool:
+        """Train and measure ``experiments`` in order, rewriting the tables after each; False
+        when a run was stopped (Ctrl-C / SIGTERM: its checkpoint is written, rerun to resume)."""
+        self._check_scale()
+        complete = True
+        for i, e in enumerate(experiments, 1):
+            self.log(f"[{i}/{len(experiments)}] {e.name} ({e.dataset}; {self.status(e)})")
+            if train and not self.train(e):
+                self.log(f"{e.name}: stopped; run the same command again to resume from its last checkpoint")
+                complete = False
+                break
+            self.measure(e)
+            paths = self.report()
+        else:
+            paths = self.report()
+        self.log(f"tables: {paths[0]} and {paths[1]}")
+        return complete

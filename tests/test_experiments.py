@@ -1,0 +1,175 @@
+"""run-experiments.py on a tiny suite (16 px, two iterations), the shipped suite's configs at
+both scales, resuming, skipping and the tables."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnsr.experiments import Suite, SuiteError
+from cnsr.experiments.cli import main
+from cnsr.experiments.report import to_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _net(r_dim=8, **top):
+    cfg = {"logging": False, "seed": 0, "job_name": "x", "checkpoint_interval": 1, "test_interval": 1,
+           "iterations": 2, "batch_size": 2, "test_batch_size": 2, "dataset": "room", "cached_dataset": True,
+           "samples_per_pixel": 1, "views_per_scene": 3, "random_num_views": False, "latent_separation": True,
+           "learning_rate": 1e-3, "num_workers": 0,
+           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
+                                          "representation_dim": r_dim, "render_size": 16,
+                                          "sharpening": 2, "final_sharpening": 1}],
+                     "generators": [{"type": "PixelCNN", "query_passes": ["normal", "position"],
+                                     "output_passes": ["beauty"], "render_size": 16,
+                                     "settings": {"layers": 1, "hidden_units": 8, "propagate_buffers": True}}]}}
+    cfg.update(top)
+    return cfg
+
+
+@pytest.fixture
+def tiny_suite(tmp_path):
+    folder = tmp_path / "suite"
+    folder.mkdir()
+    (folder / "data.json").write_text(json.dumps(_net()))
+    (folder / "mono.json").write_text(json.dumps(_net(latent_separation=False)))
+    (folder / "null.json").write_text(json.dumps(_net(empty_partition=True, partition_loss=0.5)))
+    suite = {
+        "datasets": {"tinyroom": {"small": {"config": "data.json", "train_batches": 2, "test_batches": 1},
+                                  "paper": {"config": "data.json", "train_batches": 2, "test_batches": 1}}},
+        "experiments": [
+            {"name": "mono", "dataset": "tinyroom", "tables": ["partitioning"], "paper_result": {"mape": 0.09},
+             "small": {"config": "mono.json"}, "paper": {"config": "mono.json"}},
+            {"name": "null", "dataset": "tinyroom", "tables": ["partition_sizes", "null_partition"],
+             "paper_result": {"active_dims": 51,
+                              "partition_sizes": {"lighting": 39, "geometry": 20, "material": 37, "null": 4}},
+             "small": {"config": "null.json"},
+             "paper": {"config": "null.json", "set": {"model.representations.0.representation_dim": 16}}}]}
+    path = folder / "suite.json"
+    path.write_text(json.dumps(suite))
+    return path
+
+
+def _segments(out, name):
+    return json.loads((out / name / "train_log.json").read_text())["segments"]
+
+
+def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu"]
+    assert main(args) == 0
+    for name in ("mono", "null"):
+        assert (out / name / f"{name}_2.pt").is_file()
+        assert _segments(out, name)[0]["iterations_run"] == 2
+    assert sorted(p.name for p in (out / "datasets" / "tinyroom" / "train").glob("*.exr")) == \
+        ["batch000000000.exr", "batch000000001.exr"]
+    report = json.loads((out / "results.json").read_text())
+    rows = {t: {r["experiment"]: r for r in report["tables"][t]["rows"]} for t in report["tables"]}
+    mono = rows["partitioning"]["mono"]
+    assert mono["status"] == "done" and mono["partitioning"] == "monolithic" and mono["paper_mape"] == 0.09
+    assert -1 <= mono["ssim"] <= 1 and mono["l1"] >= 0
+    sizes = rows["partition_sizes"]["null"]
+    assert sum(sizes[k] for k in ("lighting", "geometry", "material", "null")) == pytest.approx(100, abs=1e-6)
+    assert sizes["paper"] == "39/20/37/4" and sizes["paper_active_shares"] == "41/21/39"
+    null = rows["null_partition"]["null"]
+    assert null["active_dims"] == pytest.approx((1 - sizes["null"] / 100) * 8, rel=1e-6)
+    assert null["representation_dim"] == 8 and null["paper_representation_dim"] == 16
+    assert null["paper_active_dims"] == 51
+    md = (out / "results.md").read_text()
+    assert "Table 1" in md and "| null |" in md and "39/20/37/4" in md
+
+    # a second run trains nothing and measures nothing again
+    stored = (out / "null" / "result.json").read_text()
+    assert main(args) == 0
+    assert len(_segments(out, "null")) == 1 and (out / "null" / "result.json").read_text() == stored
+
+    # --list shows the status; --iterations resumes from the last checkpoint
+    capsys.readouterr()
+    assert main(args + ["--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "mono" in listing and "done" in listing and "3/3 batch files" in listing
+    assert main(args + ["--only", "null", "--iterations", "3"]) == 0
+    seg = _segments(out, "null")
+    assert len(seg) == 2 and seg[1]["start_iteration"] == 3 and seg[1]["iterations_run"] == 1
+    assert len(_segments(out, "mono")) == 1
+    report = json.loads((out / "results.json").read_text())
+    runs = {r["experiment"]: r for r in report["tables"]["runs"]["rows"]}
+    assert runs["null"]["iterations"] == 3
+
+
+def test_unknown_experiment_and_bad_suite(tiny_suite, tmp_path, capsys):
+    assert main(["--suite", str(tiny_suite), "--only", "nope", "--list"]) == 2
+    assert "unknown experiment(s) nope" in capsys.readouterr().err
+    bad = json.loads(tiny_suite.read_text())
+    del bad["experiments"][0]["dataset"]
+    path = tiny_suite.parent / "bad.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(SuiteError, match=r"bad\.json: experiments\[0\]: missing field 'dataset'"):
+        Suite(path)
+    bad = json.loads(tiny_suite.read_text())
+    bad["experiments"][1]["small"]["set"] = {"model.representations.3.representation_dim": 4}
+    path.write_text(json.dumps(bad))
+    with pytest.raises(SuiteError, match=r"experiments\[1\]\.small\.set.*no list entry '3'"):
+        Suite(path)
+
+
+def test_shipped_suite_small_and_paper_scale():
+    small, paper = Suite(scale="small"), Suite(scale="paper")
+    assert small.names() == paper.names()
+    for e in small.experiments:
+        gen = e.config["model"]["generators"][0]
+        assert gen["query_passes"] == ["normal", "position", "id"]      # no albedo: materials must be encoded
+        assert gen["render_size"] == 32 and e.config["model"]["representations"][0]["type"] == "Pool"
+        assert e.config["job_name"] == e.name
+        p = paper.get(e.name).config
+        assert p["iterations"] == 1_000_000 and p["model"]["generators"][0]["render_size"] == 64
+        assert p["model"]["generators"][0]["query_passes"] == ["normal", "position", "id"]
+        assert p["model"]["generators"][0]["settings"]["layers"] == 10
+        for key in ("latent_separation", "adaptive_separation", "empty_partition"):
+            assert bool(p.get(key, key == "adaptive_separation")) == bool(e.config.get(key, key == "adaptive_separation")), (e.name, key)
+        assert p["dataset"] == e.config["dataset"] == small.datasets[e.dataset].config["dataset"]
+    # the null-partition rows at paper scale are the paper's settings of Figs. 10-11
+    paper_rows = {e.name: (e.config["model"]["representations"][0]["representation_dim"], e.config["partition_loss"])
+                  for e in paper.experiments if "null_partition" in e.tables}
+    assert sorted(paper_rows.values()) == [(128, 4e-4), (256, 4e-6), (256, 4e-5), (256, 4e-4), (512, 4e-4)]
+    by_table = {t: [e.name for e in small.experiments if t in e.tables]
+                for t in ("partitioning", "partition_sizes", "null_partition")}
+    assert [small.get(n).paper["mape"] for n in by_table["partitioning"]] == [0.09, 0.14, 0.13]
+    assert {small.get(n).paper.get("partition_sizes", {}).get("lighting") for n in by_table["partition_sizes"]} >= {39, 30}
+    assert paper.datasets["manylightroom"].parsed().dataset == "manylightroom"
+    assert paper.datasets["room"].train_batches * paper.datasets["room"].parsed().batch_size == 144_000
+
+
+def test_markdown_marks_unfinished_runs():
+    suite = Suite(scale="small")
+    from cnsr.experiments.report import build_report
+    md = to_markdown(build_report(suite, {}, {}))
+    assert md.count("not run") == sum(len(e.tables) for e in suite.experiments) + len(suite.experiments)
+    assert "0.09" in md and "39/20/37/4" in md and "| 228 |" in md
+
+
+def test_script_help():
+    r = subprocess.run([sys.executable, str(ROOT / "code" / "run-experiments.py"), "--help"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--scale" in r.stdout and "--only" in r.stdout
+
+
+def test_partition_columns_per_kind_of_partitioning(tmp_path):
+    from cnsr.experiments.columns import RunContext, partition_columns
+
+    class Stub:
+        def partition_stats(self):
+            return {"lighting_percentage": 0.5, "geometry_percentage": 0.2, "material_percentage": 0.2,
+                    "empty_percentage": 0.1, "active_size": 57.6}
+
+    def ctx(**top):
+        return RunContext("x", _net(r_dim=64, **top), tmp_path / "x.pt", 2, tmp_path, _model=Stub())
+
+    mono = partition_columns(ctx(latent_separation=False))
+    assert mono["lighting"] is None and mono["null"] is None and mono["active_dims"] == 64
+    static = partition_columns(ctx(adaptive_separation=False))
+    assert (static["lighting"], static["geometry"], static["material"]) == (21 / 64 * 100, 21 / 64 * 100, 22 / 64 * 100)
+    adaptive = partition_columns(ctx(empty_partition=True))
+    assert adaptive["lighting"] == 50 and adaptive["null"] == 10 and adaptive["active_dims"] == 57.6
