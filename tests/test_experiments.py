@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnsr.experiments import Suite, SuiteError
+from cnsr.experiments import RunContext, Suite, SuiteError
 from cnsr.experiments.cli import main
 from cnsr.experiments.report import to_markdown
 
@@ -58,7 +58,8 @@ def _segments(out, name):
 
 def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, capsys):
     out = tmp_path / "out"
-    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu"]
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2"]
     assert main(args) == 0
     for name in ("mono", "null"):
         assert (out / name / f"{name}_2.pt").is_file()
@@ -69,7 +70,23 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     rows = {t: {r["experiment"]: r for r in report["tables"][t]["rows"]} for t in report["tables"]}
     mono = rows["partitioning"]["mono"]
     assert mono["status"] == "done" and mono["partitioning"] == "monolithic" and mono["paper_mape"] == 0.09
-    assert -1 <= mono["ssim"] <= 1 and mono["l1"] >= 0
+    assert -1 <= mono["ssim"] <= 1 and mono["mape"] >= 0 and mono["rmse"] >= 0 and 0 <= mono["flip"] <= 1
+    metrics = json.loads((out / "mono" / "evaluation" / "metrics.json").read_text())
+    assert metrics["references"]["spp"] == 2 and metrics["scenes"] == 2     # the whole test split, re-rendered
+    assert metrics["metrics"]["beauty_0"]["mape"] == pytest.approx(mono["mape"])
+    # compositing: nothing to swap in a monolithic representation; the partitioned run is benchmarked
+    comp = rows["compositing"]
+    assert all(comp["mono"][k] is None for k in comp["mono"] if k.endswith(("_mape", "_rmse", "_leak")))
+    bench = json.loads((out / "null" / "compositing" / "compositing.json").read_text())
+    assert bench["scenes"] == 2 and bench["reference_spp"] == 2
+    for f in ("lighting", "geometry", "material"):
+        assert (out / "null" / "compositing" / f"compositing_{f}.png").is_file()
+        t = bench["factors"][f]["transfer"]["mape"]
+        cell = comp["null"][f"{f}_mape"]
+        assert cell == "undefined" if t is None else cell.startswith(f"{t:.2f}")
+        leak = bench["factors"][f]["leak"]["mape"]
+        assert leak >= 0 and comp["null"][f"{f}_leak"].startswith(f"{leak:.2g}")
+    assert not (out / "mono" / "compositing").exists()
     sizes = rows["partition_sizes"]["null"]
     assert sum(sizes[k] for k in ("lighting", "geometry", "material", "null")) == pytest.approx(100, abs=1e-6)
     assert sizes["paper"] == "39/20/37/4" and sizes["paper_active_shares"] == "41/21/39"
@@ -84,6 +101,12 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     stored = (out / "null" / "result.json").read_text()
     assert main(args) == 0
     assert len(_segments(out, "null")) == 1 and (out / "null" / "result.json").read_text() == stored
+    # other measurement settings measure again, without training
+    assert main(args[:-4] + ["--reference_spp", "3", "--compositing_scenes", "3", "--only", "null"]) == 0
+    assert len(_segments(out, "null")) == 1
+    groups = json.loads((out / "null" / "result.json").read_text())["groups"]
+    assert groups["reference"]["values"]["reference_spp"] == 3 and groups["compositing"]["values"]["scenes"] == 3
+    assert json.loads((out / "null" / "compositing" / "compositing.json").read_text())["scenes"] == 3
 
     # --list shows the status; --iterations resumes from the last checkpoint
     capsys.readouterr()
@@ -146,7 +169,8 @@ def test_markdown_marks_unfinished_runs():
     suite = Suite(scale="small")
     from cnsr.experiments.report import build_report
     md = to_markdown(build_report(suite, {}, {}))
-    assert md.count("not run") == sum(len(e.tables) for e in suite.experiments) + len(suite.experiments)
+    # every table row of a run is 'not run': its tables, the compositing table and the runs table
+    assert md.count("not run") == sum(len(e.tables) for e in suite.experiments) + 2 * len(suite.experiments)
     assert "0.09" in md and "39/20/37/4" in md and "| 228 |" in md
 
 
@@ -173,3 +197,16 @@ def test_partition_columns_per_kind_of_partitioning(tmp_path):
     assert (static["lighting"], static["geometry"], static["material"]) == (21 / 64 * 100, 21 / 64 * 100, 22 / 64 * 100)
     adaptive = partition_columns(ctx(empty_partition=True))
     assert adaptive["lighting"] == 50 and adaptive["null"] == 10 and adaptive["active_dims"] == 57.6
+
+
+def test_compositing_columns_of_a_monolithic_run_and_formatting(tmp_path):
+    from cnsr.experiments.columns import compositing_columns
+    from cnsr.experiments.report import _pm
+
+    run = RunContext("x", _net(latent_separation=False), tmp_path / "x.pt", 2, tmp_path)
+    values = compositing_columns(run)          # no model is loaded, nothing is rendered
+    assert run._model is None and values["wall_s"] is None
+    assert values["lighting_transfer_mape"] is None and values["material_leak_rmse"] is None
+    assert _pm(values, "lighting_transfer_mape", measured=False) is None
+    assert _pm({"t": None, "t_se": None}, "t", measured=True) == "undefined"
+    assert _pm({"t": 0.734, "t_se": 0.052}, "t", measured=True) == "0.73±0.05"

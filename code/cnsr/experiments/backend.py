@@ -1,7 +1,9 @@
 """Every call the experiment runner makes into the rest of cnsr, in one place.
 
-Dataset generation, training, loading a checkpoint, the held-out evaluation and the partition
-statistics: when those APIs move, only this module follows them.
+Dataset generation, training, loading a checkpoint, the evaluation against clean references,
+the compositing benchmark and the partition statistics: when those APIs move, only this module
+follows them. (The path tracer's extension is loaded only when something is rendered, so
+importing this module needs no renderer build.)
 """
 from __future__ import annotations
 
@@ -10,6 +12,15 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from ..analysis.compositing_benchmark import compositing_benchmark
+from ..analysis.evaluation import evaluate
+from ..config import parse_config
+from ..data import build_loader
+from ..data.generate import RenderSettings, parse_passes, pending, random_tasks, run_tasks, write_info
+from ..engine.api import load_model as _load_model
+from ..engine.checkpoint import list_checkpoints
+from ..engine.trainer import Trainer
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -17,8 +28,6 @@ PathLike = Union[str, os.PathLike]
 def dataset_tasks(gen_cfg, folder: PathLike, train_batches: int, test_batches: int):
     """The batch files a dataset consists of (``cnsr.data.generate`` tasks), drawn from the
     generation config's seed (0 when it is -1, as ``generate-dataset.py``)."""
-    from ..data.generate import random_tasks
-
     seed = gen_cfg.seed if gen_cfg.seed >= 0 else 0
     return random_tasks(gen_cfg.dataset, Path(folder), seed, {"train": train_batches, "test": test_batches},
                         gen_cfg.batch_size, gen_cfg.test_batch_size, gen_cfg.views_per_scene,
@@ -26,8 +35,6 @@ def dataset_tasks(gen_cfg, folder: PathLike, train_batches: int, test_batches: i
 
 
 def missing_batches(gen_cfg, folder: PathLike, train_batches: int, test_batches: int) -> int:
-    from ..data.generate import pending
-
     tasks, _ = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
     return len(pending(tasks))
 
@@ -36,8 +43,6 @@ def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches
                      progress: bool = True, desc: str = "rendering") -> Dict[str, Any]:
     """Render the missing batch files of a dataset (resumable: finished files are skipped),
     storing only the passes the generation config's networks read. Returns counts and time."""
-    from ..data.generate import RenderSettings, parse_passes, pending, run_tasks, write_info
-
     tasks, seed = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
     passes = parse_passes("needed", gen_cfg.needed_passes())
     settings = RenderSettings(size=gen_cfg.max_render_size(), spp=gen_cfg.samples_per_pixel, passes=passes,
@@ -60,8 +65,6 @@ def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches
 # ---------------------------------------------------------------------------- checkpoints
 def checkpoints(folder: PathLike, job_name: str) -> List[Tuple[int, Path]]:
     """``(iteration, path)`` of the run's checkpoints, oldest first."""
-    from ..engine.checkpoint import list_checkpoints
-
     return list_checkpoints(folder, job_name)
 
 
@@ -71,9 +74,6 @@ def train(cfg: Dict[str, Any], out_folder: PathLike, device: Optional[str], chec
     """Train (or resume) a run with :class:`cnsr.engine.Trainer` up to ``cfg['iterations']``;
     checkpoints and TensorBoard logs (``tensorboard/``) go to ``out_folder``. Returns the
     trainer's summary plus ``wall_s``."""
-    from ..config import parse_config
-    from ..engine.trainer import Trainer
-
     config = parse_config(dict(cfg), str(Path(out_folder) / "config.json"))
     trainer = Trainer(config, device=device or None, checkpoint=checkpoint, out_folder=out_folder,
                       log_dir=Path(out_folder) / "tensorboard", keep_checkpoints=keep_checkpoints,
@@ -92,10 +92,7 @@ def train(cfg: Dict[str, Any], out_folder: PathLike, device: Optional[str], chec
 # ---------------------------------------------------------------------------- trained models
 def load_model(cfg: Dict[str, Any], checkpoint: PathLike, device: Optional[str] = None):
     """The model of a run at a checkpoint, in eval mode."""
-    from ..config import parse_config
-    from ..engine.api import load_model as _load
-
-    return _load(parse_config(dict(cfg)), checkpoint, device=device or "cpu")
+    return _load_model(parse_config(dict(cfg)), checkpoint, device=device or "cpu")
 
 
 def partition_stats(model) -> Dict[str, float]:
@@ -104,17 +101,20 @@ def partition_stats(model) -> Dict[str, float]:
     return {k: float(v) for k, v in fn().items()} if fn is not None else {}
 
 
-def evaluate_test_split(model, cfg: Dict[str, Any], out_folder: PathLike, device: Optional[str] = None,
-                        progress: bool = True, info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The held-out evaluation (``code/evaluate.py``'s): mean SSIM / PSNR / L1 per output pass
-    and generator over every test batch file, ``metrics.json`` and image grids in ``out_folder``."""
-    from ..config import parse_config
-    from ..data import build_loader
-    try:
-        from ..analysis.evaluation import evaluate     # where the evaluation lives from now on
-    except ImportError:
-        from ..evaluation import evaluate
-
+def evaluate_references(model, cfg: Dict[str, Any], out_folder: PathLike, batches: Optional[int],
+                        reference_spp: int, device: Optional[str] = None, progress: bool = True,
+                        info: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The paper's metrics (MAPE, RMSE, SSIM, PSNR, FLIP) of every output pass on the first
+    ``batches`` test batches, against the query views re-rendered at ``reference_spp``
+    (``metrics.json`` and image grids in ``out_folder``)."""
     config = parse_config(dict(cfg))
     loader = build_loader(config, "test", device=device or "cpu", num_workers=0)
-    return evaluate(model, loader, None, out_folder, progress=progress, info=info)
+    return evaluate(model, loader, batches=batches, out_folder=out_folder, progress=progress, info=info,
+                    reference_spp=reference_spp, cfg=config)
+
+
+def run_compositing_benchmark(model, cfg: Dict[str, Any], out_folder: PathLike, scenes: int,
+                              reference_spp: int, progress: bool = True) -> Dict[str, Any]:
+    """The compositing benchmark (``compositing.json`` and one grid per factor in ``out_folder``)."""
+    return compositing_benchmark(model, cfg=parse_config(dict(cfg)), scenes=scenes, reference_spp=reference_spp,
+                                 seed=0, out_folder=out_folder, progress=progress)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -45,6 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, metavar="T",
                    help="torch threads (default 0: torch's choice; 1 avoids the slowdown of several "
                         "threads on a machine that other jobs keep busy)")
+    p.add_argument("--reference_batches", type=int, default=None, metavar="B",
+                   help="test batches scored against clean references (Fig. 9's metrics; default all at small "
+                        "scale, 16 at paper scale)")
+    p.add_argument("--reference_spp", type=int, default=None, metavar="K",
+                   help="samples per pixel of the clean references and of the compositing benchmark's (default 256)")
+    p.add_argument("--compositing_scenes", type=int, default=None, metavar="N",
+                   help="base scenes of the compositing benchmark (default 32 at small scale, 64 at paper scale); "
+                        "changing a measurement setting measures the finished runs again")
     p.add_argument("--list", action="store_true", help="list the experiments, their datasets and status, and exit")
     p.add_argument("--report_only", action="store_true",
                    help="train nothing: measure the finished runs and rewrite the tables")
@@ -78,18 +87,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..config import ConfigError
     from ..data.exrbatch import DatasetError
     from ..engine.checkpoint import CheckpointError
+    from .columns import MEASURE_SETTINGS, MeasureSettings
     from .runner import Runner
 
-    if args.iterations is not None and args.iterations < 1:
-        print("run-experiments.py: error: --iterations must be at least 1", file=sys.stderr)
-        return 2
+    for flag, least in (("iterations", 1), ("reference_batches", 1), ("reference_spp", 1), ("compositing_scenes", 2)):
+        value = getattr(args, flag)
+        if value is not None and value < least:
+            print(f"run-experiments.py: error: --{flag} must be at least {least}", file=sys.stderr)
+            return 2
     try:
         suite = Suite(args.suite, args.scale)
         only = [n.strip() for n in args.only.split(",") if n.strip()]
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
+        base = MEASURE_SETTINGS.get(args.scale, MeasureSettings())
+        measure = dataclasses.replace(base, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
+                                                                          "compositing_scenes")
+                                               if getattr(args, k) is not None})
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, measure=measure)
         if args.list:
             print(list_experiments(runner, experiments))
             return 0

@@ -5,15 +5,19 @@ model, output folder, device) and returns a flat dict of numbers (or None where 
 not apply). The runner stores every group's result in ``<run>/result.json`` keyed by the
 checkpoint it was computed at, so a group is computed once per checkpoint; a new group added
 to :data:`COLUMN_GROUPS` is computed for finished runs the next time the command runs.
-Extension point: register further groups (e.g. metrics against clean references, the
-compositing benchmark's transfer scores) with :func:`register_group` or by adding them here.
+Groups: ``reference`` (Fig. 9's metrics against clean references), ``compositing`` (the
+compositing benchmark's transfer scores and leak), ``partition`` (learned sizes, active
+dimensions) and ``run`` (iterations, training time). Register further groups with
+:func:`register_group` or by adding them here.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 
+from ..analysis.compositing import FACTORS
 from . import backend
 
 
@@ -28,6 +32,11 @@ class RunContext:
     progress: bool = True
     train_log: Dict[str, Any] = field(default_factory=dict)
     _model: Any = None
+    settings: "MeasureSettings" = None
+
+    def __post_init__(self):
+        if self.settings is None:
+            self.settings = MeasureSettings()
 
     @property
     def model(self):
@@ -52,18 +61,79 @@ class RunContext:
 GroupFn = Callable[[RunContext], Dict[str, Any]]
 
 
-def quality_columns(run: RunContext) -> Dict[str, Any]:
-    """Held-out quality of the output pass: SSIM / PSNR / L1 on the test split, against the
-    dataset's own (noisy, ``samples_per_pixel``) references."""
-    report = backend.evaluate_test_split(run.model, run.config, run.folder / "evaluation", run.device,
-                                         progress=run.progress,
-                                         info={"checkpoint": str(run.checkpoint), "iteration": run.iteration})
+#: metrics of the Fig. 9 columns (cnsr.metrics names), in table order
+QUALITY_METRICS = ("mape", "rmse", "ssim", "psnr", "flip")
+#: metrics whose transfer scores the compositing columns keep
+TRANSFER_METRICS = ("mape", "rmse")
+
+
+@dataclass
+class MeasureSettings:
+    """How expensive the measurements of a finished run are (the suite's scale sets them).
+
+    reference_batches: test batches scored against clean references (None: all);
+    reference_spp: samples per pixel of those references and of the compositing benchmark's;
+    compositing_scenes: base scenes of the compositing benchmark."""
+    reference_batches: Optional[int] = None
+    reference_spp: int = 256
+    compositing_scenes: int = 32
+
+
+#: the measurements' cost per scale: at paper scale more scenes, for smaller standard errors
+MEASURE_SETTINGS = {"small": MeasureSettings(), "paper": MeasureSettings(reference_batches=16, compositing_scenes=64)}
+
+
+def _output_key(run: RunContext, metrics: Dict[str, Any]) -> str:
+    """The metrics.json key of the model's output pass on its last generator."""
     output_pass = run.config.get("model", {}).get("output_pass", "beauty")
-    metrics = report["metrics"]
     keys = [k for k in metrics if k.startswith(f"{output_pass}_")]
-    key = sorted(keys, key=lambda k: int(k.rsplit("_", 1)[1]))[-1] if keys else next(iter(metrics))
-    m = metrics[key]
-    return {"pass": key, "ssim": m["ssim"], "psnr": m["psnr"], "l1": m["l1"], "test_scenes": report["scenes"]}
+    return sorted(keys, key=lambda k: int(k.rsplit("_", 1)[1]))[-1] if keys else next(iter(metrics))
+
+
+def reference_columns(run: RunContext) -> Dict[str, Any]:
+    """Fig. 9: MAPE / RMSE / SSIM / PSNR / FLIP of the output pass on the first test batches
+    against clean references (the query views path-traced at ``reference_spp``); metrics.json
+    and the image grid in ``<run>/evaluation``."""
+    s = run.settings
+    t0 = time.time()
+    report = backend.evaluate_references(run.model, run.config, run.folder / "evaluation", s.reference_batches,
+                                         s.reference_spp, run.device, progress=run.progress,
+                                         info={"checkpoint": str(run.checkpoint), "iteration": run.iteration})
+    key = _output_key(run, report["metrics"])
+    m = report["metrics"][key]
+    out: Dict[str, Any] = {"pass": key}
+    out.update({k: m.get(k) for k in QUALITY_METRICS})
+    out.update(test_scenes=report["scenes"], reference_spp=s.reference_spp, wall_s=time.time() - t0)
+    return out
+
+
+def compositing_columns(run: RunContext) -> Dict[str, Any]:
+    """The compositing benchmark (cnsr.analysis.compositing_benchmark): per factor the transfer
+    scores on MAPE and RMSE (None where undefined: the model does not improve measurably from
+    seeing the changed scene) with their standard errors, and the leak of the other partitions,
+    with ``compositing.json`` and one grid per factor in ``<run>/compositing``. A monolithic
+    representation has no partitions to swap: every value None."""
+    s = run.settings
+    out: Dict[str, Any] = {"scenes": s.compositing_scenes, "reference_spp": s.reference_spp}
+    for f in FACTORS:
+        for m in TRANSFER_METRICS:
+            out.update({f"{f}_transfer_{m}": None, f"{f}_transfer_{m}_se": None,
+                        f"{f}_leak_{m}": None, f"{f}_leak_{m}_se": None})
+    out["wall_s"] = None
+    if not run.partitioned:
+        return out
+    t0 = time.time()
+    report = backend.run_compositing_benchmark(run.model, run.config, run.folder / "compositing",
+                                               s.compositing_scenes, s.reference_spp, progress=run.progress)
+    for f in FACTORS:
+        entry = report["factors"][f]
+        for m in TRANSFER_METRICS:
+            out[f"{f}_transfer_{m}"] = entry["transfer"][m]
+            out[f"{f}_transfer_{m}_se"] = entry["transfer_se"][m]
+            out[f"{f}_leak_{m}"] = entry["leak"][m]
+            out[f"{f}_leak_{m}_se"] = entry["leak_se"][m]
+    out["wall_s"] = time.time() - t0
+    return out
 
 
 def partition_columns(run: RunContext) -> Dict[str, Any]:
@@ -100,7 +170,8 @@ def run_columns(run: RunContext) -> Dict[str, Any]:
 
 #: name -> function; computed in this order, stored under result.json's "groups"
 COLUMN_GROUPS: Dict[str, GroupFn] = {
-    "quality": quality_columns,
+    "reference": reference_columns,
+    "compositing": compositing_columns,
     "partition": partition_columns,
     "run": run_columns,
 }

@@ -7,7 +7,9 @@ Layout of the output folder ``D``::
     D/<run>/config.json                            the effective training config
     D/<run>/<run>_<iteration>.pt                   checkpoints (the newest few)
     D/<run>/train_log.json                         one entry per training session (wall time, it/s)
-    D/<run>/tensorboard/, D/<run>/evaluation/      TensorBoard logs; metrics.json and image grids
+    D/<run>/tensorboard/                           TensorBoard logs
+    D/<run>/evaluation/                            metrics.json and image grid against clean references
+    D/<run>/compositing/                           compositing.json and compositing_<factor>.png
     D/<run>/result.json                            every column group, keyed by the checkpoint measured
     D/results.md, D/results.json                   the tables
 
@@ -17,6 +19,7 @@ with all its files is not rendered again, a partial one renders only the missing
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -25,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..io.atomic import atomic_path
 from . import backend
-from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, RunContext
+from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
 from .report import build_report, write_report
 from .suite import Experiment, Suite
 
@@ -53,11 +56,15 @@ class Runner:
         iterations: train every run up to this iteration instead of its config's.
         device: torch device for training and measuring (default: a GPU if there is one).
         progress: progress bars; ``log``: where the one-line progress messages go.
+        measure: the cost of the measurements (default: the suite's scale's
+            :data:`cnsr.experiments.columns.MEASURE_SETTINGS`).
     """
 
     def __init__(self, suite: Suite, out_folder: PathLike, iterations: Optional[int] = None,
-                 device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None):
+                 device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None,
+                 measure: Optional[MeasureSettings] = None):
         self.suite = suite
+        self.measure_settings = measure or MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
         self.out = Path(out_folder)
         self.iterations = iterations
         self.device = device or None
@@ -143,7 +150,8 @@ class Runner:
         return not summary["stopped_early"]
 
     def measure(self, e: Experiment, recompute: Sequence[str] = ()) -> Optional[Dict[str, Any]]:
-        """Compute the column groups of a finished run that are missing for its checkpoint;
+        """Compute the column groups of a finished run that are missing for its checkpoint and
+        measure settings;
         returns its ``result.json`` content (None when the run has not finished)."""
         folder = self.run_folder(e)
         last = self.latest(e)
@@ -151,19 +159,25 @@ class Runner:
             return None
         iteration, path = last
         result = _read_json(folder / "result.json", {})
-        groups = result.get("groups", {})
+        stored = result.get("groups", {})
+        groups = {k: v for k, v in stored.items() if k in COLUMN_GROUPS}   # groups no longer measured go
         cfg = _read_json(folder / "config.json", None) or self.config_of(e)
         ctx = RunContext(e.name, cfg, path, iteration, folder, self.device, self.progress,
-                         _read_json(folder / "train_log.json", {}))
-        changed = False
+                         _read_json(folder / "train_log.json", {}), settings=self.measure_settings)
+        changed = groups.keys() != stored.keys()
+        settings = dataclasses.asdict(self.measure_settings)   # measured again when these change
         for name, fn in COLUMN_GROUPS.items():
             old = groups.get(name)
-            fresh = old is not None and old.get("checkpoint") == path.name and name not in recompute
+            fresh = (old is not None and old.get("checkpoint") == path.name and old.get("settings") == settings
+                     and name not in recompute)
             if fresh and name not in ALWAYS_RECOMPUTE:
                 continue
+            if name not in ALWAYS_RECOMPUTE:
+                self.log(f"{e.name}: measuring {name}")
             values = fn(ctx)
-            if old is None or old.get("values") != values or old.get("checkpoint") != path.name:
-                groups[name] = {"checkpoint": path.name, "values": values}
+            entry = {"checkpoint": path.name, "settings": settings, "values": values}
+            if old != entry:
+                groups[name] = entry
                 changed = True
         result = {"name": e.name, "dataset": e.dataset, "scale": self.suite.scale, "finished": True,
                   "iteration": iteration, "checkpoint": path.name, "groups": groups}
