@@ -107,6 +107,12 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     groups = json.loads((out / "null" / "result.json").read_text())["groups"]
     assert groups["reference"]["values"]["reference_spp"] == 3 and groups["compositing"]["values"]["scenes"] == 3
     assert json.loads((out / "null" / "compositing" / "compositing.json").read_text())["scenes"] == 3
+    # --remeasure measures one group again with the same settings, and only that group
+    bench, metrics = out / "null" / "compositing" / "compositing.json", out / "null" / "evaluation" / "metrics.json"
+    before = bench.stat().st_mtime_ns, metrics.stat().st_mtime_ns
+    assert main(args[:-4] + ["--reference_spp", "3", "--compositing_scenes", "3", "--only", "null",
+                             "--report_only", "--remeasure", "reference"]) == 0
+    assert bench.stat().st_mtime_ns == before[0] and metrics.stat().st_mtime_ns != before[1]
 
     # --list shows the status; --iterations resumes from the last checkpoint
     capsys.readouterr()
@@ -125,6 +131,9 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
 def test_unknown_experiment_and_bad_suite(tiny_suite, tmp_path, capsys):
     assert main(["--suite", str(tiny_suite), "--only", "nope", "--list"]) == 2
     assert "unknown experiment(s) nope" in capsys.readouterr().err
+    assert main(["--suite", str(tiny_suite), "--out_folder", str(tmp_path / "o"), "--report_only",
+                 "--remeasure", "quality"]) == 2
+    assert "unknown column group(s) quality" in capsys.readouterr().err
     bad = json.loads(tiny_suite.read_text())
     del bad["experiments"][0]["dataset"]
     path = tiny_suite.parent / "bad.json"

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compositing_scenes", type=int, default=None, metavar="N",
                    help="base scenes of the compositing benchmark (default 32 at small scale, 64 at paper scale); "
                         "changing a measurement setting measures the finished runs again")
+    p.add_argument("--remeasure", default="", metavar="GROUP[,GROUP]",
+                   help="measure these column groups of the finished runs again (reference, compositing, "
+                        "partition, run), e.g. after a renderer change")
     p.add_argument("--list", action="store_true", help="list the experiments, their datasets and status, and exit")
     p.add_argument("--report_only", action="store_true",
                    help="train nothing: measure the finished runs and rewrite the tables")
@@ -112,8 +115,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.threads > 0:
             import torch
             torch.set_num_threads(args.threads)
-        complete = runner.run(experiments, train=not args.report_only)
-    except (SuiteError, ConfigError, DatasetError, CheckpointError, FileNotFoundError) as e:
+        remeasure = [g.strip() for g in args.remeasure.split(",") if g.strip()]
+        complete = runner.run(experiments, train=not args.report_only, remeasure=remeasure)
+    except (SuiteError, ConfigError, DatasetError, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"run-experiments.py: error: {e}", file=sys.stderr)
         return 2
     except ImportError as e:

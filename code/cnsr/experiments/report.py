@@ -92,7 +92,7 @@ def partitioning_table(suite: Suite, results: Dict[str, Any]) -> Table:
                         ("mape", "MAPE"), ("rmse", "RMSE"), ("ssim", "SSIM"), ("psnr", "PSNR"), ("flip", "FLIP"),
                         ("paper_mape", "paper MAPE")],
             "rows": rows,
-            "notes": ["The output pass on the first test batches"
+            "notes": ["The output pass on the test batches"
                       + (f" ({spp['test_scenes']} scenes)" if spp.get("test_scenes") else "")
                       + " against clean references (the query views path-traced at "
                       + (f"{spp['reference_spp']}" if spp.get("reference_spp") else "reference_spp")

@@ -209,9 +209,13 @@ class Runner:
         return write_report(build_report(self.suite, results, datasets), self.out)
 
     # ------------------------------------------------------------------ everything
-    def run(self, experiments: Sequence[Experiment], train: bool = True) -> bool:
+    def run(self, experiments: Sequence[Experiment], train: bool = True, remeasure: Sequence[str] = ()) -> bool:
         """Train and measure ``experiments`` in order, rewriting the tables after each; False
-        when a run was stopped (Ctrl-C / SIGTERM: its checkpoint is written, rerun to resume)."""
+        when a run was stopped (Ctrl-C / SIGTERM: its checkpoint is written, rerun to resume).
+        ``remeasure``: column groups measured again even where they are stored."""
+        unknown = [g for g in remeasure if g not in COLUMN_GROUPS]
+        if unknown:
+            raise ValueError(f"unknown column group(s) {', '.join(unknown)}: expected some of {', '.join(COLUMN_GROUPS)}")
         self._check_scale()
         complete = True
         for i, e in enumerate(experiments, 1):
@@ -220,7 +224,7 @@ class Runner:
                 self.log(f"{e.name}: stopped; run the same command again to resume from its last checkpoint")
                 complete = False
                 break
-            self.measure(e)
+            self.measure(e, recompute=remeasure)
             paths = self.report()
         else:
             paths = self.report()
