@@ -94,3 +94,21 @@ def test_trainer_resume_and_script_refuse(tmp_path, repo_root):
                         "--checkpoint", str(path), "--dry_run", "--device", "cpu"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 2 and "query_passes" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+def test_evaluate_refuses_a_changed_config_unless_allowed(tmp_path, capsys):
+    """evaluate.py (and composite.py / render-neural.py, which share the option) load through the
+    same check: refused with the key named (exit 1), or evaluated with --allow_config_change."""
+    from cnsr.analysis.cli import evaluate_main
+
+    tiny = {"dataset": "room", "cached_dataset": False, "samples_per_pixel": 1, "batch_size": 1,
+            "test_batch_size": 1, "num_workers": 0}
+    path = saved(tmp_path, {**config_dict(), **tiny})
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**swapped_query_passes(), **tiny}))
+    args = ["--config", str(other), "--checkpoint", str(path), "--batches", "1", "--no_progress",
+            "--out_folder", str(tmp_path / "eval"), "--metrics", "rmse"]
+    assert evaluate_main(args) == 1
+    assert "model.generators[0].query_passes" in capsys.readouterr().err
+    assert evaluate_main(args + ["--allow_config_change"]) == 0
+    assert (tmp_path / "eval" / "metrics.json").is_file()

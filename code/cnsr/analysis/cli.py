@@ -39,6 +39,9 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
                     "ground truth) instead.")
     p.add_argument("--config", required=True, help="the model's config JSON")
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="load a checkpoint whose stored config differs from --config in model-defining "
+                        "keys (with a warning naming them) instead of refusing it")
     p.add_argument("--split", default="test", choices=("test", "train"),
                    help="data split (default: test, the config's test data)")
     p.add_argument("--batches", type=int, default=None,
@@ -83,7 +86,8 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
         return _compositing_main(args, metrics)
     try:
         cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
+        model = load_model(cfg, args.checkpoint, device=args.device,
+                           allow_config_change=args.allow_config_change)
         batches = args.batches
         if batches is None and not cfg.cached_dataset:
             batches = 4
@@ -110,7 +114,8 @@ def _compositing_main(args: argparse.Namespace, metrics) -> int:
         return 2
     try:
         cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
+        model = load_model(cfg, args.checkpoint, device=args.device,
+                           allow_config_change=args.allow_config_change)
         require_partitioning(model)
         report = compositing_benchmark(model, cfg, scenes=args.scenes, reference_spp=spp, seed=args.seed,
                                        metrics=metrics, out_folder=args.out_folder, rows=args.rows,
@@ -134,6 +139,9 @@ def parse_composite_args(argv: Optional[Sequence[str]] = None) -> argparse.Names
                     "the composite prediction.")
     p.add_argument("--config", required=True, help="the model's config JSON (needs latent_separation)")
     p.add_argument("--checkpoint", required=True, help="checkpoint file")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="load a checkpoint whose stored config differs from --config in model-defining "
+                        "keys (with a warning naming them) instead of refusing it")
     p.add_argument("--lighting", required=True, help="scene whose lighting partition is used")
     p.add_argument("--geometry", required=True, help="scene whose geometry partition is used")
     p.add_argument("--material", required=True, help="scene whose material partition is used")
@@ -153,7 +161,8 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_composite_args(argv)
     try:
         cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
+        model = load_model(cfg, args.checkpoint, device=args.device,
+                           allow_config_change=args.allow_config_change)
         require_partitioning(model)
         views = args.views if args.views is not None else max(1, cfg.views_per_scene - 1)
         size = args.size or cfg.max_render_size()
@@ -189,6 +198,9 @@ def parse_render_neural_args(argv: Optional[Sequence[str]] = None) -> argparse.N
                     "with the time of each and the metrics between them.")
     p.add_argument("--config", required=True, help="the model's config JSON")
     p.add_argument("--checkpoint", required=True, help="checkpoint file")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="load a checkpoint whose stored config differs from --config in model-defining "
+                        "keys (with a warning naming them) instead of refusing it")
     p.add_argument("--scene_file", required=True, help="scene JSON file (its camera is the rendered view)")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--out", required=True, help="output EXR of the prediction (e.g. out/x.exr)")
@@ -212,7 +224,8 @@ def render_neural_main(argv: Optional[Sequence[str]] = None) -> int:
         if Path(args.out).suffix.lower() != ".exr":
             raise ValueError(f"--out {args.out}: the output must be an .exr file")
         cfg = load_config(args.config)
-        model = load_model(cfg, args.checkpoint, device=args.device)
+        model = load_model(cfg, args.checkpoint, device=args.device,
+                           allow_config_change=args.allow_config_change)
         result = neural_render(model, args.scene_file, args.size, cfg, views=args.views,
                                reference_spp=args.reference_spp, seed=args.seed, tile=args.tile,
                                progress=not args.no_progress)

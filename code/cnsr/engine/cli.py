@@ -7,6 +7,7 @@ instead of after torch's import (several seconds on a loaded machine).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -257,4 +258,13 @@ def train(cfg, args) -> int:
             print(f"stopped at iteration {summary['next_iteration'] - 1}; resume with "
                   f"--checkpoint {summary['checkpoint']}")
     # stopped by SIGINT/SIGTERM: not a finished run (a scheduler or a shell loop must be able to tell)
-    return STOPPED_EXIT_CODE if summary["stopped_early"] else 0
+    code = STOPPED_EXIT_CODE if summary["stopped_early"] else 0
+    if trainer.dist.enabled:
+        # Every file is written and the process group is left: end the process here. Tearing
+        # down the interpreter after a gloo process group can abort a rank ("terminate called
+        # without an active exception", seen under load), which torchrun reports as a failed
+        # job although training finished.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
