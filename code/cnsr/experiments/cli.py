@@ -87,6 +87,8 @@ def list_experiments(runner, experiments) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    # imported after parsing: torch and the data / engine / analysis layers take seconds to load,
+    # which --help and argument errors should not wait for
     from ..config import ConfigError
     from ..data.exrbatch import DatasetError
     from ..engine.checkpoint import CheckpointError
