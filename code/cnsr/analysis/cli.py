@@ -27,6 +27,15 @@ from .neural_render import neural_render, write_neural_render
 _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def add_model_arguments(p: argparse.ArgumentParser, config_help: str = "the model's config JSON") -> None:
+    """--config, --checkpoint and --allow_config_change: how every tool names the model it loads."""
+    p.add_argument("--config", required=True, help=config_help)
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
+    p.add_argument("--allow_config_change", action="store_true",
+                   help="load a checkpoint whose stored config differs from --config in model-defining "
+                        "keys (with a warning naming them) instead of refusing it")
+
+
 # ------------------------------------------------------------------------------ evaluate
 def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -37,11 +46,7 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
                     "the query views are re-rendered at N spp and scored against those. With --compositing: "
                     "the compositing benchmark (lighting / geometry / material swapped against path-traced "
                     "ground truth) instead.")
-    p.add_argument("--config", required=True, help="the model's config JSON")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
-    p.add_argument("--allow_config_change", action="store_true",
-                   help="load a checkpoint whose stored config differs from --config in model-defining "
-                        "keys (with a warning naming them) instead of refusing it")
+    add_model_arguments(p)
     p.add_argument("--split", default="test", choices=("test", "train"),
                    help="data split (default: test, the config's test data)")
     p.add_argument("--batches", type=int, default=None,
@@ -137,11 +142,7 @@ def parse_composite_args(argv: Optional[Sequence[str]] = None) -> argparse.Names
                     "partitions of three scenes and decode it. Scenes: a scene JSON file or "
                     "DATASET:SEED (e.g. room:3). Writes a PNG strip: the three sources' renders | "
                     "the composite prediction.")
-    p.add_argument("--config", required=True, help="the model's config JSON (needs latent_separation)")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file")
-    p.add_argument("--allow_config_change", action="store_true",
-                   help="load a checkpoint whose stored config differs from --config in model-defining "
-                        "keys (with a warning naming them) instead of refusing it")
+    add_model_arguments(p, config_help="the model's config JSON (needs latent_separation)")
     p.add_argument("--lighting", required=True, help="scene whose lighting partition is used")
     p.add_argument("--geometry", required=True, help="scene whose geometry partition is used")
     p.add_argument("--material", required=True, help="scene whose material partition is used")
@@ -196,11 +197,7 @@ def parse_render_neural_args(argv: Optional[Sequence[str]] = None) -> argparse.N
                     "and observations of the scene from jittered cameras) and path-trace the same view: writes "
                     "the prediction (--out, EXR), <stem>_reference.exr, PNG previews of both and <stem>.json "
                     "with the time of each and the metrics between them.")
-    p.add_argument("--config", required=True, help="the model's config JSON")
-    p.add_argument("--checkpoint", required=True, help="checkpoint file")
-    p.add_argument("--allow_config_change", action="store_true",
-                   help="load a checkpoint whose stored config differs from --config in model-defining "
-                        "keys (with a warning naming them) instead of refusing it")
+    add_model_arguments(p)
     p.add_argument("--scene_file", required=True, help="scene JSON file (its camera is the rendered view)")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     p.add_argument("--out", required=True, help="output EXR of the prediction (e.g. out/x.exr)")

@@ -31,7 +31,7 @@ from ..io.png import write_png
 from ..render.scene import SceneError
 from .attributions import (PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, AttributionViewerState,
                            BackgroundUpdater, SettingsError)
-from .gqn_window import _FRAGMENT, _VERTEX
+from .gqn_window import _FRAGMENT, _VERTEX, add_viewer_arguments
 
 #: width of the controls panel at the right of the window
 PANEL = 330
@@ -47,22 +47,13 @@ class AttributionWindow(mglw.WindowConfig):
 
     @classmethod
     def add_arguments(cls, parser) -> None:
-        parser.add_argument("--config", required=True, help="the model's config JSON")
-        parser.add_argument("--checkpoint", default=None, help="checkpoint file (ours or the paper's)")
-        parser.add_argument("--scene_file", default=None, help="a scene JSON instead of random scenes")
+        add_viewer_arguments(parser)
         parser.add_argument("--settings", default=None,
                             help="settings.json of a saved result folder (or the paper's settings.txt)")
         parser.add_argument("--out_folder", default="attributions", help="where Save writes its folders")
-        parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if there is one)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the random scenes and views")
-        parser.add_argument("--views", type=int, default=None,
-                            help="observations (default: the config's views_per_scene - 1)")
-        parser.add_argument("--render_size", type=int, default=None, help="render size (default: the config's)")
         parser.add_argument("--spp", type=int, default=None, help="samples per pixel (default: the config's)")
         parser.add_argument("--threads", type=int, default=0,
                             help="torch threads (default: the cores less one, for the window and the renderer)")
-        parser.add_argument("--frames", type=int, default=0, help="exit after this many frames (0: run until closed)")
-        parser.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
         parser.add_argument("--save", action="store_true", help="press Save after the last frame (with --frames)")
         parser.add_argument("--auto_range", action="store_true",
                             help="press Auto Range when the first attribution is ready")

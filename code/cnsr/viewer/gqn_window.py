@@ -44,6 +44,21 @@ void main() { color = vec4(texture(canvas, uv).rgb, 1.0); }
 """
 
 
+def add_viewer_arguments(parser) -> None:
+    """The options both viewers share: the model, the scene, the device and views, and the
+    headless run (--frames, --screenshot)."""
+    parser.add_argument("--config", required=True, help="the model's config JSON")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint file (ours or the paper's)")
+    parser.add_argument("--scene_file", default=None, help="a scene JSON instead of random scenes")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if there is one)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random scenes and views")
+    parser.add_argument("--views", type=int, default=None,
+                        help="observations (default: the config's views_per_scene - 1)")
+    parser.add_argument("--render_size", type=int, default=None, help="render size (default: the config's)")
+    parser.add_argument("--frames", type=int, default=0, help="exit after this many frames (0: run until closed)")
+    parser.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
+
+
 class GQNWindow(mglw.WindowConfig):
     gl_version = (3, 3)
     title = "visualize-gqn"
@@ -54,18 +69,9 @@ class GQNWindow(mglw.WindowConfig):
 
     @classmethod
     def add_arguments(cls, parser) -> None:
-        parser.add_argument("--config", required=True, help="the model's config JSON")
-        parser.add_argument("--checkpoint", default=None, help="checkpoint file (ours or the paper's)")
-        parser.add_argument("--scene_file", default=None, help="a scene JSON instead of random scenes")
-        parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if there is one)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the random scenes and views")
-        parser.add_argument("--views", type=int, default=None,
-                            help="observations (default: the config's views_per_scene - 1)")
-        parser.add_argument("--render_size", type=int, default=None, help="render size (default: the config's)")
+        add_viewer_arguments(parser)
         parser.add_argument("--query_spp", type=int, default=None, help="query samples per pixel")
         parser.add_argument("--observation_spp", type=int, default=None, help="observation samples per pixel")
-        parser.add_argument("--frames", type=int, default=0, help="exit after this many frames (0: run until closed)")
-        parser.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
