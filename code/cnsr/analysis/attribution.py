@@ -187,6 +187,23 @@ def partition_dims(model, partition: Union[int, str], encoder: int = 0) -> torch
     return torch.nonzero(partition_owner(model, encoder) == partition_index(partition)).flatten()
 
 
+def representation_target(model, r: torch.Tensor, dim: int = 0, partition_mean: bool = False,
+                          mean: bool = False, encoder: int = 0) -> torch.Tensor:
+    """The scalar whose gradient a representation attribution takes, from the representation
+    ``r`` [B, r, h, w] of encoder ``encoder``: the whole mean (``mean``), the mean of partition
+    ``dim`` (``partition_mean``), or latent dimension ``dim`` summed over its positions."""
+    if mean:
+        return r.mean()
+    if partition_mean:
+        dims = partition_dims(model, int(dim), encoder).to(r.device)
+        if dims.numel() == 0:
+            raise ValueError(f"partition {PARTITIONS[int(dim)]} has no dimensions")
+        return r[:, dims].mean()
+    if not 0 <= int(dim) < r.shape[1]:
+        raise ValueError(f"latent dimension {dim} outside [0, {r.shape[1]})")
+    return r[:, int(dim)].sum()
+
+
 def representation_attribution(model, batch: dict, dim: int = 0, partition_mean: bool = False,
                                mean: bool = False, encoder: int = 0) -> Attribution:
     """Gradient x input w.r.t. the observation buffers of: latent dimension ``dim`` (summed over
@@ -197,17 +214,7 @@ def representation_attribution(model, batch: dict, dim: int = 0, partition_mean:
     with torch.enable_grad():
         reps, _, _ = model.encode(b, -1)
         r = reps[encoder]
-        if mean:
-            target = r.mean()
-        elif partition_mean:
-            dims = partition_dims(model, int(dim), encoder).to(r.device)
-            if dims.numel() == 0:
-                raise ValueError(f"partition {PARTITIONS[int(dim)]} has no dimensions")
-            target = r[:, dims].mean()
-        else:
-            if not 0 <= int(dim) < r.shape[1]:
-                raise ValueError(f"latent dimension {dim} outside [0, {r.shape[1]})")
-            target = r[:, int(dim)].sum()
+        target = representation_target(model, r, dim, partition_mean, mean, encoder)
         grads = _grad_x_input(target, o)
     return Attribution(observations=grads, target=float(target.detach()))
 
@@ -316,17 +323,7 @@ class AttributionSession:
         """:func:`representation_attribution` of this scene, plus the representation's gradient."""
         r = self.reps[encoder]
         with torch.enable_grad():
-            if mean:
-                target = r.mean()
-            elif partition_mean:
-                dims = partition_dims(self.model, int(dim), encoder).to(r.device)
-                if dims.numel() == 0:
-                    raise ValueError(f"partition {PARTITIONS[int(dim)]} has no dimensions")
-                target = r[:, dims].mean()
-            else:
-                if not 0 <= int(dim) < r.shape[1]:
-                    raise ValueError(f"latent dimension {dim} outside [0, {r.shape[1]})")
-                target = r[:, int(dim)].sum()
+            target = representation_target(self.model, r, dim, partition_mean, mean, encoder)
             (g,) = torch.autograd.grad(target, [r], retain_graph=True)
         grads = [None] * len(self.query_leaves) + [g if i == encoder else None for i in range(len(self.reps))]
         att = self._finish(target, grads, observations)
