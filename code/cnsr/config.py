@@ -33,6 +33,7 @@ from .models import registry
 from .models.registry import SettingError, Settings, check_fields
 from .models.sharpness import DEFAULT_SHARPNESS
 from .passes import PASS_NAMES, PASSES
+from .schedules import SCHEDULES
 
 #: The repository's ``code/`` folder: the working directory the reference scripts assumed.
 CODE_DIR = Path(__file__).resolve().parents[1]
@@ -121,6 +122,9 @@ class Config:
     multi_gpu: bool = False
     # (ours) optimisation and data loading
     learning_rate: float = 1e-4
+    learning_rate_schedule: str = "constant"     # (ours) constant | cosine, see cnsr.engine.schedule
+    warmup_iterations: int = 0                   # (ours) linear warm-up of the learning rate
+    final_learning_rate: Optional[float] = None  # (ours) end of a cosine schedule (default 1 % of the peak)
     num_workers: int = 2
     mixed_precision: bool = False
     skip_corrupt: bool = False
@@ -385,6 +389,14 @@ def _check_training(cfg: "Config") -> None:
     """Ranges of the top-level training and data keys."""
     if not cfg.learning_rate > 0:
         raise ConfigError(f"learning_rate: must be > 0, got {cfg.learning_rate}")
+    if cfg.learning_rate_schedule not in SCHEDULES:
+        raise ConfigError(f"learning_rate_schedule: {cfg.learning_rate_schedule!r} is not one of "
+                          f"{', '.join(SCHEDULES)}")
+    if cfg.warmup_iterations < 0:
+        raise ConfigError(f"warmup_iterations: must be >= 0, got {cfg.warmup_iterations}")
+    if cfg.final_learning_rate is not None and not 0 <= cfg.final_learning_rate <= cfg.learning_rate:
+        raise ConfigError(f"final_learning_rate: must be in [0, learning_rate = {cfg.learning_rate}], "
+                          f"got {cfg.final_learning_rate}")
     if cfg.partition_loss < 0:
         raise ConfigError(f"partition_loss: must be >= 0, got {cfg.partition_loss}")
     if cfg.num_workers < 0:

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from ..config import REPO_DIR, Config, load_config
 from ..data import LoaderFactory, batch_to_device, build_loader
 from ..metrics import flat_metrics, score_outputs
+from ..schedules import config_learning_rate
 from ..models import build_model
 from . import checkpoint as ckpt
 from .distributed import DistributedContext, init_distributed
@@ -386,6 +387,9 @@ class Trainer:
             raise FloatingPointError(f"iteration {iteration}: the loss is {loss.item()}{origin} "
                                      f"(logs: {dict((k, float(v)) for k, v in logs.items())})")
         loss.backward()
+        lr = config_learning_rate(self.cfg, iteration)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
         self._updating = True      # an exception from here on may leave the parameters half-updated
         self.optimizer.step()
         self._updating = False
@@ -393,6 +397,7 @@ class Trainer:
         out["total_loss"] = float(loss.detach())
         out["data_time"] = t_data
         out["num_views"] = float(batch["observation_poses"].shape[1])
+        out["learning_rate"] = lr
         return out
 
     # ---------------------------------------------------------------- testing
@@ -435,7 +440,9 @@ class Trainer:
         ``count`` iterations, partition sizes, speed, and the test batch's metrics and images."""
         means = {k: v / count for k, v in sums.items() if k != "data_time"}
         partition = self.partition_stats()
-        self.monitor.scalars("loss", {k: v for k, v in means.items() if k != "num_views" and k not in partition},
+        self.monitor.scalars("loss", {k: v for k, v in means.items()
+                                      if k not in ("num_views", "learning_rate") and k not in partition}, iteration)
+        self.monitor.scalars("optimizer", {"learning_rate": means.get("learning_rate", self.cfg.learning_rate)},
                              iteration)
         self.monitor.scalars("partition", partition, iteration)
         self.monitor.scalars("perf", {"it_per_s": count / max(elapsed, 1e-9),

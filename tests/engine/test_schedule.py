@@ -1,0 +1,71 @@
+"""The learning-rate schedule: closed-form values, config validation, and the trainer using it."""
+import math
+
+import pytest
+import torch
+
+from _standins import TinyModel, synthetic_loader, tiny_config
+from cnsr.config import ConfigError, parse_config
+from cnsr.engine.trainer import Trainer
+from cnsr.schedules import learning_rate
+
+
+def test_constant_is_the_base_rate_after_warmup():
+    assert [learning_rate(i, 0.01, 100) for i in (1, 50, 100, 500)] == [0.01] * 4
+    assert [learning_rate(i, 0.01, 100, warmup=4) for i in (1, 2, 4, 5)] == [0.0025, 0.005, 0.01, 0.01]
+
+
+def test_cosine_closed_form():
+    base, final, n, w = 1e-3, 1e-5, 1000, 100
+    for i in (101, 300, 550, 777, 1000):
+        t = (i - w) / (n - w)
+        expected = final + (base - final) * 0.5 * (1 + math.cos(math.pi * t))
+        assert learning_rate(i, base, n, "cosine", w, final) == pytest.approx(expected, rel=1e-12)
+    assert learning_rate(550, base, n, "cosine", w, final) == pytest.approx((base + final) / 2)
+    assert learning_rate(n, base, n, "cosine", w, final) == pytest.approx(final)
+    assert learning_rate(5 * n, base, n, "cosine", w, final) == pytest.approx(final)   # past the end: stays low
+    assert learning_rate(n, base, n, "cosine") == pytest.approx(base / 100)              # default end: 1 %
+    rates = [learning_rate(i, base, n, "cosine", w, final) for i in range(w, n + 1)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))                                 # monotone decay
+
+
+@pytest.mark.parametrize("key, value", [("learning_rate_schedule", "linear"), ("warmup_iterations", -1),
+                                        ("final_learning_rate", 1.0), ("final_learning_rate", -1e-5)])
+def test_bad_schedule_keys_are_refused_naming_the_key(key, value):
+    data = tiny_config(learning_rate=1e-3).to_dict()
+    data[key] = value
+    with pytest.raises(ConfigError, match=key):
+        parse_config(data, "x.json")
+
+
+def make(tmp_path, **kw):
+    torch.manual_seed(0)
+    return Trainer(tiny_config(**kw), device="cpu", model=TinyModel(), loader_factory=synthetic_loader,
+                   out_folder=tmp_path / "ckpt", log_dir=tmp_path / "runs", progress=False)
+
+
+def test_the_trainer_steps_with_the_scheduled_rate_and_resumes_on_the_curve(tmp_path):
+    kw = dict(iterations=8, checkpoint_interval=4, learning_rate=0.1, learning_rate_schedule="cosine",
+              warmup_iterations=2, final_learning_rate=0.001)
+    t = make(tmp_path / "a", **kw)
+    seen = []
+    step = t.step
+
+    def recording_step(i):
+        logs = step(i)
+        seen.append(logs["learning_rate"])
+        return logs
+
+    t.step = recording_step
+    t.train()
+    assert seen == pytest.approx([learning_rate(i, 0.1, 8, "cosine", 2, 0.001) for i in range(1, 9)])
+    assert seen[1] == pytest.approx(0.1) and seen[-1] == pytest.approx(0.001)
+    # stopped at 4 and resumed: the same curve, the same parameters
+    first = make(tmp_path / "b", **kw)
+    first.train(iterations=4)
+    second = Trainer(tiny_config(**kw), device="cpu", model=TinyModel(), loader_factory=synthetic_loader,
+                     checkpoint=first.last_checkpoint, out_folder=tmp_path / "b" / "ckpt",
+                     log_dir=tmp_path / "b" / "runs", progress=False)
+    second.train()
+    for a, b in zip(t.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
