@@ -81,3 +81,29 @@ def test_2d_arrays_and_images(tmp_path):
     (tmp_path / "junk.exr").write_bytes(b"junk")
     with pytest.raises(OSError):
         read_exr(tmp_path / "junk.exr")
+
+
+def test_default_layer_copies_a_pass_and_reads_back_without_it(tmp_path, passes):
+    import OpenEXR
+
+    path = write_exr(tmp_path / "d.exr", passes, half=False, default_layer="beauty")
+    with OpenEXR.File(str(path), separate_channels=True) as f:
+        chans = {k: np.asarray(v.pixels) for k, v in f.channels().items()}
+    for c, k in enumerate("RGB"):
+        assert np.array_equal(chans[k], passes["beauty"][..., c])
+    back = read_exr(path)
+    assert set(back) == set(PASS_NAMES)                            # the copy is not a pass
+    assert np.array_equal(read_exr_image(path), passes["beauty"])
+    assert read_exr_attrs(path)["cnsr.default_layer"] == "beauty"
+    # a one-channel pass becomes the grey default layer Y
+    path = write_exr(tmp_path / "y.exr", {"depth": passes["depth"]}, half=False, default_layer="depth")
+    assert set(read_exr(path)) == {"depth"}
+    assert np.array_equal(read_exr_image(path), np.repeat(passes["depth"], 3, axis=-1))
+
+
+def test_default_layer_must_be_a_written_pass(tmp_path, passes):
+    with pytest.raises(ValueError, match="glow"):
+        write_exr(tmp_path / "x.exr", {"beauty": passes["beauty"]}, default_layer="glow")
+    with pytest.raises(ValueError, match="channels"):
+        write_exr(tmp_path / "x.exr", {"two": np.zeros((2, 2, 2), np.float32)}, default_layer="two")
+    assert not (tmp_path / "x.exr").exists()

@@ -6,6 +6,12 @@ allowed too (1, 3 or 4 channels -> ``.Y`` / ``.R.G.B`` / ``.R.G.B.A``, others ``
 Files are written atomically (temporary file in the same folder, then ``os.replace``), so a
 crashed writer never leaves a truncated file under the final name. Extra header attributes
 (strings, ints, floats, float vectors such as poses) round-trip through ``attrs``.
+
+``default_layer``: one pass written a second time as the file's unnamed default layer (plain
+``R``, ``G``, ``B``, or ``Y`` for a one-channel pass), which is what EXR viewers and tools
+show when they open a file (tev, Blender, Mitsuba, OpenEXR's own tools): render outputs name
+their ``beauty``. The header attribute ``cnsr.default_layer`` records which pass it copies, so
+:func:`read_exr` returns the passes without the copy.
 """
 from __future__ import annotations
 
@@ -26,6 +32,10 @@ STANDARD_ATTRIBUTES = frozenset({"channels", "compression", "dataWindow", "displ
                                  "pixelAspectRatio", "screenWindowCenter", "screenWindowWidth", "type"})
 _SUFFIXES = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}
 _ORDER = {"R": 0, "G": 1, "B": 2, "A": 3, "Y": 0}
+#: header attribute naming the pass that the unnamed default layer copies
+DEFAULT_LAYER_ATTR = "cnsr.default_layer"
+#: channel names of the unnamed default layer
+_DEFAULT_CHANNELS = {1: ("Y",), 3: ("R", "G", "B"), 4: ("R", "G", "B", "A")}
 
 
 def channel_names(name: str, nchannels: int) -> List[str]:
@@ -40,12 +50,14 @@ def channel_names(name: str, nchannels: int) -> List[str]:
 
 
 def write_exr(path: PathLike, passes: Mapping[str, np.ndarray], half: bool = True,
-              attrs: Optional[Mapping[str, object]] = None, compression: str = "zip") -> Path:
+              attrs: Optional[Mapping[str, object]] = None, compression: str = "zip",
+              default_layer: Optional[str] = None) -> Path:
     """Write {name: (H, W, C) or (H, W) array} as one multi-channel scanline EXR, atomically.
 
     half: store float16 (default) or float32. attrs: extra header attributes (str, int, float,
     or a 1-D float array / list, e.g. a 16-float pose). compression: one of ``COMPRESSIONS``.
-    Returns the path written.
+    default_layer: a pass of ``passes`` (1, 3 or 4 channels) also written as the unnamed
+    default layer ``R, G, B`` / ``Y`` (module docstring). Returns the path written.
     """
     import OpenEXR
 
@@ -72,10 +84,21 @@ def write_exr(path: PathLike, passes: Mapping[str, np.ndarray], half: bool = Tru
             a = np.clip(a, -65504.0, 65504.0)  # keep out-of-range values finite in half
         for c, cname in enumerate(channel_names(name, a.shape[2])):
             chans[cname] = np.ascontiguousarray(a[:, :, c], dtype=dtype)
+        if name == default_layer:
+            if a.shape[2] not in _DEFAULT_CHANNELS:
+                raise ValueError(f"{path}: default layer {name!r} has {a.shape[2]} channels; "
+                                 f"it needs 1, 3 or 4")
+            for c, cname in enumerate(_DEFAULT_CHANNELS[a.shape[2]]):
+                chans[cname] = chans[channel_names(name, a.shape[2])[c]]
+    if default_layer is not None and default_layer not in passes:
+        raise ValueError(f"{path}: default layer {default_layer!r} is not one of the passes "
+                         f"({', '.join(passes)})")
     header = {"compression": getattr(OpenEXR, f"{comp.upper()}_COMPRESSION" if comp != "none" else "NO_COMPRESSION"),
               "type": OpenEXR.scanlineimage}
     for key, value in (attrs or {}).items():
         header[str(key)] = _attr_value(key, value)
+    if default_layer is not None:
+        header[DEFAULT_LAYER_ATTR] = str(default_layer)
     with atomic_path(path) as tmp:
         OpenEXR.File(header, chans).write(str(tmp))
     return path
@@ -107,7 +130,8 @@ def _group_channels(names: Iterable[str]) -> Dict[str, List[str]]:
 
 def read_exr(path: PathLike, passes: Optional[Iterable[str]] = None) -> Dict[str, np.ndarray]:
     """Read passes from an EXR as {name: float32 (H, W, C)}. ``passes=None`` reads every channel
-    group (``beauty.R/G/B`` -> ``beauty``); asking for a missing pass raises KeyError naming it."""
+    group (``beauty.R/G/B`` -> ``beauty``), except an unnamed default layer that copies a pass
+    (``write_exr(default_layer=...)``); asking for a missing pass raises KeyError naming it."""
     import OpenEXR
 
     path = Path(path)
@@ -116,10 +140,16 @@ def read_exr(path: PathLike, passes: Optional[Iterable[str]] = None) -> Dict[str
     try:
         with OpenEXR.File(str(path), separate_channels=True) as f:
             chans = {k: np.array(v.pixels) for k, v in f.channels().items()}
+            copied = f.header().get(DEFAULT_LAYER_ATTR)
     except Exception as e:  # the binding raises plain Exceptions for corrupt files
         raise OSError(f"{path}: cannot read EXR: {e}") from None
     groups = _group_channels(chans)
-    wanted = list(groups) if passes is None else list(passes)
+    if passes is None:
+        wanted = list(groups)
+        if copied in groups:
+            wanted = [g for g in wanted if g not in ("R", "G", "B", "A", "Y")]
+    else:
+        wanted = list(passes)
     out: Dict[str, np.ndarray] = {}
     for name in wanted:
         if name not in groups:
@@ -142,8 +172,13 @@ def read_exr_attrs(path: PathLike) -> Dict[str, object]:
 
 
 def read_exr_image(path: PathLike) -> np.ndarray:
-    """An EXR as one (H, W, 3) float32 image: its R, G, B (or Y) channels, else the first pass."""
+    """An EXR as one (H, W, 3) float32 image: its default layer (R, G, B or Y channels, or the pass
+    it copies), else the first pass."""
     data = read_exr(path)
+    copied = read_exr_attrs(path).get(DEFAULT_LAYER_ATTR)
+    if copied in data:
+        img = data[copied]
+        return np.repeat(img, 3, axis=-1) if img.shape[-1] == 1 else img[..., :3]
     if "R" in data and "G" in data and "B" in data:  # plain RGB files: channels named R, G, B
         return np.concatenate([data["R"], data["G"], data["B"]], axis=-1)
     if "Y" in data:
