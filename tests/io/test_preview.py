@@ -121,3 +121,75 @@ def test_grid_labels_are_drawn_in_margins_only():
     assert g[:top].max() > 0.5 and g[top:, :left].max() > 0.5   # white text in both margins
     with pytest.raises(ValueError):
         grid([[None]])
+
+
+def test_colormap_is_a_fixed_scale():
+    from cnsr.io.preview import MAGMA, colormap
+
+    c = colormap(np.array([-1.0, 0.0, 0.5, 1.0, 7.0, np.nan]))
+    assert c.shape == (6, 3)
+    assert np.allclose(c[0], MAGMA[0]) and np.allclose(c[1], MAGMA[0]) and np.allclose(c[5], MAGMA[0])
+    assert np.allclose(c[3], MAGMA[-1]) and np.allclose(c[4], MAGMA[-1])          # clipped, not rescaled
+    assert np.allclose(c[2], MAGMA[8])
+    assert np.allclose(colormap(np.array([2.0]), 0.0, 4.0), c[2:3])                # [vmin, vmax] -> [0, 1]
+    lum = colormap(np.linspace(0, 1, 50)) @ np.array([0.2126, 0.7152, 0.0722])
+    assert (np.diff(lum) > 0).all()                                               # brighter = larger error
+    with pytest.raises(ValueError):
+        colormap(np.zeros(2), 1.0, 1.0)
+
+
+def test_colorbar_scale_matches_the_values():
+    """The bar's colour above each tick is the colour map of that tick's value, ticks spread
+    from vmin at the left end to vmax at the right end, and the label is drawn below."""
+    from cnsr.io.preview import colorbar, colormap
+
+    bar = colorbar(300, 0.0, 2.0, "error (units)", ticks=[0, 0.5, 1, 1.5, 2], bar_height=10)
+    assert bar.shape[1] >= 300 and bar.dtype == np.float32
+    coloured = np.abs(bar - BACKGROUND).max(axis=-1) > 1e-6
+    rows = np.where(coloured.sum(axis=1) > 250)[0]                 # the bar's rows
+    assert len(rows) == 10
+    row = bar[rows[0] + 5]
+    inside = np.where(coloured[rows[0] + 5])[0]
+    x0, x1 = inside.min(), inside.max()
+    for value in (0.0, 0.5, 1.0, 1.5, 2.0):
+        x = x0 + int(round(value / 2.0 * (x1 - x0)))
+        assert np.allclose(row[x], colormap(np.array(value), 0.0, 2.0), atol=0.02), value
+        assert bar[rows[-1] + 1:rows[-1] + 4, x].min() > 0.99      # the tick mark under it
+    assert bar[rows[-1] + 4:].max() > 0.9                                   # tick values and label: white text
+    no_label = colorbar(300, 0.0, 2.0, "", ticks=[0, 0.5, 1, 1.5, 2], bar_height=10)
+    assert no_label.shape[0] < bar.shape[0]
+
+
+def test_grid_tile_labels_and_title_sit_outside_the_tiles():
+    tiles = [[np.zeros((8, 8, 3)), np.ones((8, 8, 3))]]
+    plain = grid(tiles, gap=1)
+    g = grid(tiles, gap=1, tile_labels=[["beauty", "depth\n0-5 units"]], title="a title")
+    extra = g.shape[0] - plain.shape[0]
+    assert extra > 30 and g.shape[1] >= plain.shape[1]        # title line + a two-line band
+    assert np.array_equal(g[extra:, :plain.shape[1]], plain)  # tiles untouched, under the labels
+    assert g[:extra].max() > 0.5                              # white text above them
+    one_line = grid(tiles, gap=1, tile_labels=[["beauty", "depth"]])
+    assert plain.shape[0] < one_line.shape[0] < g.shape[0]
+
+
+def test_pass_sheet_labels_each_pass_with_its_scale():
+    from cnsr.io.preview import legend, pass_sheet
+
+    depth = np.full((4, 4, 1), 2.0, np.float32)
+    depth[0, 0] = 7.25
+    assert "7.25" in legend("depth", depth) and "units" in legend("depth", depth)
+    assert "Reinhard" in legend("beauty") and "x2" in legend("beauty", exposure=2)
+    assert legend("normal") != legend("albedo") != legend("roughness")
+    sheet = pass_sheet({"beauty": np.ones((4, 4, 3)), "depth": depth, "normal": np.zeros((4, 4, 3))}, columns=2)
+    assert sheet.shape[1] >= 2 * 128 and sheet.shape[0] >= 2 * 128
+    with pytest.raises(ValueError):
+        pass_sheet({})
+
+
+def test_stack_centres_images():
+    from cnsr.io.preview import stack
+
+    s = stack([np.ones((2, 4, 3), np.float32), np.zeros((3, 2, 3), np.float32)], gap=1)
+    assert s.shape == (6, 4, 3)
+    assert (s[:2] == 1).all() and np.allclose(s[2], BACKGROUND)
+    assert (s[3:, 1:3] == 0).all() and np.allclose(s[3:, 0], BACKGROUND)

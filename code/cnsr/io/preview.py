@@ -27,11 +27,18 @@ One-channel results are repeated to RGB. Per-image normalisation (positions, dep
 each image's pixels, never across a batch.
 
 :func:`grid` lays out rows x columns of tiles (optional gap, nearest upscaling to a minimum tile
-size, row and column labels drawn into the image with Pillow's default font);
-:func:`grid_cells` gives its tile rectangles for layouts that place tiles themselves (the viewer).
+size, row and column labels, a label above each tile and a title, drawn into the image with
+Pillow's default font); :func:`grid_cells` gives its tile rectangles for layouts that place tiles
+themselves (the viewer). :func:`legend` says in words how :func:`display` showed a pass (the
+label of a tile), :func:`pass_sheet` is the labelled contact sheet of one render's passes.
+
+Values on a scale (error maps) are coloured by :func:`colormap` (magma, 0 black to 1 pale
+yellow) and explained by :func:`colorbar`, a labelled bar with ticks; :func:`stack` puts such a
+bar under a figure.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from pathlib import Path
@@ -215,6 +222,7 @@ def grid_cells(rows: int, cols: int, tile_h: int, tile_w: int, gap: int = 0, x0:
             for r in range(rows) for c in range(cols)]
 
 
+@functools.lru_cache(maxsize=None)
 def _font() -> ImageFont.ImageFont:
     return ImageFont.load_default()
 
@@ -224,10 +232,41 @@ def _text_size(text: str, font) -> Tuple[int, int]:
     return int(math.ceil(right)), int(math.ceil(bottom))
 
 
+def _text_block_size(text: str, font) -> Tuple[int, int]:
+    """Width and height of (possibly multi-line) ``text``."""
+    lines = str(text).split("\n")
+    h = _line_height(font)
+    return max(_text_size(line, font)[0] for line in lines), h * len(lines)
+
+
+def _line_height(font) -> int:
+    return _text_size("Hg", font)[1] + 1
+
+
+def _draw_text(canvas: np.ndarray, items: Sequence[Tuple[int, int, str]],
+               color: Tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """``canvas`` with each ``(x, y, text)`` drawn at its top-left corner (lines split at
+    ``\\n``), antialiased, in ``color``."""
+    if not items:
+        return canvas
+    font = _font()
+    h, w = canvas.shape[:2]
+    mask = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(mask)
+    step = _line_height(font)
+    for x, y, text in items:
+        for k, line in enumerate(str(text).split("\n")):
+            draw.text((x, y + k * step), line, fill=255, font=font)
+    a = np.asarray(mask, np.float32)[..., None] / 255.0
+    return (canvas * (1.0 - a) + np.asarray(color, np.float32) * a).astype(np.float32)
+
+
 def grid(tiles: Sequence[Sequence[Optional[Any]]], gap: int = 0, background: float = BACKGROUND,
          tile_size: Optional[Tuple[int, int]] = None, min_tile: int = 0,
          row_labels: Optional[Sequence[str]] = None, col_labels: Optional[Sequence[str]] = None,
-         label_color: Tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+         label_color: Tuple[float, float, float] = (1.0, 1.0, 1.0),
+         tile_labels: Optional[Sequence[Sequence[Optional[str]]]] = None,
+         title: Optional[str] = None) -> np.ndarray:
     """Rows x columns of displayable tiles -> one float32 ``(H, W, 3)`` image in [0, 1].
 
     ``tiles[r][c]``: a displayable image (NumPy ``(h, w)`` / ``(h, w, 1|3)``, or a torch tensor
@@ -236,7 +275,9 @@ def grid(tiles: Sequence[Sequence[Optional[Any]]], gap: int = 0, background: flo
     ``(h, w)`` when given, else the largest tile's height and width; ``min_tile`` then scales
     that size up by the smallest whole factor that makes both sides at least ``min_tile``.
     ``gap`` pixels of ``background`` lie between and around the tiles. ``row_labels`` are
-    drawn left of the rows, ``col_labels`` above the columns, in ``label_color``."""
+    drawn left of the rows, ``col_labels`` above the columns, ``tile_labels[r][c]`` above tile
+    (r, c) (in a band above each row; lines split at ``\\n``) and ``title`` above everything,
+    all in ``label_color``."""
     rows = [list(r) for r in tiles]
     ncols = max((len(r) for r in rows), default=0)
     present = [_tile(t) for r in rows for t in r if t is not None]
@@ -249,34 +290,157 @@ def grid(tiles: Sequence[Sequence[Optional[Any]]], gap: int = 0, background: flo
     if min_tile and min(th, tw) < min_tile:
         k = math.ceil(min_tile / min(th, tw))
         th, tw = th * k, tw * k
-    font = _font() if (row_labels or col_labels) else None
-    left = top = 0
+    font = _font()
+    left = top = band = head = 0
     if row_labels:
-        left = max(_text_size(str(s), font)[0] for s in row_labels) + 2 * LABEL_PAD
+        left = max(_text_block_size(str(t), font)[0] for t in row_labels) + 2 * LABEL_PAD
     if col_labels:
-        top = max(_text_size(str(s), font)[1] for s in col_labels) + 2 * LABEL_PAD
-    height = top + gap + len(rows) * (th + gap)
+        top = max(_text_block_size(str(t), font)[1] for t in col_labels) + 2 * LABEL_PAD
+    labelled = [str(t) for r in (tile_labels or []) for t in r if t]
+    if labelled:
+        band = max(_text_block_size(t, font)[1] for t in labelled) + 2 * LABEL_PAD
+    if title:
+        head = _text_block_size(title, font)[1] + 2 * LABEL_PAD
+    height = head + top + gap + len(rows) * (th + band + gap)
     width = left + gap + ncols * (tw + gap)
+    if title:
+        width = max(width, _text_block_size(title, font)[0] + 2 * LABEL_PAD)
     canvas = np.full((height, width, 3), background, np.float32)
-    cells = grid_cells(len(rows), ncols, th, tw, gap, left, top)
+    cells = [(left + gap + c * (tw + gap), head + top + gap + r * (th + band + gap) + band, tw, th)
+             for r in range(len(rows)) for c in range(ncols)]
     for r, row in enumerate(rows):
         for c, t in enumerate(row):
             if t is not None:
                 paste(canvas, t, cells[r * ncols + c])
-    if font is not None:
-        mask = Image.new("L", (width, height), 0)
-        draw = ImageDraw.Draw(mask)
-        for r, text in enumerate(row_labels or []):
-            _, y, _, _ = cells[r * ncols]
-            draw.text((LABEL_PAD, y + max(0, (th - _text_size(str(text), font)[1]) // 2)), str(text),
-                      fill=255, font=font)
-        for c, text in enumerate(col_labels or []):
-            x, _, _, _ = cells[c]
-            draw.text((x + max(0, (tw - _text_size(str(text), font)[0]) // 2), LABEL_PAD), str(text),
-                      fill=255, font=font)
-        a = np.asarray(mask, np.float32)[..., None] / 255.0
-        canvas = canvas * (1.0 - a) + np.asarray(label_color, np.float32) * a
-    return canvas.astype(np.float32)
+    text: List[Tuple[int, int, str]] = []
+    if title:
+        text.append((LABEL_PAD, LABEL_PAD, str(title)))
+    for r, label in enumerate(row_labels or []):
+        _, y, _, _ = cells[r * ncols]
+        text.append((LABEL_PAD, y + max(0, (th - _text_block_size(str(label), font)[1]) // 2), str(label)))
+    for c, label in enumerate(col_labels or []):
+        x, _, _, _ = cells[c]
+        text.append((x + max(0, (tw - _text_block_size(str(label), font)[0]) // 2), head + LABEL_PAD, str(label)))
+    for r, row in enumerate(tile_labels or []):
+        for c, label in enumerate(row):
+            if label and r < len(rows) and c < ncols:
+                x, y, _, _ = cells[r * ncols + c]
+                text.append((x, y - band + LABEL_PAD, str(label)))
+    return _draw_text(canvas, text, label_color)
+
+
+#: the magma colour map (perceptually uniform, black -> purple -> orange -> pale yellow) at 17
+#: evenly spaced points; :func:`colormap` interpolates between them
+MAGMA = np.array([
+    (0.0015, 0.0005, 0.0139), (0.0396, 0.0311, 0.1335), (0.1131, 0.0655, 0.2768), (0.2117, 0.0620, 0.4186),
+    (0.3167, 0.0717, 0.4854), (0.4147, 0.1104, 0.5047), (0.5128, 0.1482, 0.5076), (0.6136, 0.1818, 0.4985),
+    (0.7164, 0.2150, 0.4753), (0.8169, 0.2559, 0.4365), (0.9043, 0.3196, 0.3881), (0.9609, 0.4183, 0.3596),
+    (0.9867, 0.5356, 0.3822), (0.9961, 0.6537, 0.4462), (0.9969, 0.7696, 0.5349), (0.9924, 0.8843, 0.6401),
+    (0.9871, 0.9914, 0.7495)])
+
+
+def colormap(values: Any, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """Scalar values ``(...)`` -> RGB ``(..., 3)`` float32 in [0, 1] on the fixed scale
+    [``vmin``, ``vmax``] (clipped; NaN shows as ``vmin``) by the :data:`MAGMA` colour map."""
+    if vmax <= vmin:
+        raise ValueError(f"colormap: vmax ({vmax}) must be larger than vmin ({vmin})")
+    v = values.detach().float().cpu().numpy() if _torch_tensor(values) else np.asarray(values, np.float64)
+    t = np.clip(np.nan_to_num((v - vmin) / (vmax - vmin), nan=0.0), 0.0, 1.0) * (len(MAGMA) - 1)
+    i = np.minimum(np.floor(t).astype(np.int64), len(MAGMA) - 2)
+    f = (t - i)[..., None]
+    return ((1 - f) * MAGMA[i] + f * MAGMA[i + 1]).astype(np.float32)
+
+
+def colorbar(width: int, vmin: float = 0.0, vmax: float = 1.0, label: str = "",
+             ticks: Optional[Sequence[float]] = None, bar_height: int = 12,
+             background: float = BACKGROUND) -> np.ndarray:
+    """A horizontal colour bar of :func:`colormap` over [``vmin``, ``vmax``]: ``width`` pixels
+    wide, tick marks with their values under it (default 5 evenly spaced) and ``label`` (the
+    quantity and its unit) below; float32 ``(h, width, 3)``."""
+    font = _font()
+    ticks = list(np.linspace(vmin, vmax, 5)) if ticks is None else [float(t) for t in ticks]
+    line = _line_height(font)
+    margin = max([_text_size(_tick(t), font)[0] for t in ticks] + [0]) // 2 + LABEL_PAD
+    inner = max(int(width) - 2 * margin, 8)
+    width = inner + 2 * margin
+    height = LABEL_PAD + bar_height + 3 + line + (line + LABEL_PAD if label else 0) + LABEL_PAD
+    canvas = np.full((height, width, 3), background, np.float32)
+    y0 = LABEL_PAD
+    canvas[y0:y0 + bar_height, margin:margin + inner] = colormap(np.linspace(vmin, vmax, inner), vmin, vmax)[None]
+    text = []
+    for t in ticks:
+        x = margin + int(round((t - vmin) / (vmax - vmin) * (inner - 1)))
+        if margin <= x < margin + inner:
+            canvas[y0 + bar_height:y0 + bar_height + 3, x] = 1.0
+            text.append((x - _text_size(_tick(t), font)[0] // 2, y0 + bar_height + 3, _tick(t)))
+    if label:
+        text.append((max(0, (width - _text_block_size(label, font)[0]) // 2), y0 + bar_height + 3 + line, label))
+    return _draw_text(canvas, text)
+
+
+def _tick(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def stack(images: Sequence[np.ndarray], gap: int = 0, background: float = BACKGROUND) -> np.ndarray:
+    """Images ``(h_i, w_i, 3)`` one under the other, each centred, ``gap`` pixels apart."""
+    if not images:
+        raise ValueError("stack: no images")
+    width = max(im.shape[1] for im in images)
+    height = sum(im.shape[0] for im in images) + gap * (len(images) - 1)
+    canvas = np.full((height, width, 3), background, np.float32)
+    y = 0
+    for im in images:
+        x = (width - im.shape[1]) // 2
+        canvas[y:y + im.shape[0], x:x + im.shape[1]] = im[..., :3]
+        y += im.shape[0] + gap
+    return canvas
+
+
+def legend(pass_name: str, image: Any = None, exposure: float = 1.0) -> str:
+    """How :func:`display` shows ``pass_name``, in a few words, with the image's scale where it
+    depends on the image (depth: the distance that is darkest; positions: min-max per axis):
+    the label of a tile. ``image``: the pass (NumPy channels-last or torch channels-first),
+    needed for the depth range."""
+    kind = display_kind(pass_name)
+    if kind == "radiance":
+        exp = f" x{exposure:g}" if exposure != 1 else ""
+        return f"radiance{exp}, Reinhard + sRGB"
+    if kind == "albedo":
+        return "reflectance 0-1, sRGB"
+    if kind == "direction":
+        return "unit vector, xyz -1..1 as RGB"
+    if kind == "position":
+        return "xyz min-max per image as RGB"
+    if kind == "depth":
+        far = None
+        if image is not None:
+            a = image.detach().float().cpu().numpy() if _torch_tensor(image) else np.asarray(image, np.float64)
+            a = a[np.isfinite(a) & (a > 0)]
+            far = float(a.max()) if a.size else None
+        span = f"0-{far:.3g}" if far is not None else "distance"
+        return f"{span} scene units, near bright"
+    if kind == "id":
+        return "material id, palette"
+    return "value 0-1, grey"
+
+
+def pass_sheet(passes: Dict[str, np.ndarray], columns: int = 4, title: Optional[str] = None,
+               min_tile: int = 128, exposure: float = 1.0, gap: int = 4) -> np.ndarray:
+    """A labelled contact sheet of one render: every pass of ``passes`` ``{name: (H, W[, C])}``
+    shown by :func:`display`, ``columns`` tiles per row, each tile labelled with the pass name
+    and its :func:`legend`, under ``title``; float32 ``(H, W, 3)`` in [0, 1]."""
+    if not passes:
+        raise ValueError("pass_sheet: no passes")
+    columns = max(1, min(int(columns), len(passes)))
+    names = list(passes)
+    tiles = [display(n, passes[n], exposure) for n in names]
+    labels = [f"{n}\n{legend(n, passes[n], exposure)}" for n in names]
+    # tiles at least as wide as their labels, so that neighbouring labels do not run together
+    min_tile = max(int(min_tile), max(_text_block_size(t, _font())[0] for t in labels) + 2)
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    row_labels = [labels[i:i + columns] for i in range(0, len(labels), columns)]
+    return grid(rows, gap=gap, min_tile=min_tile, tile_labels=row_labels, title=title)
 
 
 def write_pass_previews(prefix: str, passes: Dict[str, np.ndarray]) -> List[Path]:
