@@ -4,7 +4,9 @@
     python code/render-scene.py --scene_file examples/room.json \
         --size 256 --spp 64 --out out/room_0.exr --png
 
-Channels are named ``<pass>.R/.G/.B`` (3-channel passes) and ``<pass>.Y`` (1-channel passes).
+Channels are named ``<pass>.R/.G/.B`` (3-channel passes) and ``<pass>.Y`` (1-channel passes);
+the beauty is also the file's default ``R,G,B`` layer, which EXR viewers open. ``--out x.png``
+writes one tone-mapped pass instead; ``--sheet`` adds a labelled contact sheet of all passes.
 """
 import os
 import sys

@@ -27,8 +27,10 @@ def test_render_scene_writes_named_channels(repo_root, tmp_path):
 
     with OpenEXR.File(str(out), separate_channels=True) as f:
         names = set(f.channels())
-    assert names == {c for n in PASS_NAMES for c in exr_channel_names(n)}
+    # every pass by name, and the beauty once more as the default layer that viewers open
+    assert names == {c for n in PASS_NAMES for c in exr_channel_names(n)} | {"R", "G", "B"}
     data = read_exr(out)
+    assert set(data) == set(PASS_NAMES)                        # the default layer is not a pass
     assert data["beauty"].shape == (8, 8, 3) and data["depth"].shape == (8, 8, 1)
     assert "cnsr.pose" in read_exr_attrs(out)
     assert (tmp_path / "out" / "img.beauty.png").is_file() and (tmp_path / "out" / "img.depth.png").is_file()
@@ -83,3 +85,87 @@ def test_reference_scene_with_textured_walls_and_a_grid_light(repo_root, referen
     assert len(data) == 16
     assert all(np.isfinite(a).all() for a in data.values())
     assert data["beauty"].mean() > 0.01 and (data["depth"] > 0).all()
+
+
+def test_exr_default_layer_is_the_beauty(repo_root, tmp_path):
+    """tev, Blender and Mitsuba open an EXR's unnamed R, G, B layer: it is the beauty, bit for bit."""
+    import OpenEXR
+    from cnsr.io.exr import read_exr, read_exr_image
+
+    scene = tmp_path / "scene.json"
+    scene.write_text(json.dumps(box_room()))
+    out = tmp_path / "img.exr"
+    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--passes", "normal,beauty,depth", "--out", out)
+    assert p.returncode == 0, p.stderr
+    beauty = read_exr(out)["beauty"]
+    assert beauty.max() > 0
+    with OpenEXR.File(str(out)) as f:                          # grouped as a viewer sees the file
+        rgb = np.asarray(f.channels()["RGB"].pixels)
+    assert np.array_equal(rgb, beauty)
+    assert np.array_equal(read_exr_image(out), beauty)
+
+
+def test_out_extension_is_respected_or_refused(repo_root, tmp_path):
+    from cnsr.io.exr import read_exr
+    from cnsr.io.png import read_png
+    from cnsr.io.preview import display
+    from cnsr.io.png import to_uint8
+
+    scene = tmp_path / "scene.json"
+    scene.write_text(json.dumps(box_room()))
+    png = tmp_path / "e.png"
+    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--seed", 1, "--out", png)
+    assert p.returncode == 0, p.stderr
+    assert png.read_bytes().startswith(b"\x89PNG")               # a PNG, not EXR data under a .png name
+    exr = tmp_path / "e.exr"
+    assert run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--seed", 1, "--passes", "beauty",
+               "--out", exr).returncode == 0
+    assert np.array_equal(read_png(png), to_uint8(display("beauty", read_exr(exr)["beauty"])))
+    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "depth", "--out", tmp_path / "d.png")
+    assert p.returncode == 0 and read_png(tmp_path / "d.png").shape == (8, 8, 3)
+    # refused before rendering, with the reason
+    for bad, words in ((tmp_path / "e.jpg", ".exr"), (tmp_path / "noext", ".png")):
+        p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--out", bad)
+        assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr
+        assert not bad.exists()
+    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "beauty,normal",
+            "--out", tmp_path / "two.png")
+    assert p.returncode == 2 and "one pass" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_sheet_has_one_labelled_tile_per_pass(repo_root, tmp_path):
+    """--sheet: every pass of the render, in order, shown by the display mapping (found
+    exactly in the sheet), each under its own label."""
+    from cnsr.io.exr import read_exr
+    from cnsr.io.png import read_png, to_uint8
+    from cnsr.io.preview import BACKGROUND, display, resize_nearest
+    from cnsr.passes import PASS_NAMES
+
+    scene = tmp_path / "scene.json"
+    scene.write_text(json.dumps(box_room()))
+    out = tmp_path / "room.exr"
+    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--out", out, "--sheet")
+    assert p.returncode == 0, p.stderr
+    sheet = read_png(tmp_path / "room.sheet.png").astype(np.int16)
+    data = read_exr(out)
+    assert set(data) == set(PASS_NAMES)                       # tiles in the renderer's pass order
+    gap, cols = 4, 4
+    tile = (sheet.shape[1] - (cols + 1) * gap) // cols
+    assert tile % 8 == 0 and tile >= 128                       # upscaled by a whole factor, readable
+    bg = int(round(BACKGROUND * 255))
+    found, bands = [], []
+    for i, name in enumerate(PASS_NAMES):
+        expected = to_uint8(resize_nearest(display(name, data[name]), tile, tile)).astype(np.int16)
+        x = gap + (i % cols) * (tile + gap)
+        column = sheet[:, x:x + tile]
+        ys = [y for y in range(sheet.shape[0] - tile + 1) if np.array_equal(column[y:y + tile], expected)]
+        assert len(ys) >= 1, f"{name}: tile not found"
+        found.append((ys[0], x))
+        band = column[max(0, ys[0] - 24):ys[0]]                 # the label band above the tile
+        assert (band.max(axis=-1) > 200).sum() > 20, f"{name}: no label above its tile"
+        assert (band == bg).mean() > 0.5                       # text on the background, not image
+        bands.append(band)
+    rows = sorted({y for y, _ in found})
+    assert len(rows) == 4 and [y for y, _ in found] == [rows[i // cols] for i in range(len(PASS_NAMES))]
+    # the labels differ (each names its pass)
+    assert all(not np.array_equal(bands[i], bands[j]) for i in range(len(bands)) for j in range(i))

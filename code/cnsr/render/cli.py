@@ -1,4 +1,12 @@
-"""Command line of ``code/render-scene.py``: render one scene file into a multi-channel EXR."""
+"""Command line of ``code/render-scene.py``: render one scene file into a multi-channel EXR.
+
+``--out`` decides the format by its extension: ``.exr`` holds every rendered pass as float
+channels ``<pass>.R/G/B`` / ``<pass>.Y`` plus the beauty again as the file's default ``R, G, B``
+layer (what EXR viewers open); ``.png`` holds one pass as shown by
+:func:`cnsr.io.preview.display` (tone-mapped beauty unless ``--passes`` names another); any other
+extension is refused before rendering. ``--png`` adds a preview per pass, ``--sheet`` one
+labelled contact sheet of all passes (:func:`cnsr.io.preview.pass_sheet`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +15,8 @@ import sys
 import time
 
 from ..io.exr import write_exr
-from ..io.preview import write_pass_previews
+from ..io.png import write_png
+from ..io.preview import display, pass_sheet, write_pass_previews
 from ..passes import PASS_NAMES, check_passes, total_channels
 from . import Renderer, SceneError
 from .renderer import MAX_IMAGE_SIZE
@@ -25,14 +34,30 @@ def main(argv=None, description: str = __doc__) -> int:
     p.add_argument("--nee", dest="nee", action="store_true", default=True, help="next-event estimation (default)")
     p.add_argument("--no-nee", dest="nee", action="store_false", help="pure BSDF sampling")
     p.add_argument("--bounces", type=int, default=None, help="override the scene's bounce limit")
-    p.add_argument("--out", required=True, help="output .exr file")
+    p.add_argument("--out", required=True,
+                   help="output file: .exr (every pass as float channels, beauty also as the default "
+                        "R,G,B layer) or .png (one pass, tone-mapped: beauty unless --passes names another)")
     p.add_argument("--half", action="store_true", help="store half floats (default float32)")
     p.add_argument("--png", action="store_true", help="also write tone-mapped PNG previews OUT.<pass>.png")
+    p.add_argument("--sheet", action="store_true",
+                   help="also write OUT.sheet.png: every pass of the render in one labelled contact sheet")
     args = p.parse_args(argv)
 
     passes = None
     if args.passes:
         passes = [s.strip() for s in args.passes.split(",") if s.strip()]
+    kind = os.path.splitext(args.out)[1].lower()
+    if kind not in (".exr", ".png"):
+        print(f"render-scene: error: --out {args.out}: the output must be an .exr file (every pass, float) "
+              f"or a .png file (one pass, tone-mapped)", file=sys.stderr)
+        return 2
+    if kind == ".png":
+        if passes is not None and len(passes) != 1:
+            print(f"render-scene: error: --out {args.out}: a PNG holds one pass, --passes names {len(passes)}; "
+                  f"write an .exr for several (with --sheet for a labelled contact sheet of them)",
+                  file=sys.stderr)
+            return 2
+        passes = passes or ["beauty"]
     try:
         r = Renderer(threads=args.threads, nee=args.nee)
         r.load_scene(args.scene_file)
@@ -51,13 +76,24 @@ def main(argv=None, description: str = __doc__) -> int:
         print(f"render-scene: error: {e}", file=sys.stderr)
         return 1
     pose = r.pose()
+    stem = os.path.splitext(args.out)[0]
     try:
-        path = write_exr(args.out, out, half=args.half, attrs={"cnsr.pose": pose, "cnsr.spp": args.spp})
+        if kind == ".png":
+            name = next(iter(out))
+            path = write_png(args.out, display(name, out[name]))
+        else:
+            main = "beauty" if "beauty" in out else next(iter(out))
+            path = write_exr(args.out, out, half=args.half, attrs={"cnsr.pose": pose, "cnsr.spp": args.spp},
+                             default_layer=main)
         print(f"rendered {r.scene.name} at {args.size}x{args.size}, {args.spp} spp, {len(out)} passes "
               f"in {dt:.3f} s -> {path}")
         if args.png:
-            for f in write_pass_previews(os.path.splitext(args.out)[0], out):
+            for f in write_pass_previews(stem, out):
                 print(f"preview: {f}")
+        if args.sheet:
+            title = f"{args.scene_file}: {args.size} x {args.size} px, {args.spp} spp"
+            f = write_png(f"{stem}.sheet.png", pass_sheet(out, title=title))
+            print(f"contact sheet: {f}")
     except OSError as e:   # e.g. the disk filled up while writing (nothing partial is left: writes are atomic)
         print(f"render-scene: error: cannot write {args.out}: {e.strerror or e}", file=sys.stderr)
         return 1
