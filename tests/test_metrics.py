@@ -141,3 +141,55 @@ def test_per_image_metrics_are_the_batch_means_parts():
     whole = image_metrics(pred, ref, ["mape", "l1", "flip"])
     for k in per:
         assert np.mean(per[k]) == pytest.approx(whole[k], rel=1e-5)
+
+
+def test_comparison_figure_error_maps_are_on_a_fixed_labelled_scale():
+    """The error column is the LDR-FLIP map coloured on the fixed scale 0..1: a scene's error
+    tile is the same whatever the other scenes' errors are (no scaling to the largest error),
+    identical images are black, and a colour bar explains the scale under the grid."""
+    from figure_helpers import find_tile
+
+    from cnsr.io.preview import MAGMA, colormap, display
+    from cnsr.metrics import comparison_figure, flip_map
+
+    g = torch.Generator().manual_seed(0)
+    ref = torch.rand(2, 3, 16, 16, generator=g)
+    pred = ref.clone()
+    pred[0, :, 4:12, 4:12] += 0.3                                   # a small error in scene 0
+    big = pred.clone()
+    big[1] = 10.0                                                   # a huge one in scene 1
+    small_fig = comparison_figure(ref[:1], pred[:1], "beauty", min_tile=64)
+    big_fig = comparison_figure(ref, big, "beauty", min_tile=64)
+    err0 = colormap(flip_map(pred[0], ref[0]), 0.0, 1.0)
+    assert len(find_tile(small_fig, err0, 64)) == 1 and len(find_tile(big_fig, err0, 64)) == 1
+    assert len(find_tile(big_fig, colormap(flip_map(big[1], ref[1])), 64)) == 1
+    same = comparison_figure(ref[:1], ref[:1], "beauty", min_tile=64)
+    assert len(find_tile(same, np.broadcast_to(MAGMA[0], (16, 16, 3)), 64)) == 1   # no error: black
+    # reference | prediction | error, left to right, on one row
+    (yr, xr), = find_tile(big_fig, display("beauty", ref[0]), 64)
+    (yp, xp), = find_tile(big_fig, display("beauty", big[0]), 64)
+    (ye, xe), = find_tile(big_fig, err0, 64)
+    assert yr == yp == ye and xr < xp < xe
+    # the colour bar: its colours run from the map's 0 to its 1, below the tiles
+    bar_rows = [y for y in range(big_fig.shape[0])
+                if np.abs(big_fig[y] - MAGMA[-1]).max(axis=-1).min() < 0.01 and y > ye + 64]
+    assert bar_rows, "no colour bar under the grid"
+
+
+def test_comparison_figure_labels_and_upscales():
+    from figure_helpers import find_tile
+
+    from cnsr.io.preview import display
+    from cnsr.metrics import comparison_figure
+
+    ref = torch.rand(5, 3, 8, 8)
+    pred = torch.rand(5, 3, 4, 4)                                   # a generator at a lower resolution
+    obs = torch.full((5, 2, 1, 16, 16), 2.0)                         # depth observations
+    fig = comparison_figure(ref, pred, "beauty", obs, "depth", max_rows=3, title="t")
+    # 3 scenes x (reference, prediction, error, 2 observations), tiles >= 128 px, labels around
+    assert fig.shape[1] > 5 * 128 and fig.shape[0] > 3 * 128
+    for i in range(3):
+        assert len(find_tile(fig, display("beauty", ref[i]), 128)) == 1
+    assert len(find_tile(fig, display("depth", obs[0, 0]), 128)) == 3 * 2
+    plain = comparison_figure(ref, pred, "beauty", max_rows=3)
+    assert plain.shape[1] < fig.shape[1]

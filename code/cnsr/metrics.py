@@ -32,17 +32,24 @@ of the same shape (detached) and returns the mean over the batch as a Python flo
   the batch's images.
 
 ``mape``, ``rmse``, ``ssim``, ``psnr`` and ``flip`` are the defaults (:data:`DEFAULT_METRICS`).
+
+Figures: :func:`flip_map` is the per-pixel LDR-FLIP error (0 to 1, the map the ``flip`` metric
+averages) and :func:`comparison_figure` the one reference | prediction | error figure of
+``evaluate.py`` and TensorBoard: error maps on that fixed scale, coloured and explained by a
+colour bar (:func:`cnsr.io.preview.colormap`, :func:`cnsr.io.preview.colorbar`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim as _windowed_ssim
+
+from .io.preview import colorbar, colormap, display, grid, stack
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
 
@@ -137,6 +144,56 @@ def _ldr_rgb(image: torch.Tensor) -> np.ndarray:
     x = x / (1.0 + x)                                        # Reinhard
     srgb = np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
     return np.ascontiguousarray(np.clip(srgb, 0.0, 1.0), dtype=np.float32)
+
+
+def flip_map(prediction: torch.Tensor, reference: torch.Tensor) -> np.ndarray:
+    """The per-pixel LDR-FLIP error ``(H, W)`` in [0, 1] of one linear image ``[C, H, W]``
+    against its reference (the map whose mean is the ``flip`` metric): 0 = no visible
+    difference, 1 = the largest."""
+    import flip_evaluator
+    error, _, _ = flip_evaluator.evaluate(_ldr_rgb(reference), _ldr_rgb(prediction), "LDR",
+                                          inputsRGB=True, applyMagma=False, computeMeanError=False)
+    return np.asarray(error, np.float32).reshape(error.shape[0], error.shape[1])
+
+
+#: the label of error maps and their colour bar (LDR-FLIP has no unit: 0 to 1)
+FLIP_MAP_LABEL = "LDR-FLIP error"
+FLIP_BAR_LABEL = "LDR-FLIP error per pixel (no unit): 0 = no visible difference, 1 = largest"
+#: smallest side of a figure tile (pixels): smaller images are upscaled (nearest) to be readable
+MIN_TILE = 128
+
+
+def comparison_figure(reference: torch.Tensor, prediction: torch.Tensor, pass_name: str,
+                      observations: Optional[torch.Tensor] = None, observation_pass: Optional[str] = None,
+                      max_rows: int = 4, reference_label: str = "reference", title: Optional[str] = None,
+                      min_tile: int = MIN_TILE) -> np.ndarray:
+    """One labelled figure, float32 ``(H, W, 3)`` in [0, 1]: a row per scene (at most
+    ``max_rows``) of reference | prediction | LDR-FLIP error map [| observations], every tile
+    upscaled (nearest) to at least ``min_tile`` pixels, under it a colour bar of the error
+    scale (fixed: 0 to 1, whatever the errors are).
+
+    reference, prediction: ``[B, C, H, W]`` linear (the prediction may be smaller: the
+    reference is resized nearest to it for the error, as the metrics do); observations:
+    ``[B, N, C', H', W']`` or None, shown in ``observation_pass`` (default ``pass_name``).
+    Every image is shown by :func:`cnsr.io.preview.display`."""
+    b = min(reference.shape[0], max_rows)
+    ref, pred = reference[:b].detach().float().cpu(), prediction[:b].detach().float().cpu()
+    scored_ref = ref if ref.shape[-2:] == pred.shape[-2:] else F.interpolate(ref, size=pred.shape[-2:], mode="nearest")
+    rows = []
+    for i in range(b):
+        tiles = [display(pass_name, ref[i]), display(pass_name, pred[i]),
+                 colormap(flip_map(pred[i], scored_ref[i]), 0.0, 1.0)]
+        if observations is not None:
+            tiles += list(display(observation_pass or pass_name, observations[i].detach().float().cpu()))
+        rows.append(tiles)
+    labels = [reference_label, "prediction", FLIP_MAP_LABEL]
+    if observations is not None:
+        labels += [f"observation {j + 1}" + (f" ({observation_pass})" if observation_pass not in (None, pass_name)
+                                              else "") for j in range(observations.shape[1])]
+    img = grid(rows, gap=2, tile_size=tuple(reference.shape[-2:]), min_tile=min_tile,
+               row_labels=[f"scene {i}" for i in range(b)], col_labels=labels, title=title)
+    bar = colorbar(min(img.shape[1], 3 * max(min_tile, 128)), 0.0, 1.0, FLIP_BAR_LABEL)
+    return stack([img, bar], gap=2)
 
 
 def flip_error(prediction: torch.Tensor, reference: torch.Tensor) -> float:

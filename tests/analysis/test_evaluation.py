@@ -69,6 +69,8 @@ def test_evaluate_writes_metrics_and_grids(tiny, tmp_path):
     img = read_png(out / "beauty_0.png")
     # 2 scenes x (reference | prediction | error), tiles upscaled to >= 128 px, labels around
     assert img.shape[0] > 2 * 128 and img.shape[1] > 3 * 128
+    # the error is on the fixed FLIP scale, named in the report, not scaled per grid
+    assert "error_scale" not in report and "FLIP" in report["error_map"]
 
 
 def test_evaluate_with_clean_references(tiny, tmp_path):

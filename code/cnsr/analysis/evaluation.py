@@ -13,12 +13,13 @@ metrics the training monitor logs), and writes to ``--out_folder``:
   the dataset's spp, noisy) or, with ``reference_spp=N``, the query views re-rendered at N spp
   (:mod:`cnsr.analysis.references`);
 * ``<pass>_<generator>.png``: one row per scene (of the first batch, at most ``rows``),
-  columns reference | prediction | error, each tile upscaled (nearest) to at least
-  ``MIN_TILE`` pixels, rows and columns labelled. Reference and prediction are shown by
-  :func:`cnsr.io.preview.display`, as everywhere else (tone-mapped radiance, [-1, 1] -> [0, 1]
-  for directions, ...); the error
-  is ``|prediction - reference|`` averaged over channels, scaled so that the largest error in
-  the grid is white (the scale is printed and stored in ``metrics.json`` under ``error_scale``).
+  columns reference | prediction | LDR-FLIP error map, each tile upscaled (nearest) to at
+  least 128 pixels, rows and columns labelled, a colour bar under it
+  (:func:`cnsr.metrics.comparison_figure`, the figure TensorBoard shows too). Reference and
+  prediction are shown by :func:`cnsr.io.preview.display`, as everywhere else (tone-mapped
+  radiance, [-1, 1] -> [0, 1] for directions, ...); the error map is the per-pixel LDR-FLIP
+  error on its fixed scale, 0 (no visible difference, black) to 1 (pale yellow), the map
+  whose mean is the ``flip`` metric.
 
 From Python (e.g. once per trained model)::
 
@@ -41,25 +42,11 @@ from tqdm import tqdm
 
 from ..io.atomic import atomic_path
 from ..io.png import write_png
-from ..io.preview import display, grid
-from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, score_outputs
+from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, comparison_figure, score_outputs
 from .references import ReferenceRenderer
 
-#: smallest side of a grid tile (pixels): smaller images are upscaled (nearest) to be readable
-MIN_TILE = 128
-
-
-def _grid(reference: torch.Tensor, prediction: torch.Tensor, pass_name: str, rows: int,
-          reference_label: str = "reference"):
-    """``(rows, 3)`` labelled tiles as a float image in [0, 1], and the error scale used."""
-    b = min(reference.shape[0], rows)
-    ref, pred = reference[:b].float().cpu(), prediction[:b].float().cpu()
-    err = (pred - ref).abs().mean(dim=1, keepdim=True)
-    scale = float(err.max().clamp_min(1e-8))
-    tiles = [[display(pass_name, ref[i]), display(pass_name, pred[i]), (err[i] / scale).clamp(0, 1)]
-             for i in range(b)]
-    return grid(tiles, gap=2, min_tile=MIN_TILE, row_labels=[f"scene {i}" for i in range(b)],
-                col_labels=[reference_label, "prediction", f"|error| (white = {scale:.3g})"]), scale
+#: what the error column of the grids shows (stored in ``metrics.json``)
+ERROR_MAP = "LDR-FLIP error per pixel, fixed scale 0 (no visible difference) to 1"
 
 
 def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
@@ -113,7 +100,10 @@ def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
                 for k in metrics:
                     acc[k] += m[k] * b
                 if n == 0:
-                    grids[key] = _grid(ref, pred, name, rows, ref_label)
+                    title = f"{name} of generator {g}" + (f", iteration {info['iteration']}"
+                                                          if info and "iteration" in info else "")
+                    grids[key] = comparison_figure(ref, pred, name, max_rows=rows, reference_label=ref_label,
+                                                   title=title)
             scenes += b
             n += 1
             bar.update(1)
@@ -122,11 +112,11 @@ def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
     report: Dict[str, Any] = dict(info or {})
     report.update({"batches": n, "scenes": scenes, "references": ref_info,
                    "metrics": {key: {k: v / scenes for k, v in acc.items()} for key, acc in sums.items()},
-                   "error_scale": {key: s for key, (_, s) in grids.items()}})
+                   "error_map": ERROR_MAP})
     if out_folder is not None:
         out = Path(out_folder)
         out.mkdir(parents=True, exist_ok=True)
-        for key, (img, _) in grids.items():
+        for key, img in grids.items():
             write_png(out / f"{key}.png", img)
         with atomic_path(out / "metrics.json") as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")

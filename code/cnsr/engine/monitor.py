@@ -3,8 +3,9 @@
 Everything lives under ``runs/<job_name>``: ``loss/*`` (every loss the model reports, averaged
 over the interval), ``partition/*`` (fractions and active size from ``model.partition_stats()``),
 ``test/<metric>/<pass>_<generator>`` (:mod:`cnsr.metrics`) on a fixed test batch, ``perf/*``
-and, per generator and output pass, an image grid whose rows are test scenes:
-reference | prediction | observations.
+and, per generator and output pass, an image whose rows are test scenes: reference |
+prediction | LDR-FLIP error | observations, upscaled and labelled like ``evaluate.py``'s grids,
+with the error map's colour bar (:func:`cnsr.metrics.comparison_figure`).
 """
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import torch
 
-from ..io.preview import display, grid
-from ..metrics import flat_metrics, score_outputs
+from ..metrics import comparison_figure, flat_metrics, score_outputs
 
 
 def flatten_stats(stats: Any, prefix: str = "") -> Dict[str, float]:
@@ -42,21 +42,17 @@ def flatten_stats(stats: Any, prefix: str = "") -> Dict[str, float]:
 
 
 def comparison_grid(reference: torch.Tensor, prediction: torch.Tensor, observations: Optional[torch.Tensor],
-                    pass_name: str, observation_pass: Optional[str] = None, max_rows: int = 4) -> torch.Tensor:
-    """A ``[3, rows*H, cols*W]`` image: one row per scene, reference | prediction | observations,
-    each shown by :func:`cnsr.io.preview.display` and laid out by :func:`cnsr.io.preview.grid`.
+                    pass_name: str, observation_pass: Optional[str] = None, max_rows: int = 4,
+                    title: Optional[str] = None) -> torch.Tensor:
+    """The TensorBoard image ``[3, H, W]``: :func:`cnsr.metrics.comparison_figure` (one row
+    per scene, reference | prediction | LDR-FLIP error | observations, labelled, every tile
+    upscaled to at least 128 pixels, the error's colour bar under it).
 
     reference, prediction: ``[B, C, H, W]``; observations: ``[B, N, C', H', W']`` or None
-    (prediction and observations are resized to H x W, nearest).
+    (every tile is resized to H x W, nearest).
     """
-    b = min(reference.shape[0], max_rows)
-    rows = []
-    for i in range(b):
-        tiles = [display(pass_name, reference[i]), display(pass_name, prediction[i])]
-        if observations is not None:
-            tiles += list(display(observation_pass or pass_name, observations[i]))
-        rows.append(tiles)
-    img = grid(rows, tile_size=tuple(reference.shape[-2:]))
+    img = comparison_figure(reference, prediction, pass_name, observations, observation_pass,
+                            max_rows=max_rows, title=title)
     return torch.from_numpy(img).permute(2, 0, 1).contiguous()
 
 
@@ -86,7 +82,8 @@ class TensorBoardMonitor:
         observations = obs_images.get(observation_pass) if observation_pass else None
         results = score_outputs(batch, outputs)
         for name, g, ref, pred, _ in results:
-            grid = comparison_grid(ref, pred, observations, name, observation_pass)
+            grid = comparison_grid(ref, pred, observations, name, observation_pass,
+                                   title=f"{name} of generator {g}, iteration {step}")
             self.writer.add_image(f"images/{name}_{g}", grid, step)
         metrics = flat_metrics(results)
         self.scalars("test", metrics, step)
