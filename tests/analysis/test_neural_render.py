@@ -36,8 +36,12 @@ def test_help():
 def test_command_on_the_quickstart_config(quickstart, tmp_path, capsys):
     pytest.importorskip("cnsr._renderer")
     from cnsr.analysis.cli import render_neural_main
-    from cnsr.io.exr import read_exr
+    from figure_helpers import find_tile
+
+    from cnsr.io.exr import read_exr, read_exr_image
     from cnsr.io.png import read_png
+    from cnsr.io.preview import colormap, display
+    from cnsr.metrics import flip_map
 
     _, ckpt = quickstart
     out = tmp_path / "out" / "x.exr"
@@ -48,10 +52,23 @@ def test_command_on_the_quickstart_config(quickstart, tmp_path, capsys):
     assert doc["size"] == 40 and doc["tiled"] and doc["reference_spp"] == 2
     assert set(doc["metrics"]["beauty"]) == {"mape", "rmse", "ssim", "psnr", "flip"}
     assert all(doc["times"][k] > 0 for k in ("neural_s", "path_tracing_s", "decode_s"))
+    images = {}
     for name in ("x.exr", "x_reference.exr"):
         img = read_exr(tmp_path / "out" / name)
         assert img["beauty"].shape[:2] == (40, 40) and np.isfinite(img["beauty"]).all()
-    assert read_png(tmp_path / "out" / "x.png").shape[:2] == (40, 40)
+        assert np.array_equal(read_exr_image(tmp_path / "out" / name), img["beauty"])   # the default layer
+        images[name] = torch.from_numpy(np.moveaxis(img["beauty"], -1, 0).copy())
+    # one labelled figure: prediction | reference | FLIP error map on its fixed scale, left to right
+    fig = read_png(tmp_path / "out" / "x.png")
+    assert fig.shape[1] > 3 * 192 and fig.shape[0] > 192
+    assert not (tmp_path / "out" / "x_reference.png").exists()
+    pred, ref = images["x.exr"], images["x_reference.exr"]
+    tiles = [display("beauty", pred), display("beauty", ref), colormap(flip_map(pred, ref))]
+    at = [find_tile(fig, t, 200) for t in tiles]                 # 40 px upscaled 5x to >= 192
+    assert all(len(a) == 1 for a in at), at
+    (y0, x0), (y1, x1), (y2, x2) = (a[0] for a in at)
+    assert y0 == y1 == y2 and x0 < x1 < x2
+    assert fig[:y0].max() > 200                                  # labels and metrics above the images
     assert "path tracing" in capsys.readouterr().out
     # bad output name: a clear error
     assert render_neural_main(["--config", str(QUICKSTART), "--checkpoint", str(ckpt), "--scene_file", str(SCENE),

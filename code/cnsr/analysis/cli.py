@@ -195,8 +195,9 @@ def parse_render_neural_args(argv: Optional[Sequence[str]] = None) -> argparse.N
         prog="render-neural.py",
         description="Infer the shading of a scene file's view with a trained model (from the view's G-buffer "
                     "and observations of the scene from jittered cameras) and path-trace the same view: writes "
-                    "the prediction (--out, EXR), <stem>_reference.exr, PNG previews of both and <stem>.json "
-                    "with the time of each and the metrics between them.")
+                    "the prediction (--out, EXR), <stem>_reference.exr, <stem>.png (one labelled figure: "
+                    "prediction | reference | error map with its scale) and <stem>.json with the time of each "
+                    "and the metrics between them.")
     add_model_arguments(p)
     p.add_argument("--scene_file", required=True, help="scene JSON file (its camera is the rendered view)")
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
@@ -240,5 +241,6 @@ def render_neural_main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"path tracing: {t['path_tracing_s']:.3f} s ({args.reference_spp} spp)")
     for name, m in result["metrics"].items():
         print(f"{name}: " + "  ".join(f"{METRICS[k].label} {v:{METRICS[k].fmt}}" for k, v in m.items()))
-    print(f"wrote {paths['prediction']}, {paths['reference']}, the PNG previews and {paths['json']}")
+    print(f"wrote {paths['prediction']}, {paths['reference']}, {paths['figure']} (prediction | reference | "
+          f"error) and {paths['json']}")
     return 0

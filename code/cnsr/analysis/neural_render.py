@@ -14,11 +14,14 @@ section 6 use case:
    other generators decode the whole image at once (they resize their inputs);
 3. the reference: the same view path-traced at ``--reference_spp`` (default 256).
 
-Written: ``out`` (the prediction, every predicted pass of the last generator, EXR),
-``<out stem>_reference.exr`` (the path-traced passes), PNG previews of both
-(``<stem>.png``, ``<stem>_reference.png``: the display mapping of :mod:`cnsr.io.preview`), and
-``<stem>.json``: the times (seconds: observations, G-buffer, encode, decode, neural total,
-path tracing) and the metrics (:mod:`cnsr.metrics`) of the prediction against the reference.
+Written: ``out`` (the prediction, every predicted pass of the last generator) and
+``<out stem>_reference.exr`` (the path-traced passes), float32 EXRs with the beauty also as the
+default ``R,G,B`` layer; ``<stem>.png``, one labelled figure: prediction | reference | LDR-FLIP
+error map (fixed scale 0 to 1, with its colour bar), each image labelled with how it was made
+and its time, the metrics in the title (:func:`neural_figure`); and ``<stem>.json``: the times
+(seconds: observations,
+G-buffer, encode, decode, neural total, path tracing) and the metrics (:mod:`cnsr.metrics`) of
+the prediction against the reference.
 """
 from __future__ import annotations
 
@@ -38,13 +41,15 @@ from ..data.views import View, offset_seeds, render_views
 from ..io.atomic import atomic_path
 from ..io.exr import write_exr
 from ..io.png import write_png
-from ..io.preview import display
-from ..metrics import DEFAULT_METRICS, image_metrics
+from ..io.preview import colorbar, colormap, display, grid, stack
+from ..metrics import DEFAULT_METRICS, FLIP_BAR_LABEL, FLIP_MAP_LABEL, METRICS, flip_map, image_metrics
 from .compositing import scene_views
 
 PathLike = Union[str, os.PathLike]
 DEFAULT_REFERENCE_SPP = 256
 DEFAULT_TILE = 128
+#: smallest side of an image in the figure (pixels): smaller renders are upscaled (nearest)
+FIGURE_MIN_TILE = 192
 
 
 def _per_pixel(cfg, reps) -> bool:
@@ -141,6 +146,30 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
             "observation_spp": cfg.samples_per_pixel, "observation_size": cfg.max_render_size()}
 
 
+def neural_figure(result: Dict[str, Any], pass_name: Optional[str] = None, title: Optional[str] = None,
+                  min_tile: int = FIGURE_MIN_TILE) -> np.ndarray:
+    """:func:`neural_render`'s result as one labelled figure, float32 ``(H, W, 3)`` in [0, 1]:
+    prediction | reference | LDR-FLIP error map of ``pass_name`` (default beauty, else the first
+    predicted pass), each labelled with how it was made and how long it took, the metrics under
+    ``title``, and the error map's colour bar (fixed scale 0 to 1)."""
+    pred, ref = result["prediction"], result["reference"]
+    name = pass_name or ("beauty" if "beauty" in pred else next(iter(pred)))
+    t = result["times"]
+    error = flip_map(pred[name], ref[name])
+    labels = [f"prediction (neural, {t['neural_s']:.2f} s)",
+              f"reference (path traced, {result['reference_spp']} spp, {t['path_tracing_s']:.1f} s)",
+              f"{FLIP_MAP_LABEL} (mean {float(error.mean()):.3f})"]
+    scores = result["metrics"].get(name, {})
+    line = "  ".join(f"{METRICS[k].label if k in METRICS else k} {v:{METRICS[k].fmt if k in METRICS else '.4f'}}"
+                     for k, v in scores.items())
+    head = f"{title}\n" if title else ""
+    head += f"{name}, {result['size']} x {result['size']} px" + (f": {line}" if line else "")
+    img = grid([[display(name, pred[name]), display(name, ref[name]), colormap(error, 0.0, 1.0)]], gap=2,
+               min_tile=min_tile, col_labels=labels, title=head)
+    bar = colorbar(min(img.shape[1], 3 * min_tile), 0.0, 1.0, FLIP_BAR_LABEL)
+    return stack([img, bar], gap=2)
+
+
 def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
     """Write :func:`neural_render`'s result beside ``out`` (module docstring); returns the paths."""
     out = Path(out)
@@ -148,15 +177,14 @@ def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Di
         raise ValueError(f"{out}: the output must be an .exr file")
     out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.with_suffix("")
-    paths = {"prediction": out, "reference": Path(f"{stem}_reference.exr"),
-             "prediction_png": Path(f"{stem}.png"), "reference_png": Path(f"{stem}_reference.png"),
+    paths = {"prediction": out, "reference": Path(f"{stem}_reference.exr"), "figure": Path(f"{stem}.png"),
              "json": Path(f"{stem}.json")}
     hwc = {k: {p: np.moveaxis(t.numpy(), 0, -1) for p, t in result[k].items()} for k in ("prediction", "reference")}
-    write_exr(paths["prediction"], hwc["prediction"])
-    write_exr(paths["reference"], hwc["reference"])
-    main = "beauty" if "beauty" in hwc["prediction"] else next(iter(hwc["prediction"]))
-    write_png(paths["prediction_png"], display(main, hwc["prediction"][main]))
-    write_png(paths["reference_png"], display(main, hwc["reference"][main]))
+    for key in ("prediction", "reference"):
+        main = "beauty" if "beauty" in hwc[key] else next(iter(hwc[key]))
+        write_exr(paths[key], hwc[key], half=False, default_layer=main)
+    scene = (info or {}).get("scene_file")
+    write_png(paths["figure"], neural_figure(result, title=Path(scene).name if scene else None))
     doc = dict(info or {})
     doc.update({k: result[k] for k in ("size", "views", "observation_size", "observation_spp", "reference_spp",
                                        "tiled", "times", "metrics")})
