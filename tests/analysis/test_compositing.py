@@ -133,3 +133,51 @@ def test_bad_scene_is_a_clear_error(tiny, tmp_path):
     args = ["--config", str(folder / "cfg.json"), "--checkpoint", str(ckpt), "--lighting", "nosuch:1",
             "--geometry", "room:2", "--material", "room:3", "--device", "cpu", "--out", str(tmp_path / "x.png")]
     assert main(args) == 1
+
+
+def test_passes_showing_each_factor():
+    from cnsr.analysis.compositing import passes_showing, shown_factor_warning
+    from cnsr.config import load_config
+
+    cfg = load_config(tiny_cfg())                                         # query: normal only
+    assert passes_showing(cfg, "material") == [] and shown_factor_warning(cfg, "material") is None
+    assert passes_showing(cfg, "geometry") == ["normal"]
+    quick = load_config(str(ROOT / "configs" / "quickstart.json"))       # normal, position, id, albedo
+    assert passes_showing(quick, "material") == ["albedo"]
+    assert passes_showing(quick, "geometry") == ["normal", "position", "id"]
+    assert passes_showing(quick, "lighting") == []
+    note = shown_factor_warning(quick, "material", "room:1")
+    assert "albedo" in note and "materials of room:1" in note and "gloss" in note
+    g = tiny_cfg()
+    g["model"]["generators"][0]["query_passes"] = ["normal", "albedo", "roughness", "shadows"]
+    g = load_config(g)
+    assert "can add little (nothing)" in shown_factor_warning(g, "material") and "shadows" in shown_factor_warning(g, "lighting")
+    with pytest.raises(ValueError):
+        passes_showing(cfg, "colour")
+
+
+def test_composite_warns_where_the_query_shows_the_factor(tiny, tmp_path, capsys):
+    """composite.py --material through a model whose query G-buffer holds albedo: a warning naming
+    the pass (the prediction takes the query scene's materials); none without albedo."""
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.cli import composite_main as main
+    from cnsr.engine.checkpoint import save_checkpoint
+    from cnsr.models import build_model
+
+    folder, ckpt = tiny
+    cfg = tiny_cfg()
+    cfg["model"]["generators"][0]["query_passes"] = ["normal", "albedo"]
+    (tmp_path / "albedo.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    albedo_ckpt = save_checkpoint(tmp_path, "comptiny", model, torch.optim.Adam(model.parameters()), 3)
+    common = ["--lighting", "room:1", "--geometry", "room:2", "--material", "room:3", "--views", "1",
+              "--size", "8", "--spp", "1", "--device", "cpu", "--out", str(tmp_path / "s.png")]
+    assert main(["--config", str(tmp_path / "albedo.json"), "--checkpoint", str(albedo_ckpt)] + common) == 0
+    err = capsys.readouterr().err
+    assert "warning: --material room:3" in err and "albedo" in err and "query scene (room:2)" in err
+    assert "--geometry" not in err                                 # the query is the geometry scene
+    # without albedo: no material warning; a --query other than the geometry scene: a geometry one
+    assert main(["--config", str(folder / "cfg.json"), "--checkpoint", str(ckpt), "--query", "room:4"] + common) == 0
+    err = capsys.readouterr().err
+    assert "--material" not in err and "warning: --geometry room:2" in err and "normal" in err

@@ -153,8 +153,12 @@ def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):
             assert t is None or math.isfinite(t)
     for f in ("lighting", "geometry", "material"):
         assert (out / f"compositing_{f}.png").is_file()
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "transfer" in printed and "lighting" in printed and "FLIP" in printed
+    # the query G-buffer (normal) shows the geometry of S_f: said, naming the pass; nothing shows materials
+    assert list(report["caveats"]) == ["geometry"] and "normal" in report["caveats"]["geometry"]
+    assert "warning: geometry" in captured.err and "normal" in captured.err
     # a model without latent_separation: a clear message, exit 1
     assert evaluate_main(["--config", str(tmp_path / "flat.json")] + args) == 1
     assert "latent_separation" in capsys.readouterr().err
@@ -178,3 +182,18 @@ def test_benchmark_library_call_with_static_partitions():
         assert entry["errors"]["none"]["rmse"] > 0 and entry["leak"]["rmse"] >= 0
     with pytest.raises(ValueError, match="at least 2 scenes"):
         compositing_benchmark(model, cfg, scenes=1, progress=False)
+
+
+def test_caveats_name_the_pass_that_shows_a_factor():
+    """The quick-start model's query G-buffer holds albedo: the material caveat names it."""
+    from pathlib import Path
+
+    from cnsr.analysis.compositing_benchmark import query_caveats
+    from cnsr.config import load_config
+
+    quick = load_config(str(Path(__file__).resolve().parents[2] / "configs" / "quickstart.json"))
+    caveats = query_caveats(quick)
+    assert set(caveats) == {"geometry", "material"}
+    assert "albedo" in caveats["material"] and "S_f's query view" in caveats["material"]
+    assert "query_passes" in caveats["material"]                  # what to do instead
+    assert set(query_caveats(load_config(tiny_cfg()))) == {"geometry"}

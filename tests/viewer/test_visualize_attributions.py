@@ -192,6 +192,14 @@ def test_replace_buttons_match_replace_partition(state):
         shown = state.tile_images()["replaced"]
         np.testing.assert_array_equal(shown, display("beauty", np.moveaxis(expected, 0, -1)))
         assert part in state.labels()["replaced"]
+        # the query G-buffer (normal, position, albedo) shows geometry and materials: said, naming the passes
+        note = state.replace_note()
+        if part == "material":
+            assert "albedo" in note and note in state.status()
+        elif part == "geometry":
+            assert "normal, position" in note and note in state.status()
+        else:
+            assert note is None and "note:" not in state.status()
     state.replace(None)
     assert "replaced" not in state.tile_images()
     with pytest.raises(ValueError):

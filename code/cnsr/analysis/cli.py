@@ -16,7 +16,8 @@ from ..engine.checkpoint import CheckpointError
 from ..io.png import write_png
 from ..metrics import DEFAULT_METRICS, METRICS, check_metrics
 from ..render import Renderer
-from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
+from .compositing import (FACTORS, CompositingError, composite, require_partitioning, scene_batch,
+                          shown_factor_warning, strip_image)
 from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
                                     format_compositing_table)
 from .evaluation import evaluate, format_table
@@ -129,6 +130,8 @@ def _compositing_main(args: argparse.Namespace, metrics) -> int:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 1
     print(format_compositing_table(report))
+    for f, note in report.get("caveats", {}).items():
+        print(f"evaluate.py: warning: {f}: {note}", file=sys.stderr)
     print(f"wrote {Path(args.out_folder) / 'compositing.json'} and one grid per factor "
           f"(compositing_<factor>.png: S | S_f truth | composite | full | none)")
     return 0
@@ -180,6 +183,11 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"composite.py: error: {e}", file=sys.stderr)
         return 1
+    query_spec = args.geometry if args.query is None else args.query
+    for f in FACTORS:
+        note = shown_factor_warning(cfg, f, f"the query scene ({query_spec})") if specs[f] != query_spec else None
+        if note:
+            print(f"composite.py: warning: --{f} {specs[f]}: {note}", file=sys.stderr)
     last = outputs[-1]
     name = "beauty" if "beauty" in last else next(iter(last))
     img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)

@@ -21,6 +21,13 @@ whose partition mask is largest for it at the model's current sharpness (the che
 iteration) — a hard assignment of the learned boundaries ``cumsum(softmax(deltas))``, or of the
 static thirds without adaptive partitioning. Dimensions of a null partition are zero in every
 source (the encoder masks them); they are taken from the geometry scene.
+
+What a composite can show: the generators read the query view's G-buffer, so a factor that a
+query pass shows (``albedo`` and ``roughness`` show the materials; ``normal``, ``position``,
+``depth``, ``id``, the mirror passes and ``ao`` the geometry; ``shadows`` where the lights are)
+comes from the query scene whatever partition is swapped in. :func:`passes_showing` names those
+passes of a model and :func:`shown_factor_warning` says so in words; ``composite.py`` prints it
+where a factor's source is not the query scene.
 """
 from __future__ import annotations
 
@@ -41,6 +48,27 @@ from ..scenes import DATASETS, make_randomizer
 FACTORS = ("lighting", "geometry", "material")
 _FACTOR_INDEX = {name: i for i, name in enumerate(FACTORS)}
 
+#: the query passes that show a factor of the query scene itself (module docstring)
+SHOWN_BY = {"lighting": ("shadows",),
+            "geometry": ("normal", "position", "depth", "id", "mirror", "mirror_hit", "mirror_normal", "ao"),
+            "material": ("albedo", "roughness")}
+_NOUN = {"lighting": "lighting", "geometry": "geometry", "material": "materials"}
+_ADVICE = {"lighting": "To composite lighting, use a model without {names} in its generators' query_passes",
+           "geometry": "To composite geometry, decode for a view of the geometry source (composite.py's "
+                       "default query)",
+           "material": "To composite materials, use a model without {names} in its generators' query_passes "
+                       "(the paper's query G-buffer: normal, position, id)"}
+
+
+def _still_carried(factor: str, passes: Sequence[str]) -> str:
+    """What a partition can still carry where the query passes ``passes`` show its factor."""
+    if factor == "lighting":
+        return "at most the lights' colours and strengths"
+    if factor == "geometry":
+        return "at most shadows and light from objects out of view"
+    left = [what for p, what in (("albedo", "colours"), ("roughness", "gloss")) if p not in passes]
+    return "at most the " + " and ".join(left) if left else "nothing"
+
 
 class CompositingError(ValueError):
     """A model or input that cannot be composited (no partitioned representation, bad scene)."""
@@ -55,6 +83,30 @@ def require_partitioning(model) -> None:
     if not getattr(model.cfg, "latent_separation", False):
         raise CompositingError("compositing needs a model trained with a partitioned representation: "
                                "the config has no latent_separation (set \"latent_separation\": true)")
+
+
+def passes_showing(cfg, factor: str) -> List[str]:
+    """The query passes of ``cfg``'s generators that show ``factor`` of the query scene
+    (:data:`SHOWN_BY`), in config order."""
+    if factor not in SHOWN_BY:
+        raise CompositingError(f"unknown factor {factor!r}: expected one of {FACTORS}")
+    query = dict.fromkeys(p for g in cfg.model.generators for p in g.query_passes)
+    return [p for p in query if p in SHOWN_BY[factor]]
+
+
+def shown_factor_warning(cfg, factor: str, query: str = "the query scene", advice: bool = True) -> Optional[str]:
+    """A sentence saying that the model's query G-buffer shows ``factor`` of ``query`` (naming
+    the passes), so a swapped ``factor`` partition can change little of the prediction, and
+    (``advice``) what to do instead; None when no query pass shows it."""
+    passes = passes_showing(cfg, factor)
+    if not passes:
+        return None
+    names = ", ".join(passes)
+    verb = "shows" if len(passes) == 1 else "show"
+    return (f"the model's query G-buffer holds {names}, which {verb} the {_NOUN[factor]} of {query} "
+            f"directly: the prediction takes them from there, and the {factor} partition can add little "
+            f"({_still_carried(factor, passes)})" + (". " + _ADVICE[factor].format(names=names)
+                                                                  if advice else ""))
 
 
 def partition_assignment(model, encoder: int = 0, iteration: Optional[int] = None) -> torch.Tensor:

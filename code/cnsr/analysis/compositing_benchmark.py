@@ -43,7 +43,12 @@ Reported per factor and metric (mean over scenes, with its standard error ``std 
                               "transfer": {metric: value or null}, "transfer_se": {metric: se or null},
                               "leak": {metric: mean}, "leak_se": {metric: se},
                               "leak_by_partition": {g: {metric: mean}}},
-                 "geometry": ..., "material": ...}}
+                 "geometry": ..., "material": ...},
+     "caveats": {factor: sentence}}
+
+``caveats`` (:func:`query_caveats`) names each factor that the model's query G-buffer shows
+(``albedo`` the materials; ``normal``, ``position`` the geometry): its change reaches 'none'
+through the query view, so its transfer score measures little of the partition.
 
 and ``D/compositing_<factor>.png``: per scene (rows) S | S_f truth | composite | full | none,
 all at the query view (S rendered at K spp from the same camera for display), tiles upscaled
@@ -71,7 +76,7 @@ from ..io.png import write_png
 from ..io.preview import display, grid
 from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, per_image_metrics
 from ..scenes import make_randomizer
-from .compositing import FACTORS, decode_composite, require_partitioning
+from .compositing import FACTORS, decode_composite, require_partitioning, shown_factor_warning
 
 #: defaults of the command line: a couple of minutes on two cores for a 32-pixel model
 DEFAULT_SCENES = 16
@@ -168,6 +173,20 @@ def render_factor_data(cfg, scenes: int, reference_spp: int, seed: int = 0, rend
             data[name] = FactorData(batch_to_device(base, device), batch_to_device(changed, device),
                                     torch.from_numpy(np.ascontiguousarray(ref[scored][:, 0])).to(device), shown)
     return data
+
+
+def query_caveats(cfg) -> Dict[str, str]:
+    """``{factor: sentence}`` for each factor that the model's query G-buffer shows (e.g. its
+    ``albedo`` shows the materials): the query is a view of ``S_f``, so 'none' already sees that
+    part of the change and the factor's transfer score says little about its partition. Stored
+    in ``compositing.json`` as ``caveats`` and printed by ``evaluate.py --compositing``."""
+    out = {}
+    for f in FACTORS:
+        # geometry is always shown (normal, position): nothing to advise there
+        note = shown_factor_warning(cfg, f, "S_f's query view", advice=f != "geometry")
+        if note:
+            out[f] = note
+    return out
 
 
 def _mean_se(values: Sequence[float]) -> (float, float):
@@ -280,7 +299,8 @@ def compositing_benchmark(model, cfg=None, scenes: int = DEFAULT_SCENES,
     data = render_factor_data(cfg, int(scenes), int(reference_spp), seed, renderer, device, rows, progress)
     report: Dict[str, Any] = {"scenes": int(scenes), "reference_spp": int(reference_spp), "seed": int(seed),
                               "pass": name, "metrics": list(metrics), "significance": significance,
-                              "iteration": int(getattr(model, "iteration", 0)), "factors": {}}
+                              "iteration": int(getattr(model, "iteration", 0)), "factors": {},
+                              "caveats": query_caveats(cfg)}
     grids = {}
     for f in tqdm(FACTORS, desc="decode", disable=not progress):
         scored = score_factor(model, data[f], f, name, metrics)

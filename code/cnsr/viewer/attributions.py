@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ..analysis import attribution as A
+from ..analysis.compositing import shown_factor_warning
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, render_views
 from ..io.atomic import atomic_path
@@ -722,8 +723,17 @@ class AttributionViewerState:
         t = ""
         if res is not None:
             t = f"; last update {1000 * res.seconds:.0f} ms + observations {1000 * res.observation_seconds:.0f} ms"
+        note = self.replace_note()
         return (f"target: {self.target_text()}\n{self.size}x{self.size}, {self.n_observations()} observations, "
-                f"{self.spp} spp{t}")
+                f"{self.spp} spp{t}" + (f"\nnote: {note}" if note else ""))
+
+    def replace_note(self) -> Optional[str]:
+        """Why the chosen Replace button can change little: the query G-buffer shows the zeroed
+        factor (e.g. ``albedo`` the materials), naming the passes; None otherwise."""
+        rep = self.settings.replaced
+        if rep not in ("lighting", "geometry", "material"):
+            return None
+        return shown_factor_warning(self.cfg, rep, "the query view", advice=False)
 
     # ------------------------------------------------------------------ saving
     def settings_dict(self) -> dict:
