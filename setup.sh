@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One-shot set-up on a fresh Debian/Ubuntu machine: system packages (when run as root or
-# with sudo), a virtual environment in .venv, the Python requirements, and the renderer.
+# with sudo), a virtual environment in .venv, the Python requirements, the renderer, and the
+# cnsr package itself (editable: `import cnsr` and the cnsr-* commands work from any folder).
 # Safe to rerun: it installs only what is missing and rebuilds the renderer incrementally.
+# PYTHON=python3.X picks the interpreter that creates .venv; VENV=path another environment folder.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,11 +33,12 @@ if command -v apt-get >/dev/null 2>&1; then
 fi
 
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv"
-  "$PY" -m venv .venv
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PY" -m venv "$VENV"
 fi
-VPY=.venv/bin/python
+VPY=$VENV/bin/python
 # Without an NVIDIA GPU a CPU build of torch is all that is useful; pin it so that pip does
 # not fetch the multi-GB CUDA build. Override with TORCH_SPEC="torch==X" if needed.
 if [ -z "${TORCH_SPEC:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then TORCH_SPEC="torch==2.13.0"; fi
@@ -44,4 +47,8 @@ if ! $VPY -c "import torch" >/dev/null 2>&1; then
 fi
 $VPY -m pip install -q -r requirements.txt
 PYTHON=$VPY bash build_renderer.sh
-echo "setup: done. Activate with: source .venv/bin/activate"
+# The package, editable (the sources in code/cnsr/ are what runs, edits need no reinstall). The
+# renderer was just built into code/cnsr/ by build_renderer.sh, so scikit-build-core is told not
+# to run CMake (wheel.cmake=false) rather than build the same extension a second time.
+$VPY -m pip install -q --no-build-isolation --no-deps --config-settings=wheel.cmake=false -e .
+echo "setup: done. Activate with: source $VENV/bin/activate"
