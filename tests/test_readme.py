@@ -1,12 +1,14 @@
 """The README's Python snippets run as written, from the repository root.
 
 Every fenced ``python`` block of README.md runs, each in a fresh namespace, one after the other
-in one interpreter, in a copy of the repository's layout (the package, ``configs/``,
-``examples/``) with tiny stand-ins for what a user would have made first: a quick-start
+in one interpreter, in a stand-in of the repository root (``configs/``, ``examples/`` and
+``code/`` linked) with tiny stand-ins for what a user would have made first: a quick-start
 checkpoint (``checkpoints/quickstart_600.pt``, untrained weights) and one PrimitiveRoom batch
-file (``datasets/room/train/``, random pixels). A copy rather than the repository itself, so that
-the snippets' relative paths (and the configs' ``../datasets/...``, which resolve against
-``code/``) find those stand-ins and never a user's own datasets or checkpoints.
+file (``datasets/room/train/``, random pixels). A stand-in rather than the repository itself, so
+that the snippets' relative paths find those files and never a user's own datasets or
+checkpoints. The configs name their data ``../datasets/room/train`` (relative to ``code/``, as
+the reference's; tried against the current folder first), so ``datasets/`` is also linked one
+level up.
 
 A block that cannot run here says so on the line before it, with the reason:
 ``<!-- snippet: not run (reason) -->``.
@@ -14,7 +16,6 @@ A block that cannot run here says so on the line before it, with the reason:
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -106,15 +107,15 @@ def stand_ins(root: Path) -> None:
 def test_readme_snippets_run_as_written(tmp_path):
     pytest.importorskip("cnsr._renderer")
     root = tmp_path / "repo"
-    (root / "code").mkdir(parents=True)
-    shutil.copytree(ROOT / "code" / "cnsr", root / "code" / "cnsr", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("configs", "examples"):
+    root.mkdir()
+    for name in ("configs", "examples", "code"):
         os.symlink(ROOT / name, root / name)
     stand_ins(root)
+    os.symlink(root / "datasets", tmp_path / "datasets")
     blocks = [(line, code) for line, code, reason in snippets(README.read_text()) if reason is None]
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))
     (tmp_path / "driver.py").write_text(DRIVER)
-    env = dict(os.environ, PYTHONPATH=str(root / "code"), OMP_NUM_THREADS="2")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "code"), OMP_NUM_THREADS="2")
     r = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "blocks.json")], cwd=root,
                        env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-6000:]
