@@ -173,8 +173,9 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
         spp = args.spp or cfg.samples_per_pixel
         if views < 1 or size < 1 or spp < 1:
             raise CompositingError("--views, --size and --spp must be at least 1")
-        renderer = Renderer()
         specs = {"lighting": args.lighting, "geometry": args.geometry, "material": args.material}
+        _warn_shown_factors(cfg, specs, args.geometry if args.query is None else args.query)
+        renderer = Renderer()
         batches = {f: scene_batch(renderer, s, cfg, views, size, spp, args.seed, args.device)
                    for f, s in specs.items()}
         query = batches["geometry"] if args.query is None else \
@@ -183,11 +184,6 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"composite.py: error: {e}", file=sys.stderr)
         return 1
-    query_spec = args.geometry if args.query is None else args.query
-    for f in FACTORS:
-        note = shown_factor_warning(cfg, f, f"the query scene ({query_spec})") if specs[f] != query_spec else None
-        if note:
-            print(f"composite.py: warning: --{f} {specs[f]}: {note}", file=sys.stderr)
     last = outputs[-1]
     name = "beauty" if "beauty" in last else next(iter(last))
     img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)
@@ -195,6 +191,15 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
           f"material {args.material} | composite {name}")
     return 0
+
+
+def _warn_shown_factors(cfg, specs, query_spec: str) -> None:
+    """Before the work: a warning for each factor taken from a scene other than the query scene
+    while the model's query G-buffer shows it (the prediction takes it from the query scene)."""
+    for f in FACTORS:
+        note = shown_factor_warning(cfg, f, f"the query scene ({query_spec})") if specs[f] != query_spec else None
+        if note:
+            print(f"composite.py: warning: --{f} {specs[f]}: {note}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ render-neural
