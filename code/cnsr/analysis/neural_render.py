@@ -183,9 +183,12 @@ def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Di
     for key in ("prediction", "reference"):
         main = "beauty" if "beauty" in hwc[key] else next(iter(hwc[key]))
         write_exr(paths[key], hwc[key], half=False, default_layer=main)
-    scene = (info or {}).get("scene_file")
-    write_png(paths["figure"], neural_figure(result, title=Path(scene).name if scene else None))
-    doc = dict(info or {})
+    info = info or {}
+    title = ", ".join(part for part in (Path(info["scene_file"]).name if info.get("scene_file") else "",
+                                        f"model {Path(info['checkpoint']).name}" if info.get("checkpoint") else "")
+                      if part)
+    write_png(paths["figure"], neural_figure(result, title=title or None))
+    doc = dict(info)
     doc.update({k: result[k] for k in ("size", "views", "observation_size", "observation_spp", "reference_spp",
                                        "tiled", "times", "metrics")})
     doc["files"] = {k: p.name for k, p in paths.items()}
