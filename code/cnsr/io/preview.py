@@ -422,7 +422,12 @@ def legend(pass_name: str, image: Any = None, exposure: float = 1.0) -> str:
         return f"{span} scene units, near bright"
     if kind == "id":
         return "material id, palette"
-    return "value 0-1, grey"
+    return _GREY_LEGENDS.get(pass_name, "value 0-1, grey")
+
+
+#: what the grey passes hold (black 0, white 1)
+_GREY_LEGENDS = {"roughness": "roughness 0-1, grey", "shadows": "share of lights seen 0-1, grey",
+                 "ao": "unoccluded share 0-1, grey"}
 
 
 def pass_sheet(passes: Dict[str, np.ndarray], columns: int = 4, title: Optional[str] = None,
