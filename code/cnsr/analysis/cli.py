@@ -19,7 +19,7 @@ from ..render import Renderer
 from .compositing import (FACTORS, CompositingError, composite, require_partitioning, scene_batch,
                           shown_factor_warning, strip_image)
 from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
-                                    format_compositing_table)
+                                    format_compositing_table, query_caveats)
 from .evaluation import evaluate, format_table
 from .neural_render import DEFAULT_REFERENCE_SPP as NEURAL_REFERENCE_SPP
 from .neural_render import DEFAULT_TILE as NEURAL_TILE
@@ -123,6 +123,8 @@ def _compositing_main(args: argparse.Namespace, metrics) -> int:
         model = load_model(cfg, args.checkpoint, device=args.device,
                            allow_config_change=args.allow_config_change)
         require_partitioning(model)
+        for f, note in query_caveats(cfg).items():       # before the work, which takes minutes
+            print(f"evaluate.py: warning: {f}: {note}", file=sys.stderr)
         report = compositing_benchmark(model, cfg, scenes=args.scenes, reference_spp=spp, seed=args.seed,
                                        metrics=metrics, out_folder=args.out_folder, rows=args.rows,
                                        progress=not args.no_progress)
@@ -130,8 +132,6 @@ def _compositing_main(args: argparse.Namespace, metrics) -> int:
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         return 1
     print(format_compositing_table(report))
-    for f, note in report.get("caveats", {}).items():
-        print(f"evaluate.py: warning: {f}: {note}", file=sys.stderr)
     print(f"wrote {Path(args.out_folder) / 'compositing.json'} and one grid per factor "
           f"(compositing_<factor>.png: S | S_f truth | composite | full | none)")
     return 0
