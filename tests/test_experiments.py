@@ -219,3 +219,43 @@ def test_compositing_columns_of_a_monolithic_run_and_formatting(tmp_path):
     assert _pm(values, "lighting_transfer_mape", measured=False) is None
     assert _pm({"t": None, "t_se": None}, "t", measured=True) == "undefined"
     assert _pm({"t": 0.734, "t_se": 0.052}, "t", measured=True) == "0.73±0.05"
+
+
+def test_tiny_scale_is_the_small_suite_shrunk():
+    small, tiny = Suite(scale="small"), Suite(scale="tiny")
+    assert tiny.names() == small.names() and tiny.keep_checkpoints == 0
+    for e in tiny.experiments:
+        s = small.get(e.name).config
+        c = e.config
+        assert c["iterations"] == 4 and c["model"]["generators"][0]["render_size"] == 16
+        # everything the tiny scale does not shrink is the small scale's: partitioning, sizes, betas, the recipe
+        for key in ("latent_separation", "adaptive_separation", "empty_partition", "partition_loss",
+                    "learning_rate", "learning_rate_schedule", "seed"):
+            assert c.get(key) == s.get(key), (e.name, key)
+        assert (c["model"]["representations"][0]["representation_dim"]
+                == s["model"]["representations"][0]["representation_dim"])
+    for name, d in tiny.datasets.items():
+        assert (d.train_batches, d.test_batches) == (2, 1)
+        assert d.parsed().max_render_size() == 16 and d.parsed().dataset == small.datasets[name].parsed().dataset
+
+
+def test_tiny_scale_runs_the_whole_shipped_suite(tmp_path):
+    """The smoke test of the README: every experiment trained, measured (curves included) and tabled."""
+    pytest.importorskip("cnsr._renderer")
+    out = tmp_path / "tiny"
+    assert main(["--scale", "tiny", "--out_folder", str(out), "--no_progress", "--device", "cpu",
+                 "--threads", "1"]) == 0
+    report = json.loads((out / "results.json").read_text())
+    suite = Suite(scale="tiny")
+    for e in suite.experiments:
+        stored = report["experiments"][e.name]
+        assert stored["finished"] and stored["iteration"] == 4, e.name
+        curves = json.loads((out / e.name / "curves" / "curves.json").read_text())
+        assert [p["iteration"] for p in curves["points"]] == [2, 4]
+        assert (out / e.name / "curves" / "curves.png").is_file()
+    rows = {r["experiment"] for r in report["tables"]["curves"]["rows"]}
+    assert rows == set(suite.names())
+    assert {r["experiment"] for r in report["tables"]["targets"]["rows"]} == \
+        {e.name for e in suite.experiments if e.config.get("latent_separation")}
+    for name in ("curves_partitioning.png", "curves_partition_sizes.png", "curves_null_partition.png"):
+        assert (out / name).is_file() and f"]({name})" in (out / "results.md").read_text()
