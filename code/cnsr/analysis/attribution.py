@@ -32,7 +32,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ..models.generators import PixelGenerator, SumGenerator
 from ..models.partition import dimension_positions, partition_boundaries
 from .compositing import partition_assignment
 
@@ -241,12 +240,10 @@ def heatmap(attribution: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------ sessions
 def _pixelwise(model, batch: dict, reps: List[torch.Tensor]) -> bool:
-    """True when every output pixel depends only on the query buffers at that pixel: a chain of
-    pixel generators (and sums) reading pooled (1 x 1) representations, run at the resolution
+    """True when every output pixel depends only on the query buffers at that pixel: a per-pixel
+    generator chain (:meth:`cnsr.models.model.GeneratorChain.per_pixel`) run at the resolution
     of the query buffers."""
-    if not all(isinstance(net, (PixelGenerator, SumGenerator)) for net in model.generator.generators):
-        return False
-    if not all(r.shape[-2:] == (1, 1) for r in reps):
+    if not model.generator.per_pixel(reps):
         return False
     last = model.generator.specs[-1].query_passes
     query = batch["query_images"]
@@ -262,7 +259,7 @@ class AttributionSession:
     The batch's network inputs become leaves once; the encoders run once and their graph is
     kept, so a target costs the generators' forward and backward pass plus one backward pass
     through the encoders. When every output pixel depends only on the query buffers at that
-    pixel (:func:`_pixelwise`: pixel generators on pooled representations), a patch target runs
+    pixel (:func:`_pixelwise`: per-pixel generators on pooled representations), a patch target runs
     the generators on the smallest square of pixels holding the patch; the result equals
     :func:`patch_attribution` (zero query attribution outside the patch). With
     ``observations=False`` the encoder backward pass is skipped and

@@ -47,10 +47,6 @@ DEFAULT_REFERENCE_SPP = 256
 DEFAULT_TILE = 128
 
 
-def _per_pixel(cfg, reps) -> bool:
-    return all(g.type == "PixelCNN" for g in cfg.model.generators) and all(r.shape[-1] == 1 for r in reps)
-
-
 def _sync(device) -> None:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
@@ -119,7 +115,7 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
             _sync(device)
             times["encode_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            tiled = _per_pixel(cfg, reps) and size > tile
+            tiled = model.generator.per_pixel(reps) and size > tile
             if tiled:
                 pred = decode_tiled(model, query, reps, size, tile)
             else:

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
-from .sharpness import DEFAULT_SHARPNESS, SharpnessSchedule
+from ..schedules import DEFAULT_SHARPNESS, SharpnessSchedule
 
 #: Partition names in representation order; the null partition ("empty") only exists with
 #: ``empty_partition``.

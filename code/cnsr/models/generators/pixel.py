@@ -20,7 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..registry import Settings, loss_setting, register_generator, setting
+from ...registry import loss_setting, register_generator
+from ...settings import Settings, setting
 from .base import ImageGenerator
 
 
@@ -39,7 +40,7 @@ class PixelSettings(Settings):
 _DEFAULT = PixelSettings()
 
 
-@register_generator("PixelCNN", settings=PixelSettings)
+@register_generator("PixelCNN", settings=PixelSettings, per_pixel=True)
 class PixelGenerator(ImageGenerator):
     """Per-pixel MLP: [x_dim + v + r] -> hidden x (1 + layers) -> out_dim.
 
