@@ -466,6 +466,16 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
     return cfg
 
 
+def output_pass(cfg: Config) -> str:
+    """The pass every tool shows and scores (viewers, composites, benchmarks, neural renders):
+    the config's ``model.output_pass`` when the last generator predicts it, else that
+    generator's ``beauty``, else its first output pass."""
+    last = list(cfg.model.generators[-1].output_passes)
+    if cfg.model.output_pass in last:
+        return cfg.model.output_pass
+    return "beauty" if "beauty" in last else last[0]
+
+
 def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Config:
     """Load and validate a config from a JSON file path, a dict, or pass a :class:`Config` through."""
     if isinstance(config, Config):

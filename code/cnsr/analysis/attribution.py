@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from ..config import output_pass as config_output_pass
 from ..models.partition import dimension_positions, partition_boundaries
 from .compositing import partition_assignment
 
@@ -88,11 +89,14 @@ def _grad_x_input(target: torch.Tensor, leaves: Dict[str, torch.Tensor]) -> Dict
             for k, g in zip(names, grads)}
 
 
-def output_image(outputs: List[Dict[str, torch.Tensor]], output_pass: Optional[str] = None) -> torch.Tensor:
-    """The generated image: ``output_pass`` (default: beauty, else the first) of the last generator."""
-    last = outputs[-1]
-    name = output_pass or ("beauty" if "beauty" in last else next(iter(last)))
-    return last[name]
+def output_image(outputs: List[Dict[str, torch.Tensor]], output_pass: str) -> torch.Tensor:
+    """The generated image: pass ``output_pass`` of the last generator."""
+    return outputs[-1][output_pass]
+
+
+def chosen_pass(model, output_pass: Optional[str] = None) -> str:
+    """``output_pass``, or by default the model's (:func:`cnsr.config.output_pass`)."""
+    return output_pass or config_output_pass(model.cfg)
 
 
 def patch_bounds(width: int, height: int, x: int, y: int, size: int) -> Tuple[int, int, int, int]:
@@ -113,7 +117,7 @@ def patch_attribution(model, batch: dict, x: int = 0, y: int = 0, size: int = 1,
     image, w.r.t. every query and observation buffer. One forward and one backward pass."""
     b, q, o = _leaf_batch(batch, model)
     with torch.enable_grad():
-        img = output_image(model.sample(b), output_pass)
+        img = output_image(model.sample(b), chosen_pass(model, output_pass))
         if mean:
             target = img.mean()
         else:
@@ -133,7 +137,7 @@ def patch_attribution_loop(model, batch: dict, x: int = 0, y: int = 0, size: int
     b, q, o = _leaf_batch(batch, model)
     leaves = {**{("q", k): v for k, v in q.items()}, **{("o", k): v for k, v in o.items()}}
     with torch.enable_grad():
-        img = output_image(model.sample(b), output_pass)
+        img = output_image(model.sample(b), chosen_pass(model, output_pass))
         x0, x1, y0, y1 = patch_bounds(img.shape[-1], img.shape[-2], x, y, size)
         acc = {k: torch.zeros_like(v) for k, v in leaves.items()}
         names = list(leaves)
@@ -268,13 +272,13 @@ class AttributionSession:
     """
 
     def __init__(self, model, batch: dict, output_pass: Optional[str] = None):
-        self.model, self.output_pass = model, output_pass
+        self.model, self.output_pass = model, chosen_pass(model, output_pass)
         self.batch, self.query_leaves, self.observation_leaves = _leaf_batch(batch, model)
         with torch.enable_grad():
             self.reps = list(model.encode(self.batch, -1)[0])
         with torch.no_grad():
             outputs = model.generator.sample(self.batch, [r.detach() for r in self.reps])
-        self.prediction = output_image(outputs, output_pass).detach()
+        self.prediction = output_image(outputs, self.output_pass).detach()
         self.local = _pixelwise(model, self.batch, self.reps)
 
     def _finish(self, target: torch.Tensor, grads, observations: bool) -> Attribution:

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ..analysis import attribution as A
+from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, render_views
 from ..io.atomic import atomic_path
@@ -254,9 +255,7 @@ class AttributionViewerState:
         self.passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
         self.query_passes = A.query_passes(model)
         self.observation_passes = A.observation_passes(model)
-        last = model.generator.specs[-1].output_passes
-        op = getattr(cfg.model, "output_pass", None)
-        self.output_pass = op if op in last else ("beauty" if "beauty" in last else last[0])
+        self.output_pass = output_pass(cfg)
         self.rng = np.random.default_rng(seed)
         self.randomizer = make_randomizer(cfg.dataset, seed) if scene_file is None else None
         self.tile = self.size * (tile_scale or max(1, math.ceil(128 / self.size)))

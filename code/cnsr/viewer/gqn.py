@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, render_views
 from ..io.preview import display, grid_cells, to_hwc
@@ -60,6 +61,7 @@ class GQNViewerState:
         self.observation_spp = _clamp_spp(observation_spp or cfg.samples_per_pixel)
         self.passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
         self.query_passes = list(model.generator.specs[-1].query_passes)
+        self.output_pass = output_pass(cfg)
         self.rng = np.random.default_rng(seed)
         self.randomizer = make_randomizer(cfg.dataset, seed) if scene_file is None else None
         # large tile side on the canvas: at least 256 px, a whole multiple of the render size
@@ -233,8 +235,7 @@ class GQNViewerState:
         with torch.no_grad():
             outputs = self.model.generator.sample(batch, self._reps)
         last = outputs[-1]
-        name = self.cfg.model.output_pass if getattr(self.cfg.model, "output_pass", None) in last else next(iter(last))
-        self.output_pass = name
+        name = self.output_pass
         # the buffers the last generator sees: the query G-buffer, updated by earlier generators
         state = dict(batch["query_images"])
         for spec, out in zip(self.model.generator.specs[:-1], outputs[:-1]):
