@@ -195,7 +195,7 @@ def test_partition_columns_per_kind_of_partitioning(tmp_path):
     class Stub:
         def partition_stats(self):
             return {"lighting_percentage": 0.5, "geometry_percentage": 0.2, "material_percentage": 0.2,
-                    "empty_percentage": 0.1, "active_size": 57.6}
+                    "null_percentage": 0.1, "active_size": 57.6}
 
     def ctx(**top):
         return RunContext("x", _net(r_dim=64, **top), tmp_path / "x.pt", 2, tmp_path, _model=Stub())

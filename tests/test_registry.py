@@ -382,7 +382,7 @@ def test_adding_an_encoder_is_one_registration(stripes):
     assert enc.latent_separation and enc.empty_partition and enc.deltas.numel() == 4   # the shared options
     loss, logs = model.compute_loss(batch_for(cfg, factor=1), 0)
     loss.backward()
-    assert enc.fc.weight.grad is not None and "empty_percentage" in logs
+    assert enc.fc.weight.grad is not None and "null_percentage" in logs
     with pytest.raises(ConfigError, match=r"representations\[0\]\.settings\.stripes: must be >= 1, got 0"):
         load_config(base(d["model"]["generators"][0], {"type": "Stripes", "settings": {"stripes": 0}}))
 

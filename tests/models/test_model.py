@@ -66,7 +66,7 @@ def test_compute_loss_logs_and_partition_stats():
     loss, logs = model.compute_loss(make_batch(factor=1), 5)
     assert loss.dim() == 0 and loss.requires_grad
     for key in ("generator0_logl1", "generator0_logssim", "partition_loss", "total_loss",
-                "lighting_percentage", "geometry_percentage", "material_percentage", "empty_percentage",
+                "lighting_percentage", "geometry_percentage", "material_percentage", "null_percentage",
                 "active_size"):
         assert isinstance(logs[key], float), key
     assert logs["total_loss"] == pytest.approx(logs["generator0_logl1"] + logs["generator0_logssim"]

@@ -33,10 +33,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..config import output_pass as config_output_pass
-from ..models.partition import dimension_positions, partition_boundaries
+from ..models.partition import FACTOR_PARTITIONS as PARTITIONS, dimension_positions, partition_boundaries
 from .compositing import partition_assignment
 
-PARTITIONS = ("lighting", "geometry", "material")
 _PARTITION_INDEX = {"lighting": 0, "light": 0, "geometry": 1, "geo": 1, "material": 2, "mat": 2}
 
 
