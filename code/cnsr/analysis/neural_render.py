@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
-from ..data.views import View, offset_seeds, render_views
+from ..data.views import offset_seeds, render_views
 from ..io.atomic import atomic_path
 from ..io.exr import write_exr
 from ..io.png import write_png
