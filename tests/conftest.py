@@ -1,4 +1,5 @@
-"""Shared pytest set-up: make ``code/`` importable and locate optional test data."""
+"""Shared pytest set-up: make ``code/`` and the tests' helpers (``tiny.py``) importable, and
+locate optional test data."""
 import sys
 from pathlib import Path
 
@@ -6,8 +7,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ROOT / "code"
-if str(CODE) not in sys.path:
-    sys.path.insert(0, str(CODE))
+TESTS = ROOT / "tests"
+for _path in (CODE, TESTS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 #: Scene files written by the paper's own randomizers, when the shared folder sits beside the repo.
 REFERENCE_SCENES = ROOT.parent / "shared" / "reference-scenes"

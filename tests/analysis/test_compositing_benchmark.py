@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from cnsr.analysis.compositing_benchmark import FactorData, score_factor, summarize_factor, transfer_score
+from tiny import tiny_config
 
 N, PIX = 6, 4
 
@@ -115,15 +116,11 @@ SIZE = 8
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "benchtiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0,
-           "latent_separation": True, "adaptive_separation": True, "empty_partition": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 9, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
-    cfg.update(overrides)
-    return cfg
+    settings = dict(job_name="benchtiny", seed=2, views_per_scene=2, latent_separation=True,
+                    adaptive_separation=True, empty_partition=True)
+    settings.update(overrides)
+    return tiny_config(SIZE, representation={"representation_dim": 9},
+                       generator={"settings": {"layers": 1, "hidden_units": 4}}, **settings)
 
 
 def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):

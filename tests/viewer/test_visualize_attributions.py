@@ -10,20 +10,19 @@ import numpy as np
 import pytest
 import torch
 
+from tiny import tiny_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "visualize-attributions.py"
 SIZE = 16
 
 
 def tiny_cfg():
-    return {"job_name": "attrview", "seed": 1, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 2,
-            "batch_size": 1, "test_batch_size": 1, "views_per_scene": 4, "num_workers": 0, "logging": False,
-            "latent_separation": True,
-            "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                           "representation_dim": 9, "render_size": SIZE}],
-                      "generators": [{"type": "PixelCNN", "query_passes": ["normal", "position", "albedo"],
-                                      "output_passes": ["beauty"], "render_size": SIZE,
-                                      "settings": {"layers": 1, "hidden_units": 8, "end_relu": False}}]}}
+    return tiny_config(SIZE, representation={"representation_dim": 9},
+                       generator={"query_passes": ["normal", "position", "albedo"],
+                                  "settings": {"layers": 1, "hidden_units": 8, "end_relu": False}},
+                       job_name="attrview", seed=1, samples_per_pixel=2, batch_size=1, test_batch_size=1,
+                       views_per_scene=4, latent_separation=True)
 
 
 @pytest.fixture(scope="module")
@@ -256,7 +255,8 @@ def test_save_then_settings_restore_the_same_view(state, tiny, tmp_path):
     # its observations are the scene file's camera jittered (lookat kept), not the dataset's random views
     far = np.linalg.norm(np.subtract(cam["lookat"], cam["position"]))
     for c in txt.scene_data.desc["observation_cameras"]:
-        assert c["lookat"] == cam["lookat"] and 0 < np.linalg.norm(np.subtract(c["position"], cam["position"])) < 0.3 * far
+        moved = np.linalg.norm(np.subtract(c["position"], cam["position"]))
+        assert c["lookat"] == cam["lookat"] and 0 < moved < 0.3 * far
 
 
 def dataclass_without_replacement(s):
