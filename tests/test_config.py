@@ -143,13 +143,13 @@ def test_every_tool_takes_the_output_pass_from_the_config_rule():
     choose the pass they show or score with cnsr.config.output_pass, and with no rule of their own."""
     import ast
 
-    tools = ["viewer/gqn.py", "viewer/attributions.py", "analysis/cli.py", "analysis/compositing_benchmark.py",
-             "analysis/neural_render.py", "analysis/attribution.py"]
-    for rel in tools:
+    choosers = ["viewer/session.py", "analysis/cli.py", "analysis/compositing_benchmark.py",
+                "analysis/neural_render.py", "analysis/attribution.py", "analysis/curves.py"]
+    for rel in choosers + ["viewer/gqn.py", "viewer/attributions.py"]:   # the viewers: through their session
         tree = ast.parse((CODE_DIR / "cnsr" / rel).read_text())
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "config"
                     for a in n.names}
-        assert "output_pass" in imported, rel
+        assert ("output_pass" in imported) == (rel in choosers), rel
         # no ``"beauty" if "beauty" in ...`` fallback of its own
         rules = [n for n in ast.walk(tree) if isinstance(n, ast.IfExp) and isinstance(n.body, ast.Constant)
                  and n.body.value == "beauty"]
