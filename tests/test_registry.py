@@ -491,6 +491,31 @@ def test_adding_a_metric_is_one_registration():
         R.METRICS.remove("worst")
 
 
+def test_a_new_file_in_a_registrys_package_registers_unlisted(tmp_path, monkeypatch):
+    """What makes a new component one file: a registry imports every module of its packages on
+    the first lookup, so a module nobody lists registers itself."""
+    pkg = tmp_path / "toyplugins"
+    (pkg / "deeper").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "deeper" / "__init__.py").write_text("")
+    (pkg / "deeper" / "newkind.py").write_text(
+        "from cnsr.registry import register_scene_family\n"
+        "@register_scene_family('walked', 'found by the walk')\n"
+        "def walked(seed=None):\n"
+        "    return seed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    families = R.Registry("dataset", ["toyplugins"])
+    monkeypatch.setattr(R, "SCENE_FAMILIES", families)      # where register_scene_family puts entries
+    try:
+        assert families.names() == ("walked",) and families["walked"].build(7) == 7
+        assert families.default is None
+        with pytest.raises(R.UnknownName, match="unknown dataset 'roam'; one of walked"):
+            families.lookup("roam")
+    finally:
+        for name in [m for m in sys.modules if m.split(".")[0] == "toyplugins"]:
+            del sys.modules[name]
+
+
 def test_config_import_does_not_import_torch():
     code = ("import sys; import cnsr.config, cnsr.scenes, cnsr.registry; "
             "cnsr.config.load_config({'dataset': 'archviz'}); "
