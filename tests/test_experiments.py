@@ -52,6 +52,32 @@ def tiny_suite(tmp_path):
     return path
 
 
+def _metrics_by_hand(run, checkpoint, reference_spp):
+    """MAPE, RMSE and PSNR of a run's test split, from its checkpoint's predictions and the query
+    views re-rendered at ``reference_spp``, with the formulas written out here in NumPy (each
+    image's value, then the mean over the scenes): what the suite's Fig. 9 row must hold."""
+    import numpy as np
+    import torch
+
+    import cnsr
+    from cnsr.analysis.references import ReferenceRenderer
+    from cnsr.config import load_config
+    from cnsr.data import build_loader
+
+    cfg = load_config(json.loads((run / "config.json").read_text()))
+    model = cnsr.load_model(cfg, run / checkpoint)
+    batch = next(iter(build_loader(cfg, "test", num_workers=0)))
+    with torch.no_grad():
+        p = model.sample(batch)[-1]["beauty"].double().numpy()
+    r = ReferenceRenderer(cfg, reference_spp)(0, batch)["beauty"].double().numpy()
+    assert p.shape == r.shape == (2, 3, 16, 16)
+    per_image = (1, 2, 3)
+    clipped = np.mean((np.clip(p, 0, 1) - np.clip(r, 0, 1)) ** 2, axis=per_image)
+    return {"mape": np.mean(np.abs(p - r) / (np.abs(r) + 0.01)),
+            "rmse": np.mean(np.sqrt(np.mean((p - r) ** 2, axis=per_image))),
+            "psnr": np.mean(10 * np.log10(1 / np.maximum(clipped, 1e-10)))}
+
+
 def _segments(out, name):
     return json.loads((out / name / "train_log.json").read_text())["segments"]
 
@@ -74,6 +100,9 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     metrics = json.loads((out / "mono" / "evaluation" / "metrics.json").read_text())
     assert metrics["references"]["spp"] == 2 and metrics["scenes"] == 2     # the whole test split, re-rendered
     assert metrics["metrics"]["beauty_0"]["mape"] == pytest.approx(mono["mape"])
+    expected = _metrics_by_hand(out / "mono", "mono_2.pt", reference_spp=2)
+    for k, v in expected.items():
+        assert mono[k] == pytest.approx(v, rel=1e-4, abs=1e-7), k
     # compositing: nothing to swap in a monolithic representation; the partitioned run is benchmarked
     comp = rows["compositing"]
     assert all(comp["mono"][k] is None for k in comp["mono"] if k.endswith(("_mape", "_rmse", "_leak")))
@@ -195,7 +224,7 @@ def test_partition_columns_per_kind_of_partitioning(tmp_path):
     class Stub:
         def partition_stats(self):
             return {"lighting_percentage": 0.5, "geometry_percentage": 0.2, "material_percentage": 0.2,
-                    "empty_percentage": 0.1, "active_size": 57.6}
+                    "null_percentage": 0.1, "active_size": 57.6}
 
     def ctx(**top):
         return RunContext("x", _net(r_dim=64, **top), tmp_path / "x.pt", 2, tmp_path, _model=Stub())

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..config import load_config
+from ..config import load_config, output_pass
 from ..data import build_loader
 from ..engine.api import load_model
 from ..engine.checkpoint import CheckpointError
@@ -265,9 +265,8 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"composite.py: error: {e}", file=sys.stderr)
         return 1
-    last = outputs[-1]
-    name = "beauty" if "beauty" in last else next(iter(last))
-    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)
+    name = output_pass(cfg)
+    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], outputs[-1][name], name)
     write_png(args.out, img)
     print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
           f"material {args.material} | composite {name}")

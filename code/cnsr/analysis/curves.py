@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import Config, load_config
+from ..config import Config, load_config, output_pass
 from ..data import build_loader
 from ..engine import checkpoint as ckpt
 from ..engine.api import load_model
@@ -57,8 +57,7 @@ from ..io.atomic import atomic_path
 from ..metrics import per_image_metrics
 from .compositing import FACTORS
 from .curve_plots import plot_compare, plot_run  # noqa: F401  (plot_compare: re-exported)
-from .compositing_benchmark import (SIGNIFICANCE, FactorData, output_pass, render_factor_data, score_factor,
-                                    summarize_factor)
+from .compositing_benchmark import SIGNIFICANCE, FactorData, render_factor_data, score_factor, summarize_factor
 from .references import ReferenceRenderer
 
 PathLike = Union[str, os.PathLike]

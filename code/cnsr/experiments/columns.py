@@ -166,8 +166,8 @@ def partition_columns(run: RunContext) -> Dict[str, Any]:
     stats = backend.partition_stats(run.model)
     out.update(lighting=100 * stats["lighting_percentage"], geometry=100 * stats["geometry_percentage"],
                material=100 * stats["material_percentage"])
-    if "empty_percentage" in stats:
-        out["null"] = 100 * stats["empty_percentage"]
+    if "null_percentage" in stats:
+        out["null"] = 100 * stats["null_percentage"]
     out["active_dims"] = stats.get("active_size", float(r_dim))
     return out
 
