@@ -205,7 +205,7 @@ def _coerce(value: Any, typ, where: str) -> Any:
                 isinstance(value, float) and not (math.isfinite(value) and value == int(value))):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         if not -INT_LIMIT <= int(value) <= INT_LIMIT:
-            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {len(str(abs(value)))} digits"
+            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {value.bit_length()} bits"
             raise ConfigError(f"{where}: must be within +-{INT_LIMIT} (a 64-bit integer), got {shown}")
         return int(value)
     if typ is float:

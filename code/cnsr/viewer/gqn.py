@@ -15,9 +15,7 @@ with :func:`cnsr.data.views.render_views` and cut into the training batch layout
 """
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -25,8 +23,9 @@ import torch
 
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, render_views
+from ..io.jsonfile import read_json_file
 from ..io.preview import display, grid_cells, to_hwc
-from ..render import Renderer
+from ..render import Renderer, SceneError
 from ..scenes import make_randomizer
 from . import TileCanvas
 
@@ -81,7 +80,7 @@ class GQNViewerState:
     def new_scene(self) -> None:
         """A new random scene (or the scene file again) with a new view and new observations."""
         if self.scene_file is not None:
-            scene = json.loads(Path(self.scene_file).read_text())
+            scene = read_json_file(self.scene_file, SceneError, "scene file")
             self.renderer.load_scene(self.scene_file)
         else:
             self.randomizer.random_scene()
