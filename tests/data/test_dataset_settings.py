@@ -23,7 +23,7 @@ def cfg(tmp_path):
 
 
 def gen(cfg_path, out, *extra):
-    return generate_main(["--config", cfg_path, "--out_folder", str(out), "--size", "2", "--testing_size", "0",
+    return generate_main(["--config", cfg_path, "--out_folder", str(out), "--num_batches", "2", "--test_batches", "0",
                           "--workers", "1", "--threads", "1", "--quiet", *extra])
 
 
@@ -49,7 +49,7 @@ def test_same_settings_resume_and_may_extend(tmp_path, cfg):
     out = tmp_path / "ds"
     c = cfg()
     assert gen(c, out) == 0
-    assert generate_main(["--config", c, "--out_folder", str(out), "--size", "3", "--testing_size", "0",
+    assert generate_main(["--config", c, "--out_folder", str(out), "--num_batches", "3", "--test_batches", "0",
                           "--workers", "1", "--threads", "1", "--quiet"]) == 0
     assert len(list((out / "train").glob("batch*.exr"))) == 3
     assert json.loads((out / "dataset.json").read_text())["size"] == 3
@@ -67,7 +67,7 @@ def test_force_starts_over(tmp_path, cfg):
 
 def test_json_folders_are_checked_too(tmp_path, cfg, capsys):
     out = tmp_path / "json"
-    args = ["--out_folder", str(out), "--size", "1", "--testing_size", "0", "--quiet"]
+    args = ["--out_folder", str(out), "--num_batches", "1", "--test_batches", "0", "--quiet"]
     assert create_json_main(["--config", cfg(), *args]) == 0
     assert create_json_main(["--config", cfg(), "--seed", "9", *args]) == 2
     assert "seed" in capsys.readouterr().err
