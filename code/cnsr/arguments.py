@@ -101,6 +101,36 @@ class _DeprecatedAlias(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def add_deprecated_alias(parser: argparse.ArgumentParser, old: str, action: argparse.Action) -> None:
+    """Let ``old`` (hidden from ``--help``) set what the option of ``action`` sets, with a note."""
+    kwargs = {"type": action.type, "choices": action.choices, "metavar": action.metavar}
+    if action.nargs == 0:   # a flag: the alias sets what the flag sets
+        kwargs.update(nargs=0, const=action.const)
+    elif action.nargs is not None:
+        kwargs["nargs"] = action.nargs
+    parser.add_argument(old, dest=action.dest, action=_DeprecatedAlias, new=action.option_strings[-1],
+                        help=argparse.SUPPRESS, **{k: v for k, v in kwargs.items() if v is not None})
+
+
+def normalize_options(args: Sequence[str], option_strings) -> list:
+    """``--no-progress`` -> ``--no_progress`` (and ``--image-size=64`` -> ``--image_size=64``)
+    where the underscore form names one of ``option_strings`` (or is a prefix of one)."""
+    out = []
+    rest = False
+    for token in args:
+        if rest or not isinstance(token, str) or not token.startswith("--") or token == "--":
+            rest = rest or token == "--"
+            out.append(token)
+            continue
+        name, eq, value = token.partition("=")
+        if "-" in name[2:] and name not in option_strings:
+            alt = "--" + name[2:].replace("-", "_")
+            if any(o.startswith(alt) for o in option_strings):
+                token = alt + eq + value
+        out.append(token)
+    return out
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` with the conventions of the module docstring:
     ``add_argument(..., deprecated_aliases=["--size"])`` and hyphen forms of every option."""
@@ -108,34 +138,12 @@ class ArgumentParser(argparse.ArgumentParser):
     def add_argument(self, *args, deprecated_aliases: Sequence[str] = (), **kwargs):
         action = super().add_argument(*args, **kwargs)
         for old in deprecated_aliases:
-            alias_kwargs = {k: v for k, v in kwargs.items() if k in ("type", "choices", "nargs", "metavar")}
-            if action.nargs == 0:   # a flag: the alias sets what the flag sets
-                alias_kwargs.update(nargs=0, const=action.const)
-            super().add_argument(old, dest=action.dest, action=_DeprecatedAlias, new=action.option_strings[0],
-                                 help=argparse.SUPPRESS, **alias_kwargs)
+            add_deprecated_alias(self, old, action)
         return action
 
     def parse_known_args(self, args=None, namespace=None):
         args = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(self.normalize(args), namespace)
-
-    def normalize(self, args: Sequence[str]) -> list:
-        """``--no-progress`` -> ``--no_progress`` (and ``--image-size=64`` -> ``--image_size=64``)
-        where the underscore form is this parser's (or a prefix of one of its options)."""
-        out = []
-        rest = False
-        for token in args:
-            if rest or not isinstance(token, str) or not token.startswith("--") or token == "--":
-                rest = rest or token == "--"
-                out.append(token)
-                continue
-            name, eq, value = token.partition("=")
-            if "-" in name[2:] and name not in self._option_string_actions:
-                alt = "--" + name[2:].replace("-", "_")
-                if any(o.startswith(alt) for o in self._option_string_actions):
-                    token = alt + eq + value
-            out.append(token)
-        return out
+        return super().parse_known_args(normalize_options(args, self._option_string_actions), namespace)
 
 
 def add_set_argument(p: argparse.ArgumentParser) -> None:
