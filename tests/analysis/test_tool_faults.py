@@ -159,3 +159,11 @@ def test_a_cuda_device_without_cuda_is_refused(tiny, tmp_path, capsys, monkeypat
     assert tool("--checkpoint", ckpt, "--device", "cuda", *extra) == 2
     err = capsys.readouterr().err
     assert "--device cuda: this machine has no CUDA device" in err and "Traceback" not in err
+
+
+def test_evaluate_never_writes_over_its_config(tiny, tmp_path, capsys):
+    folder, ckpt = tiny
+    cfg = tmp_path / "metrics.json"
+    shutil.copy(folder / "tools.json", cfg)
+    assert evaluate("--checkpoint", ckpt, "--config", cfg, "--out_folder", tmp_path, "--device", "cpu") == 2
+    assert "metrics.json would overwrite --config" in capsys.readouterr().err

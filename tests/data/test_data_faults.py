@@ -216,3 +216,14 @@ def test_old_spellings_work_with_a_note(tmp_path, data_cfg, capsys):
     assert "--testing_size is deprecated here; it means --test_batches" in err
     assert len(list((tmp_path / "js" / "train").iterdir())) == 1
     assert np.array_equal(sorted(p.name for p in (tmp_path / "js").iterdir()), ["dataset.json", "train"])
+
+
+def test_batch_files_and_scene_files_never_share_a_dataset_folder(tmp_path, data_cfg, capsys):
+    """generate-dataset into the folder of a JSON dataset (or the other way round) would replace
+    its dataset.json and put two kinds of files side by side."""
+    js = tmp_path / "json"
+    assert create("--config", data_cfg, "--out_folder", js, "--num_batches", 1, "--test_batches", 0, "--quiet") == 0
+    before = (js / "dataset.json").read_text()
+    assert gen("--config", data_cfg, "--out_folder", js, "--num_batches", 1, "--test_batches", 0, "--quiet") == 2
+    assert "holds a dataset of scene JSON files; this command makes batch files" in capsys.readouterr().err
+    assert (js / "dataset.json").read_text() == before

@@ -195,3 +195,23 @@ def test_run_folder_record_prunes_only_its_own_files(tmp_path):
         run.record(ckpt.save_checkpoint(tmp_path, "tiny", model, opt, it), keep=1)
     assert iterations(tmp_path) == [1, 4]
     run.release()
+
+
+def test_a_checkpoint_whose_name_and_iteration_disagree_does_not_continue_in_its_folder(tmp_path):
+    model = TinyModel()
+    state = ckpt.make_checkpoint(model, torch.optim.Adam(model.parameters()), 3, config=tiny_config().to_dict())
+    path = tmp_path / "run" / "tiny_8.pt"          # named 8, holds iteration 2: it would overwrite tiny_4 ...
+    path.parent.mkdir()
+    torch.save(state, path)
+    with pytest.raises(RunFolderError, match=r"tiny_8.pt: its name says iteration 8, it holds iteration 2"):
+        make(checkpoint=path, out_folder=path.parent)
+
+
+def test_the_run_records_never_replace_the_config_file(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    cfg = folder / "config.json"
+    cfg.write_text(json.dumps(tiny_config().to_dict()))
+    with pytest.raises(RunFolderError, match=r"config.json would overwrite --config"):
+        Trainer(str(cfg), device="cpu", model=TinyModel(), loader_factory=synthetic_loader, out_folder=folder,
+                progress=False, handle_signals=False)

@@ -81,3 +81,9 @@ def test_a_failing_write_after_rendering_is_an_error_not_a_traceback(tmp_path, c
     monkeypatch.setattr(cli, "write_exr", full)
     code, err = run(capsys, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--out", tmp_path / "o.exr")
     assert code == 1 and "No space left" in err and "o.exr" in err
+
+
+def test_the_output_never_replaces_the_scene_file(tmp_path, capsys, scene):
+    before = open(scene).read()
+    code, err = run(capsys, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--out", scene)
+    assert code == 2 and f"would overwrite --scene_file {scene}" in err and open(scene).read() == before

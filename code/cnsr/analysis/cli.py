@@ -114,6 +114,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     if args.compositing:
         return _compositing_main(args, metrics)
     try:
+        refuse_overwriting_inputs({"--out_folder's metrics.json": Path(args.out_folder) / "metrics.json"}, _inputs(args))
         prepare_folder(args.out_folder)
         model, cfg = _load(args)
         batches = args.num_batches
@@ -137,6 +138,8 @@ def _compositing_main(args: argparse.Namespace, metrics) -> int:
     """``evaluate.py --compositing``: the compositing benchmark."""
     spp_ = args.reference_spp if args.reference_spp is not None else DEFAULT_REFERENCE_SPP
     try:
+        refuse_overwriting_inputs({"--out_folder's compositing.json": Path(args.out_folder) / "compositing.json"},
+                                  _inputs(args))
         prepare_folder(args.out_folder)
         model, cfg = _load(args)
         require_partitioning(model)

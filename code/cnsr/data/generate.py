@@ -369,6 +369,11 @@ def check_info(path: PathLike, info: dict) -> Optional[dict]:
     recorded = read_json_file(path, DatasetError, "dataset description")
     if not isinstance(recorded, dict):
         raise DatasetError(f"{path}: a dataset description must be a JSON object")
+    if ("format" in recorded) != ("format" in info):
+        kinds = ("batch files", "scene JSON files")
+        there, now = kinds if "format" in recorded else kinds[::-1]
+        raise DatasetError(f"{path}: the folder holds a dataset of {there}; this command makes {now}, and its "
+                           f"dataset.json and files would be mixed with them. Use another --out_folder")
     diffs = [f"{k}: {json.dumps(recorded[k])} in the folder, {json.dumps(info[k])} now"
              for k in DEFINING_KEYS if k in recorded and k in info and recorded[k] != info[k]]
     before, now = recorded.get("sources"), info.get("sources")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..io.atomic import atomic_path
-from ..io.outputs import OutputError, prepare_folder
+from ..io.outputs import OutputError, prepare_folder, refuse_overwriting_inputs
 from ..models.state_dicts import CheckpointError
 from .checkpoint.naming import checkpoint_iteration, list_checkpoints, remove_stale_temp_files
 
@@ -158,26 +158,32 @@ class RunFolder:
         path: the folder (created if missing).
         job_name: names the checkpoints.
         resume_from: the checkpoint the run resumes from (None for a new run).
+        resume_iteration: the iteration that checkpoint was trained to (its name must agree when the
+            run continues in its folder).
         run_id: of the run being continued (default: the folder's, else a new one).
     """
 
     def __init__(self, path: PathLike, job_name: str, resume_from: Optional[PathLike] = None,
-                 run_id: Optional[str] = None):
+                 run_id: Optional[str] = None, resume_iteration: Optional[int] = None):
         self.path = Path(path)
         self.job_name = job_name
         self.resume_from = Path(resume_from) if resume_from is not None else None
+        self.resume_iteration = resume_iteration
         self.info: Dict[str, Any] = {}
         self.run_id = run_id
         self._lock_fd: Optional[int] = None
 
     # ------------------------------------------------------------------ opening
     def open(self, needed_bytes: int = 0, config: Optional[Dict[str, Any]] = None,
-             session: Optional[Dict[str, Any]] = None) -> "RunFolder":
+             session: Optional[Dict[str, Any]] = None, inputs: Optional[Dict[str, Any]] = None) -> "RunFolder":
         """Check and take the folder for this run (see the module docstring): writable with room
         for ``needed_bytes`` (a checkpoint), not held by a live run, holding no checkpoints of this
-        job that the run would mix with. Then record the session in ``run.json`` and write
-        ``config.json``. Raises :class:`RunFolderError`."""
+        job that the run would mix with, its records not over one of the run's ``inputs`` (say the
+        config file). Then record the session in ``run.json`` and write ``config.json``. Raises
+        :class:`RunFolderError`."""
         try:
+            refuse_overwriting_inputs({"the run folder's " + name: self.path / name for name in (RUN_FILE, CONFIG_FILE)},
+                                      inputs or {})
             prepare_folder(self.path, "the run folder", needed_bytes, "a checkpoint")
         except OutputError as e:
             raise RunFolderError(str(e)) from None
@@ -192,6 +198,14 @@ class RunFolder:
 
     def _check_ownership(self) -> None:
         existing = list_checkpoints(self.path, self.job_name)
+        if self.resume_from is not None and _same_file(self.resume_from.parent, self.path) and \
+                self.resume_iteration is not None:
+            named = checkpoint_iteration(self.resume_from, self.job_name)
+            if named is not None and named != self.resume_iteration:
+                raise RunFolderError(
+                    f"{self.resume_from}: its name says iteration {named}, it holds iteration {self.resume_iteration}; "
+                    f"continuing in its folder would write checkpoints under names that exist. Rename it, or leave "
+                    f"--out_folder out to resume into a new run folder")
         if not existing:
             return
         newest_it, newest = existing[-1]

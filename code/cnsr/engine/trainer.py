@@ -263,11 +263,13 @@ class Trainer:
             folder, self.run_folder_reason = choose_run_folder(
                 self.cfg.job_name, out_folder, checkpoint, default_checkpoint_folder())
             self.out_folder = folder
-            self.run_folder = RunFolder(folder, self.cfg.job_name, resume_from=checkpoint)
+            self.run_folder = RunFolder(folder, self.cfg.job_name, resume_from=checkpoint,
+                                        resume_iteration=self.start_iteration - 1 if state is not None else None)
             session = {"config": self.cfg.source, "overrides": self.overrides,
                        "start_iteration": self.start_iteration}
+            config_file = config if isinstance(config, (str, os.PathLike)) else None
             self.run_folder.open(needed_bytes=ckpt.estimate_checkpoint_bytes(self.model),
-                                 config=self.cfg.to_dict(), session=session)
+                                 config=self.cfg.to_dict(), session=session, inputs={"--config": config_file})
         name = self.out_folder.name if self.out_folder is not None else ""
         self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name / name
 

@@ -8,7 +8,7 @@ import time
 
 from ..arguments import ArgumentParser, integer, non_negative, report, seed
 from ..io.exr import write_exr
-from ..io.outputs import OutputError, prepare_file
+from ..io.outputs import OutputError, prepare_file, refuse_overwriting_inputs
 from ..io.preview import write_pass_previews
 from ..passes import PASS_NAMES, check_passes, total_channels
 from . import Renderer, SceneError
@@ -45,6 +45,7 @@ def main(argv=None, description: str = __doc__) -> int:
         channels = total_channels(check_passes(passes) if passes else PASS_NAMES)
         pixels = args.image_size * args.image_size
         check_memory(pixels * channels * 4 * 3, f"--image_size {args.image_size} with {channels} channels")
+        refuse_overwriting_inputs({"--out": args.out}, {"--scene_file": args.scene_file})
         prepare_file(args.out, "--out", pixels * channels * (2 if args.half else 4))
         r = Renderer(threads=args.threads, nee=args.nee)
         r.load_scene(args.scene_file)
