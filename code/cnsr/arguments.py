@@ -98,7 +98,7 @@ class _DeprecatedAlias(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         print(f"note: {option_string} is deprecated here; it means {self.new}, which to use from now on",
               file=sys.stderr)
-        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
 
 
 def add_deprecated_alias(parser: argparse.ArgumentParser, old: str, action: argparse.Action) -> None:
