@@ -222,7 +222,10 @@ class Trainer:
         if tf32:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.start_iteration = 1
+        #: seconds spent in training steps over the whole run (resumes included; saved in checkpoints)
+        self.train_seconds = 0.0
         if state is not None:
+            self.train_seconds = float(state.get("train_seconds", 0.0) or 0.0)
             drift = ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
                                    allow_config_change=allow_config_change, reset_optimizer=reset_optimizer)
             for group in self.optimizer.param_groups:   # the config decides, also on resume
@@ -327,7 +330,7 @@ class Trainer:
         run's older ones beyond ``keep_checkpoints`` (rank 0 only)."""
         if not self.dist.is_main:
             return None
-        extra = {"run_id": self.run_folder.run_id}
+        extra = {"run_id": self.run_folder.run_id, "train_seconds": self.train_seconds}
         if self.overrides:
             extra["overrides"] = self.overrides
         self.last_checkpoint = ckpt.save_checkpoint(
@@ -492,6 +495,7 @@ class Trainer:
                         raise
                     dt = time.perf_counter() - t0
                     t_total += dt
+                    self.train_seconds += dt
                     t_data += logs["data_time"]
                     interval_data += logs["data_time"]
                     done += 1

@@ -12,7 +12,8 @@ A checkpoint ``<job_name>_<iteration>.pt`` is a dict with the reference's three 
 
 and, in ours only, ``rng_state`` (python, numpy, torch and CUDA generators), ``config``
 (the config dict it was trained with), ``seed`` (the run's base seed, which drives the
-per-iteration choice of observations), ``run_id`` (the run folder's run) and ``format``.
+per-iteration choice of observations), ``run_id`` (the run folder's run), ``train_seconds`` (time in
+training steps over the whole run) and ``format``.
 The sharpness and sigma schedules are functions of the iteration, so the iteration is all
 they need.
 
@@ -72,6 +73,10 @@ def validate_checkpoint(state: Any, source: str) -> Dict[str, Any]:
         raise CheckpointError(f"{source}: 'config' must be a config dict, got {type(state['config']).__name__}")
     if "seed" in state and not _is_int(state["seed"]):
         raise CheckpointError(f"{source}: 'seed' must be an integer, got {state['seed']!r}")
+    seconds = state.get("train_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds < float("inf")):
+        raise CheckpointError(f"{source}: 'train_seconds' must be a number >= 0, got {seconds!r}")
     return dict(state)
 
 
