@@ -16,15 +16,14 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import math
 import sys
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
-EXIT_OK = 0
+from .io.outputs import is_disk_full
+
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 #: Seeds are integers that fit a signed 64-bit integer (torch and NumPy take them).
 SEED_MAX = 2 ** 63 - 1
@@ -157,7 +156,7 @@ def describe_os_error(e: OSError) -> str:
     """An OSError as one line naming the file, with what to do about a full disk."""
     where = f"{e.filename}: " if getattr(e, "filename", None) else ""
     text = f"{where}{e.strerror}" if e.strerror else str(e)
-    if e.errno in (errno.ENOSPC, errno.EDQUOT) and "disk is full" not in text:
+    if is_disk_full(e) and "disk is full" not in text:
         text += " (the disk is full: free space, then run the same command again; finished files are kept)"
     return text
 
@@ -176,7 +175,3 @@ def report(prog: str, error: BaseException) -> int:
     print(f"{prog}: error: {error}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
-
-def usage_error(p: argparse.ArgumentParser, message: Any) -> None:
-    """``p.error``: the usage line and ``message``, exit status 2."""
-    p.error(str(message))

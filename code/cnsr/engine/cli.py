@@ -217,8 +217,8 @@ def dry_run(cfg, args, state) -> int:
         from . import checkpoint as ckpt
         ckpt.check_config(state, cfg, args.checkpoint, args.allow_config_change)
         ckpt.check_compatible(model, ckpt.model_state_from(state, args.checkpoint), args.checkpoint)
-        if not state.get("optimizer_state") and not args.reset_optimizer:
-            ckpt.load_into(model, state, args.checkpoint, torch.optim.Adam(model.parameters()))   # the error
+        if not args.reset_optimizer:
+            ckpt.require_optimizer_state(state, args.checkpoint)
         print(f"checkpoint: {args.checkpoint} fits (trained {ckpt.completed_iterations(state)} iterations; "
               f"resumes at iteration {ckpt.next_iteration(state)})")
     batches: dict = {}

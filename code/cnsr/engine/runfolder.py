@@ -288,12 +288,11 @@ class RunFolder:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    @property
-    def locked(self) -> bool:
-        return self._lock_fd is not None
-
     def __del__(self):
-        self.release()
+        try:
+            self.release()
+        except Exception:   # interpreter shutdown: the process's end lets go of the lock anyway
+            pass
 
     # ------------------------------------------------------------------ checkpoints
     def owned_checkpoints(self) -> List[Tuple[int, Path]]:

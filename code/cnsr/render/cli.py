@@ -87,8 +87,8 @@ def available_memory() -> int:
 
 
 def check_memory(needed: int, what: str) -> None:
-    """Refuse a render that would not fit into the memory available now (an ``OutputError``-like
-    ``MemoryError`` would come hours later, or the OOM killer), naming the size."""
+    """Refuse a render that would not fit into the memory available now (a ``MemoryError`` or the
+    OOM killer would come later, after the scene was loaded and rendering began), naming the size."""
     free = available_memory()
     if needed > free:
         raise ValueError(f"{what} needs about {needed / 2 ** 30:.1f} GiB of memory, {free / 2 ** 30:.1f} GiB are "

@@ -17,7 +17,7 @@ from ..devices import unwrap
 from ..seeding import capture_rng_state, restore_rng_state
 from .files import (FORMAT, CheckpointWriteError, atomic_torch_save, completed_iterations,
                     estimate_checkpoint_bytes, make_checkpoint, next_iteration, read_checkpoint, save_checkpoint, stored_config, validate_checkpoint)
-from .loading import check_config, config_for_checkpoint, load_into
+from .loading import check_config, config_for_checkpoint, load_into, require_optimizer_state
 from .naming import (STALE_TEMP_AGE_S, checkpoint_iteration, checkpoint_path, latest_checkpoint, list_checkpoints,
                      remove_stale_temp_files)
 
@@ -28,6 +28,7 @@ __all__ = [
     "estimate_checkpoint_bytes", "describe_mismatch", "latest_checkpoint",
     "list_checkpoints", "load_into", "make_checkpoint", "model_defining_config", "model_state_from",
     "next_iteration", "optimizer_state_in_model_order", "read_checkpoint", "remove_stale_temp_files",
+    "require_optimizer_state",
     "restore_rng_state", "save_checkpoint", "stored_config", "strip_parallel_prefixes", "unwrap",
     "validate_checkpoint",
 ]

@@ -24,7 +24,6 @@ the file and the key named instead of training on from iteration -5.
 """
 from __future__ import annotations
 
-import errno
 import os
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
@@ -32,6 +31,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import torch
 
 from ...io.atomic import atomic_path
+from ...io.outputs import is_disk_full
 from ...models.state_dicts import CheckpointError
 from ..devices import unwrap
 from ..seeding import capture_rng_state, rng_state_problem
@@ -125,7 +125,7 @@ def atomic_torch_save(obj: Any, path: PathLike) -> Path:
         with atomic_path(path, fsync=True) as tmp, open(tmp, "wb") as f:
             torch.save(obj, f)
     except OSError as e:
-        full = e.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(e)
+        full = is_disk_full(e) or "No space left" in str(e)
         hint = ("the disk is full: free space there (or give another folder) and resume from the last "
                 "checkpoint written" if full else "check that the folder exists and can be written")
         raise CheckpointWriteError(f"{path}: cannot write the checkpoint ({e.strerror or e}); {hint}") from None

@@ -46,6 +46,16 @@ def check_config(checkpoint: Mapping[str, Any], config: Any, source: str, allow_
     return drift
 
 
+def require_optimizer_state(checkpoint: Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """The optimizer state a resume needs, or :class:`CheckpointError` saying how to go on without."""
+    opt_state = checkpoint.get("optimizer_state")
+    if not opt_state or not opt_state.get("param_groups"):
+        raise CheckpointError(f"{source}: holds no optimizer state, so training cannot resume exactly (Adam's "
+                              f"moments would start from zero); to go on with a fresh optimizer anyway, pass "
+                              f"--reset_optimizer (Trainer(reset_optimizer=True))")
+    return opt_state
+
+
 def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str,
               optimizer: Optional[torch.optim.Optimizer] = None, config: Any = None,
               allow_config_change: bool = False, reset_optimizer: bool = False) -> Drift:
@@ -63,11 +73,7 @@ def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str
     target.load_state_dict(state)
     if optimizer is None or reset_optimizer:
         return drift
-    opt_state = checkpoint.get("optimizer_state")
-    if not opt_state or not opt_state.get("param_groups"):
-        raise CheckpointError(f"{source}: holds no optimizer state, so training cannot resume exactly (Adam's "
-                              f"moments would start from zero); to go on with a fresh optimizer anyway, pass "
-                              f"--reset_optimizer (Trainer(reset_optimizer=True))")
+    opt_state = require_optimizer_state(checkpoint, source)
     try:
         optimizer.load_state_dict(optimizer_state_in_model_order(opt_state, list(state), target, source))
     except (ValueError, KeyError, TypeError) as e:
