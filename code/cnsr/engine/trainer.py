@@ -30,8 +30,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from ..config import REPO_DIR, Config
-from ..io.outputs import OutputError, prepare_folder
 from ..data import LoaderFactory, batch_to_device, build_loader
+from ..io.outputs import OutputError, prepare_folder
 from ..metrics import flat_metrics, score_outputs
 from ..models import build_model
 from ..schedules import config_learning_rate
