@@ -2,7 +2,7 @@
 """Render one scene JSON file into a multi-channel EXR (and optional PNG previews).
 
     python code/render-scene.py --scene_file examples/room.json \
-        --size 256 --spp 64 --out out/room_0.exr --png
+        --image_size 256 --spp 64 --out out/room_0.exr --png
 
 Channels are named ``<pass>.R/.G/.B`` (3-channel passes) and ``<pass>.Y`` (1-channel passes);
 the beauty is also the file's default ``R,G,B`` layer, which EXR viewers open. ``--out x.png``

@@ -7,21 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from tiny import tiny_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "composite.py"
 SIZE = 16
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "comptiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "num_workers": 0,
-           "latent_separation": True, "empty_partition": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 12, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 8}}]}}
-    cfg.update(overrides)
-    return cfg
+    settings = dict(job_name="comptiny", seed=2, latent_separation=True, empty_partition=True)
+    settings.update(overrides)
+    return tiny_config(SIZE, **settings)
 
 
 def model_with_deltas(deltas, **overrides):
@@ -98,7 +94,7 @@ def test_no_partitioning_is_a_clear_error(tiny, tmp_path):
     folder, ckpt = tiny
     res = run("--config", folder / "flat.json", "--checkpoint", ckpt, "--lighting", "room:1", "--geometry",
               "room:2", "--material", "room:3", "--out", tmp_path / "x.png", "--device", "cpu")
-    assert res.returncode == 1 and "latent_separation" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "latent_separation" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_help_and_missing_checkpoint(tiny, tmp_path):
@@ -107,7 +103,7 @@ def test_help_and_missing_checkpoint(tiny, tmp_path):
     folder, _ = tiny
     r = run("--config", folder / "cfg.json", "--checkpoint", tmp_path / "nope.pt", "--lighting", "room:1",
             "--geometry", "room:2", "--material", "room:3", "--out", tmp_path / "x.png", "--device", "cpu")
-    assert r.returncode == 1 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_composite_script_writes_a_strip(tiny, tmp_path):
@@ -132,7 +128,7 @@ def test_bad_scene_is_a_clear_error(tiny, tmp_path):
     folder, ckpt = tiny
     args = ["--config", str(folder / "cfg.json"), "--checkpoint", str(ckpt), "--lighting", "nosuch:1",
             "--geometry", "room:2", "--material", "room:3", "--device", "cpu", "--out", str(tmp_path / "x.png")]
-    assert main(args) == 1
+    assert main(args) == 2
 
 
 def test_passes_showing_each_factor():
@@ -172,7 +168,7 @@ def test_composite_warns_where_the_query_shows_the_factor(tiny, tmp_path, capsys
     model = build_model(cfg)
     albedo_ckpt = save_checkpoint(tmp_path, "comptiny", model, torch.optim.Adam(model.parameters()), 3)
     common = ["--lighting", "room:1", "--geometry", "room:2", "--material", "room:3", "--views", "1",
-              "--size", "8", "--spp", "1", "--device", "cpu", "--out", str(tmp_path / "s.png")]
+              "--image_size", "8", "--spp", "1", "--device", "cpu", "--out", str(tmp_path / "s.png")]
     assert main(["--config", str(tmp_path / "albedo.json"), "--checkpoint", str(albedo_ckpt)] + common) == 0
     err = capsys.readouterr().err
     assert "warning: --material room:3" in err and "albedo" in err and "query scene (room:2)" in err

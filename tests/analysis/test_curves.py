@@ -8,21 +8,16 @@ import pytest
 import torch
 
 from cnsr.analysis import curves as C
+from tiny import tiny_config
 
 SIZE = 8
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "curvetiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0, "iterations": 30,
-           "latent_separation": True, "adaptive_separation": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 9, "render_size": SIZE, "sharpening": 20,
-                                          "final_sharpening": 10}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
-    cfg.update(overrides)
-    return cfg
+    return tiny_config(SIZE, representation={"representation_dim": 9, "sharpening": 20, "final_sharpening": 10},
+                       generator={"settings": {"layers": 1, "hidden_units": 4}},
+                       **{"job_name": "curvetiny", "seed": 2, "views_per_scene": 2, "iterations": 30,
+                          "latent_separation": True, "adaptive_separation": True, **overrides})
 
 
 SETTINGS = C.CurveSettings(reference_spp=2, reference_batches=1, compositing_scenes=3, metrics=("rmse", "mape"))
@@ -139,7 +134,7 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
 
     run = tmp_path / "run"
     write_run(run, (10,))
-    args = ["--checkpoints", str(run), "--reference_spp", "2", "--batches", "1", "--scenes", "2", "--metrics",
+    args = ["--checkpoints", str(run), "--reference_spp", "2", "--num_batches", "1", "--scenes", "2", "--metrics",
             "rmse,mape,ssim", "--device", "cpu", "--no_progress"]
     assert evaluate_main(args) == 0
     out = capsys.readouterr().out
@@ -147,11 +142,11 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
     assert evaluate_main(["--compare", str(run), str(run / "curves" / "curves.json"), "--labels", "a,b",
                           "--out_folder", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 10000
-    # no checkpoints: exit 1 naming the folder; wrong label count: exit 2
+    # no checkpoints: bad input (exit 2) naming the folder; wrong label count: exit 2
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "config.json").write_text(json.dumps(tiny_cfg()))
-    assert evaluate_main(["--checkpoints", str(tmp_path / "empty"), "--no_progress"]) == 1
+    assert evaluate_main(["--checkpoints", str(tmp_path / "empty"), "--no_progress"]) == 2
     assert "no checkpoints" in capsys.readouterr().err
     assert evaluate_main(["--compare", str(run), "--labels", "a,b", "--out_folder", str(tmp_path / "x")]) == 2
-    assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 1
+    assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 2
     assert "no curves.json" in capsys.readouterr().err

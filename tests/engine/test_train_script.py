@@ -11,6 +11,7 @@ import torch
 
 from cnsr.data import write_batch_npz
 from cnsr.engine import checkpoint as ckpt
+from tiny import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "code", "train-gqn.py")
@@ -32,17 +33,11 @@ def write_dataset(folder, files, seed, scenes=4, views=4):
 
 
 def tiny_config_dict(data):
-    return {
-        "job_name": "tiny", "seed": 1, "train_data_dir": os.path.join(data, "train"),
-        "test_data_dir": os.path.join(data, "test"), "cached_dataset": True, "dataset": "room",
-        "checkpoint_interval": 20, "test_interval": 10, "iterations": 40, "batch_size": 4,
-        "test_batch_size": 2, "views_per_scene": 4, "random_num_views": True, "num_workers": 0,
-        "learning_rate": 0.003, "latent_separation": False,
-        "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                       "representation_dim": 12, "render_size": SIZE}],
-                  "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                  "render_size": SIZE,
-                                  "settings": {"layers": 2, "hidden_units": 24, "loss": ["logl1", "logssim"]}}]}}
+    """The shared tiny config trained from a folder of reference .npz batches, with TensorBoard logs."""
+    return tiny_config(SIZE, generator={"settings": {"layers": 2, "hidden_units": 24, "loss": ["logl1", "logssim"]}},
+                       seed=1, train_data_dir=os.path.join(data, "train"), test_data_dir=os.path.join(data, "test"),
+                       cached_dataset=True, checkpoint_interval=20, test_interval=10, iterations=40, batch_size=4,
+                       views_per_scene=4, random_num_views=True, learning_rate=0.003, logging=True)
 
 
 @pytest.fixture(scope="module")
@@ -91,15 +86,21 @@ def test_loss_falls_and_resume_continues(tiny):
     state = ckpt.read_checkpoint(out / "tiny_40.pt")
     assert state["iteration"] == 41 and state["config"]["batch_size"] == 4
 
-    # resume from 20 (writes next to the checkpoint) and train on to 30
+    # resume from 20, an earlier checkpoint of that run, and train on to 30: a new run folder beside
+    # it (the run's later checkpoint 40 stays as it was)
     r = run("train-gqn.py", "--config", str(cfg), "--checkpoint", str(out / "tiny_20.pt"), "--iterations", "30",
             "--no_logging", "--no_progress", cwd=os.path.join(ROOT, "code"))
     assert r.returncode == 0, r.stderr
     assert "iterations 21..30" in r.stdout
-    assert ckpt.read_checkpoint(out / "tiny_30.pt")["iteration"] == 31
-    r = run(SCRIPT, "--config", str(cfg), "--checkpoint", str(out / "tiny_30.pt"), "--iterations", "30",
+    branch = folder / "tiny" / "version_0"
+    assert str(branch) in r.stdout
+    assert ckpt.read_checkpoint(branch / "tiny_30.pt")["iteration"] == 31
+    assert [i for i, _ in ckpt.list_checkpoints(out, "tiny")] == [20, 40]
+    # its newest checkpoint continues in its own folder
+    r = run(SCRIPT, "--config", str(cfg), "--checkpoint", str(branch / "tiny_30.pt"), "--iterations", "30",
             "--no_logging", "--no_progress")
     assert r.returncode == 0 and "nothing to train" in r.stdout
+    assert str(branch) in r.stdout and not (folder / "tiny" / "version_1").exists()
 
 
 def test_dry_run_checks_the_data(tiny, tmp_path):
@@ -137,20 +138,17 @@ def test_ddp_two_cpu_processes_through_torchrun(tiny, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 processes (DDP, gloo)" in r.stdout
     # rank 0 alone writes; the result loads into a single-process model
-    assert [p.name for p in out.iterdir()] == ["tiny_4.pt"]
+    assert [p.name for p in out.iterdir() if p.suffix == ".pt"] == ["tiny_4.pt"]
     assert ckpt.read_checkpoint(out / "tiny_4.pt")["iteration"] == 5
 
 
 def test_on_the_fly_rendering_trains_through_the_script(tmp_path):
     """``cached_dataset: false``: PrimitiveRoom batches rendered while training (16 px, 1 spp)."""
     pytest.importorskip("cnsr._renderer")
-    cfg = {"job_name": "otf", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "iterations": 4, "test_interval": 2,
-           "checkpoint_interval": 100, "num_workers": 1, "latent_separation": True, "learning_rate": 0.003,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal", "id"],
-                                          "representation_dim": 12, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal", "id"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 16}}]}}
+    cfg = tiny_config(SIZE, representation={"observation_passes": ["beauty", "normal", "id"]},
+                      generator={"query_passes": ["normal", "id"], "settings": {"layers": 1, "hidden_units": 16}},
+                      job_name="otf", seed=2, iterations=4, test_interval=2, checkpoint_interval=100, num_workers=1,
+                      latent_separation=True, learning_rate=0.003, logging=True)
     path = tmp_path / "otf.json"
     path.write_text(json.dumps(cfg))
     logs = tmp_path / "runs"
@@ -184,14 +182,8 @@ def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
     rendered data stream all pick up where they stopped."""
     pytest.importorskip("cnsr._renderer")
 
-    cfg = {"job_name": "exact", "seed": 4, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 1, "views_per_scene": 3, "iterations": 4, "checkpoint_interval": 2,
-           "num_workers": 0, "latent_separation": True, "random_num_views": True, "logging": False,
-           "learning_rate": 0.003,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 12, "render_size": 16}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": 16, "settings": {"layers": 1, "hidden_units": 8}}]}}
+    cfg = tiny_config(job_name="exact", seed=4, test_batch_size=1, iterations=4, checkpoint_interval=2,
+                      latent_separation=True, random_num_views=True, learning_rate=0.003)
 
     # the global torch generator is scrambled before the resume: the checkpoint restores it
     straight, resumed = straight_and_resumed(cfg, tmp_path, 2, before_resume=lambda: torch.manual_seed(999))

@@ -20,7 +20,7 @@ def test_render_scene_writes_named_channels(repo_root, tmp_path):
     scene = tmp_path / "scene.json"
     scene.write_text(json.dumps(box_room()))
     out = tmp_path / "out" / "img.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--threads", 2, "--out", out, "--png")
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--threads", 2, "--out", out, "--png")
     assert p.returncode == 0, p.stderr
     assert "rendered" in p.stdout and " s " in p.stdout
     import OpenEXR
@@ -36,7 +36,7 @@ def test_render_scene_writes_named_channels(repo_root, tmp_path):
     assert (tmp_path / "out" / "img.beauty.png").is_file() and (tmp_path / "out" / "img.depth.png").is_file()
 
     half = tmp_path / "half.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "beauty,depth", "--half",
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--passes", "beauty,depth", "--half",
             "--no-nee", "--seed", 3, "--out", half)
     assert p.returncode == 0, p.stderr
     d = read_exr(half)
@@ -48,12 +48,12 @@ def test_render_scene_reports_bad_input(repo_root, tmp_path):
     scene["geometry"][0]["type"] = "torus"
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(scene))
-    p = run(repo_root, "--scene_file", f, "--size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", f, "--image_size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "torus" in p.stderr
-    p = run(repo_root, "--scene_file", tmp_path / "none.json", "--size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", tmp_path / "none.json", "--image_size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "none.json" in p.stderr
     f.write_text(json.dumps(box_room()))
-    p = run(repo_root, "--scene_file", f, "--size", 8, "--spp", 1, "--passes", "beauty,shine", "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", f, "--image_size", 8, "--spp", 1, "--passes", "beauty,shine", "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "shine" in p.stderr
 
 
@@ -79,7 +79,7 @@ def test_reference_scene_with_textured_walls_and_a_grid_light(repo_root, referen
     f = tmp_path / "scene.json"
     f.write_text(json.dumps(scene))
     out = tmp_path / "room.exr"
-    p = run(repo_root, "--scene_file", f, "--size", 16, "--spp", 4, "--out", out)
+    p = run(repo_root, "--scene_file", f, "--image_size", 16, "--spp", 4, "--out", out)
     assert p.returncode == 0, p.stderr
     data = read_exr(out)
     assert len(data) == 16
@@ -95,7 +95,7 @@ def test_exr_default_layer_is_the_beauty(repo_root, tmp_path):
     scene = tmp_path / "scene.json"
     scene.write_text(json.dumps(box_room()))
     out = tmp_path / "img.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--passes", "normal,beauty,depth", "--out", out)
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--passes", "normal,beauty,depth", "--out", out)
     assert p.returncode == 0, p.stderr
     beauty = read_exr(out)["beauty"]
     assert beauty.max() > 0
@@ -114,21 +114,21 @@ def test_out_extension_is_respected_or_refused(repo_root, tmp_path):
     scene = tmp_path / "scene.json"
     scene.write_text(json.dumps(box_room()))
     png = tmp_path / "e.png"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--seed", 1, "--out", png)
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--seed", 1, "--out", png)
     assert p.returncode == 0, p.stderr
     assert png.read_bytes().startswith(b"\x89PNG")               # a PNG, not EXR data under a .png name
     exr = tmp_path / "e.exr"
-    assert run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--seed", 1, "--passes", "beauty",
+    assert run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--seed", 1, "--passes", "beauty",
                "--out", exr).returncode == 0
     assert np.array_equal(read_png(png), to_uint8(display("beauty", read_exr(exr)["beauty"])))
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "depth", "--out", tmp_path / "d.png")
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--passes", "depth", "--out", tmp_path / "d.png")
     assert p.returncode == 0 and read_png(tmp_path / "d.png").shape == (8, 8, 3)
     # refused before rendering, with the reason
     for bad, words in ((tmp_path / "e.jpg", ".exr"), (tmp_path / "noext", ".png")):
-        p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--out", bad)
+        p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--out", bad)
         assert p.returncode == 2 and words in p.stderr and "Traceback" not in p.stderr
         assert not bad.exists()
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "beauty,normal",
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--passes", "beauty,normal",
             "--out", tmp_path / "two.png")
     assert p.returncode == 2 and "one pass" in p.stderr and "Traceback" not in p.stderr
 
@@ -146,7 +146,7 @@ def test_sheet_has_one_labelled_tile_per_pass(repo_root, tmp_path):
     scene = tmp_path / "scene.json"
     scene.write_text(json.dumps(box_room()))
     out = tmp_path / "room.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--out", out, "--sheet")
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--out", out, "--sheet")
     assert p.returncode == 0, p.stderr
     sheet = read_png(tmp_path / "room.sheet.png")
     data = read_exr(out)

@@ -1,6 +1,6 @@
 """Neural rendering of a scene file: infer the shading of a view instead of path tracing it.
 
-``python code/render-neural.py --config C --checkpoint P --scene_file S --size 256 --out out/x.exr``
+``python code/render-neural.py --checkpoint P --scene_file S --image_size 256 --out out/x.exr``
 (console entry point ``cnsr-render-neural``; library: :func:`neural_render`), the paper's
 section 6 use case:
 
@@ -8,20 +8,20 @@ section 6 use case:
    own camera jittered (:func:`cnsr.data.views.jitter_camera`, drawn from ``--seed``), rendered
    as in training (the config's passes, size and spp), encoded into the scene representation;
 2. the query: the scene's own camera; its G-buffer (every generator's query passes) is
-   rendered at ``--size`` (the config's spp), and the generators decode the representation for
+   rendered at ``--image_size`` (the config's spp), and the generators decode the representation for
    it. A pixel generator (``PixelCNN`` with pooled representations) is per pixel, so the
    image is decoded in tiles of ``--tile`` pixels (default 128) and any size fits in memory;
    other generators decode the whole image at once (they resize their inputs);
 3. the reference: the same view path-traced at ``--reference_spp`` (default 256).
 
 Written: ``out`` (the prediction, every predicted pass of the last generator) and
-``<out stem>_reference.exr`` (the path-traced passes), float32 EXRs with the beauty also as the
-default ``R,G,B`` layer; ``<stem>.png``, one labelled figure: prediction | reference | LDR-FLIP
-error map (fixed scale 0 to 1, with its colour bar), each image labelled with how it was made
-and its time, the metrics in the title (:func:`neural_figure`); and ``<stem>.json``: the times
-(seconds: observations,
-G-buffer, encode, decode, neural total, path tracing) and the metrics (:mod:`cnsr.metrics`) of
-the prediction against the reference.
+``<out stem>_reference.exr`` (the path-traced passes), float32 EXRs with the output pass
+(:func:`cnsr.config.output_pass`, the beauty) also as the default ``R,G,B`` layer; ``<stem>.png``,
+one labelled figure: prediction | reference | LDR-FLIP error map (fixed scale 0 to 1, with its
+colour bar), each image labelled with how it was made and its time, the metrics in the title
+(:func:`neural_figure`); and ``<stem>.json``: the times (seconds: observations, G-buffer, encode,
+decode, neural total, path tracing) and the metrics (:mod:`cnsr.metrics`) of the prediction
+against the reference.
 """
 from __future__ import annotations
 
@@ -29,17 +29,19 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
-from ..data.views import View, offset_seeds, render_views
+from ..data.views import offset_seeds, render_views
 from ..io.atomic import atomic_path
 from ..io.exr import write_exr
+from ..io.outputs import OutputError, refuse_overwriting_inputs
 from ..io.png import write_png
 from ..io.preview import colorbar, colormap, display, grid, stack
 from ..metrics import DEFAULT_METRICS, FLIP_BAR_LABEL, FLIP_MAP_LABEL, METRICS, flip_map, image_metrics
@@ -50,10 +52,6 @@ DEFAULT_REFERENCE_SPP = 256
 DEFAULT_TILE = 128
 #: smallest side of an image in the figure (pixels): smaller renders are upscaled (nearest)
 FIGURE_MIN_TILE = 192
-
-
-def _per_pixel(cfg, reps) -> bool:
-    return all(g.type == "PixelCNN" for g in cfg.model.generators) and all(r.shape[-1] == 1 for r in reps)
 
 
 def _sync(device) -> None:
@@ -87,7 +85,8 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
     """Predict and path-trace the scene file's own view at ``size`` pixels (module docstring).
 
     Returns ``{"prediction": {pass: [C, H, W]}, "reference": {pass: [C, H, W]}, "times": {...},
-    "metrics": {pass: {metric: value}}, "tiled": bool}`` (tensors on the CPU)."""
+    "metrics": {pass: {metric: value}}, "tiled": bool, "output_pass": the pass the previews
+    show}`` (tensors on the CPU)."""
     cfg = cfg if cfg is not None else model.cfg
     if renderer is None:
         from ..render import Renderer
@@ -124,7 +123,7 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
             _sync(device)
             times["encode_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            tiled = _per_pixel(cfg, reps) and size > tile
+            tiled = model.generator.per_pixel(reps) and size > tile
             if tiled:
                 pred = decode_tiled(model, query, reps, size, tile)
             else:
@@ -142,18 +141,18 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
     scores = {p: image_metrics(prediction[p][None], reference[p][None], metrics)
               for p in out_passes if p in prediction}
     return {"prediction": prediction, "reference": reference, "times": times, "metrics": scores,
-            "tiled": tiled, "size": size, "reference_spp": reference_spp, "views": views,
+            "output_pass": output_pass(cfg), "tiled": tiled, "size": size, "reference_spp": reference_spp, "views": views,
             "observation_spp": cfg.samples_per_pixel, "observation_size": cfg.max_render_size()}
 
 
 def neural_figure(result: Dict[str, Any], pass_name: Optional[str] = None, title: Optional[str] = None,
                   min_tile: int = FIGURE_MIN_TILE) -> np.ndarray:
     """:func:`neural_render`'s result as one labelled figure, float32 ``(H, W, 3)`` in [0, 1]:
-    prediction | reference | LDR-FLIP error map of ``pass_name`` (default beauty, else the first
-    predicted pass), each labelled with how it was made and how long it took, the metrics under
-    ``title``, and the error map's colour bar (fixed scale 0 to 1)."""
+    prediction | reference | LDR-FLIP error map of ``pass_name`` (default the result's output
+    pass, :func:`cnsr.config.output_pass`), each labelled with how it was made and how long it
+    took, the metrics under ``title``, and the error map's colour bar (fixed scale 0 to 1)."""
     pred, ref = result["prediction"], result["reference"]
-    name = pass_name or ("beauty" if "beauty" in pred else next(iter(pred)))
+    name = pass_name or result["output_pass"]
     t = result["times"]
     error = flip_map(pred[name], ref[name])
     labels = [f"prediction (neural, {t['neural_s']:.2f} s)",
@@ -170,19 +169,46 @@ def neural_figure(result: Dict[str, Any], pass_name: Optional[str] = None, title
     return stack([img, bar], gap=2)
 
 
-def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
-    """Write :func:`neural_render`'s result beside ``out`` (module docstring); returns the paths."""
+def output_paths(out: PathLike) -> Dict[str, Path]:
+    """The files :func:`write_neural_render` writes for ``--out`` (an ``.exr``): the prediction,
+    ``<stem>_reference.exr``, the figure ``<stem>.png`` and ``<stem>.json``."""
     out = Path(out)
     if out.suffix.lower() != ".exr":
         raise ValueError(f"{out}: the output must be an .exr file")
-    out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.with_suffix("")
-    paths = {"prediction": out, "reference": Path(f"{stem}_reference.exr"), "figure": Path(f"{stem}.png"),
-             "json": Path(f"{stem}.json")}
+    return {"prediction": out, "reference": Path(f"{stem}_reference.exr"), "figure": Path(f"{stem}.png"),
+            "json": Path(f"{stem}.json")}
+
+
+#: Keys every ``<stem>.json`` of :func:`write_neural_render` holds: how an earlier result is told
+#: from a JSON file of another kind (a scene, a config) that must not be overwritten.
+RESULT_KEYS = ("times", "metrics", "files")
+
+
+def check_outputs(paths: Mapping[str, PathLike], inputs: Mapping[str, Optional[PathLike]]) -> None:
+    """Refuse (:class:`~cnsr.io.outputs.OutputError`, naming both paths) outputs that would
+    overwrite an input (the scene file, the config, the checkpoint), or a JSON file beside
+    ``--out`` that an earlier render-neural.py did not write."""
+    refuse_overwriting_inputs({f"output {name}": p for name, p in paths.items()}, inputs)
+    side = Path(paths["json"])
+    if side.exists():
+        try:
+            doc = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            doc = None
+        if not (isinstance(doc, dict) and all(k in doc for k in RESULT_KEYS)):
+            raise OutputError(f"output {side} exists and is not a render-neural.py result: it would be overwritten; "
+                              f"choose another --out name")
+
+
+def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
+    """Write :func:`neural_render`'s result beside ``out`` (module docstring); returns the paths."""
+    paths = output_paths(out)
+    paths["prediction"].parent.mkdir(parents=True, exist_ok=True)
     hwc = {k: {p: np.moveaxis(t.numpy(), 0, -1) for p, t in result[k].items()} for k in ("prediction", "reference")}
+    main = result["output_pass"]
     for key in ("prediction", "reference"):
-        main = "beauty" if "beauty" in hwc[key] else next(iter(hwc[key]))
-        write_exr(paths[key], hwc[key], half=False, default_layer=main)
+        write_exr(paths[key], hwc[key], half=False, default_layer=main if main in hwc[key] else None)
     info = info or {}
     title = ", ".join(part for part in (Path(info["scene_file"]).name if info.get("scene_file") else "",
                                         f"model {Path(info['checkpoint']).name}" if info.get("checkpoint") else "")
@@ -190,7 +216,7 @@ def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Di
     write_png(paths["figure"], neural_figure(result, title=title or None))
     doc = dict(info)
     doc.update({k: result[k] for k in ("size", "views", "observation_size", "observation_spp", "reference_spp",
-                                       "tiled", "times", "metrics")})
+                                       "output_pass", "tiled", "times", "metrics")})
     doc["files"] = {k: p.name for k, p in paths.items()}
     with atomic_path(paths["json"]) as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n")

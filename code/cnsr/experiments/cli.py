@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..arguments import ArgumentParser, integer, non_negative
 from ..config import REPO_DIR
 from .suite import DEFAULT_SUITE, SCALES, Suite, SuiteError
 
 EXAMPLES = """examples:
   python code/run-experiments.py --list
-  python code/run-experiments.py                                  # the whole small suite (about an hour on 2 cores)
+  python code/run-experiments.py --scale tiny --out_folder /tmp/t  # smoke test: the whole suite in about a minute
+  python code/run-experiments.py --only room_adaptive             # the CPU recipe: data ~10 min + training ~30 min
+  python code/run-experiments.py                                  # the whole small suite (hours on 2 cores: see README)
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
   python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
   python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
@@ -24,7 +27,7 @@ def default_out_folder(scale: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="run-experiments.py", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reproduce the paper's partitioning experiments: generate each scene family's dataset, "
                     "train every experiment of the suite (monolithic / static / adaptive partitioning, "
@@ -34,24 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "half-done runs continue from their last checkpoint.")
     p.add_argument("--only", default="", metavar="NAME[,NAME]",
                    help="run only these experiments (comma-separated; see --list)")
-    p.add_argument("--iterations", type=int, default=None, metavar="N",
+    p.add_argument("--iterations", type=integer(1), default=None, metavar="N",
                    help="train every run up to iteration N instead of its config's")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
     p.add_argument("--scale", default="small", choices=SCALES,
-                   help="small: 32 px, small networks, minutes per run on a CPU (default); paper: the "
+                   help="tiny: every run at 16 px for 4 iterations, a smoke test of about a minute; small: the "
+                        "CPU recipe, 32 px, about 30 minutes per run on 2 cores (default); paper: the "
                         "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
-    p.add_argument("--threads", type=int, default=0, metavar="T",
+    p.add_argument("--threads", type=non_negative, default=0, metavar="T",
                    help="torch threads (default 0: torch's choice; 1 avoids the slowdown of several "
                         "threads on a machine that other jobs keep busy)")
-    p.add_argument("--reference_batches", type=int, default=None, metavar="B",
+    p.add_argument("--reference_batches", type=integer(1), default=None, metavar="B",
                    help="test batches scored against clean references (Fig. 9's metrics; default all at small "
                         "scale, 16 at paper scale)")
-    p.add_argument("--reference_spp", type=int, default=None, metavar="K",
+    p.add_argument("--reference_spp", type=integer(1), default=None, metavar="K",
                    help="samples per pixel of the clean references and of the compositing benchmark's (default 256)")
-    p.add_argument("--compositing_scenes", type=int, default=None, metavar="N",
+    p.add_argument("--compositing_scenes", type=integer(2), default=None, metavar="N",
                    help="base scenes of the compositing benchmark (default 32 at small scale, 64 at paper scale); "
                         "changing a measurement setting measures the finished runs again")
     p.add_argument("--remeasure", default="", metavar="GROUP[,GROUP]",
@@ -92,25 +96,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..config import ConfigError
     from ..data.exrbatch import DatasetError
     from ..engine.checkpoint import CheckpointError
-    from .columns import MEASURE_SETTINGS, MeasureSettings
     from .runner import Runner
 
-    for flag, least in (("iterations", 1), ("reference_batches", 1), ("reference_spp", 1), ("compositing_scenes", 2)):
-        value = getattr(args, flag)
-        if value is not None and value < least:
-            print(f"run-experiments.py: error: --{flag} must be at least {least}", file=sys.stderr)
-            return 2
+    from ..engine.devices import DeviceError, check_device
+
+    try:
+        check_device(args.device or None)
+    except DeviceError as e:
+        print(f"run-experiments.py: error: {e}", file=sys.stderr)
+        return 2
     try:
         suite = Suite(args.suite, args.scale)
         only = [n.strip() for n in args.only.split(",") if n.strip()]
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
-        base = MEASURE_SETTINGS.get(args.scale, MeasureSettings())
-        measure = dataclasses.replace(base, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
-                                                                          "compositing_scenes")
-                                               if getattr(args, k) is not None})
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress, measure=measure)
+                        progress=not args.no_progress)
+        runner.measure_settings = dataclasses.replace(
+            runner.measure_settings, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
+                                                                      "compositing_scenes")
+                                        if getattr(args, k) is not None})
         if args.list:
             print(list_experiments(runner, experiments))
             return 0

@@ -12,7 +12,6 @@ Batch layout (see docs/ARCHITECTURE.md)::
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
@@ -21,9 +20,9 @@ import torch.nn.functional as F
 
 from ..config import Config, load_config
 from ..passes import channels, total_channels
-from . import registry
+from ..registry import ENCODERS, GENERATORS, EncoderIO, GeneratorIO, generator_entry
+from . import state_dicts
 from .inputs import observation_tensor, query_tensor, split_passes
-from .registry import GeneratorIO
 
 Batch = Mapping[str, Any]
 
@@ -43,13 +42,13 @@ class RepresentationNetworks(nn.Module):
         self.sizes = [s.render_size for s in specs]
         self.detach = [s.detach for s in specs]
         self.representations = nn.ModuleList()
-        encoders = registry.encoders()
         for s in specs:
             sharp = dict(start=s.start_sigmoid, end=s.end_sigmoid, sharpen=s.sharpen_sigmoid,
                          sharpening=s.sharpening, final_sharpening=s.final_sharpening)
-            self.representations.append(encoders[s.type](
-                total_channels(s.observation_passes), s.representation_dim, cfg.model.pose_dim,
-                s.render_size, aggregation=s.aggregation_func,
+            io = EncoderIO(x_dim=total_channels(s.observation_passes), r_dim=s.representation_dim,
+                           v_dim=cfg.model.pose_dim, render_size=s.render_size)
+            self.representations.append(ENCODERS[s.type].build(
+                s.settings, io, aggregation=s.aggregation_func,
                 latent_separation=cfg.latent_separation, adaptive_separation=cfg.adaptive_separation,
                 empty_partition=cfg.empty_partition, partition_loss=cfg.partition_loss,
                 sharpness=sharp, gradient_reg=s.gradient_reg))
@@ -88,12 +87,21 @@ class GeneratorChain(nn.Module):
         self.specs = cfg.model.generators
         self.generators = nn.ModuleList()
         v_dim = cfg.model.pose_dim
-        entries = registry.generators()
         for g in self.specs:
             io = GeneratorIO(x_dim=total_channels(g.query_passes), out_dim=total_channels(g.output_passes),
                              r_dim=sum(reps[i].representation_dim for i in g.representations), v_dim=v_dim,
                              render_size=g.render_size, query_channels=tuple(channels(p) for p in g.query_passes))
-            self.generators.append(entries[g.type].build(g.settings, io, list(self.generators)))
+            self.generators.append(GENERATORS[g.type].build(g.settings, io, list(self.generators)))
+
+    def per_pixel(self, reps: List[torch.Tensor]) -> bool:
+        """Whether every output pixel depends only on the query buffers at that pixel, so that the
+        chain can run on any crop of the query: every generator is per pixel (its registry
+        entry says so; a Copy is what it copies) and the representations it reads are pooled
+        (1 x 1). ``reps``: the encoders' representations, as :meth:`SceneRepresentationModel.encode`
+        gives them."""
+        return all(generator_entry(self.specs, j).per_pixel and
+                   all(reps[i].shape[-2:] == (1, 1) for i in spec.representations)
+                   for j, spec in enumerate(self.specs))
 
     @staticmethod
     def _representation(reps: List[torch.Tensor], indices: List[int], like: torch.Tensor) -> torch.Tensor:
@@ -209,7 +217,7 @@ class SceneRepresentationModel(nn.Module):
         return self.generator.sample(batch, reps, size)
 
     def partition_stats(self) -> Dict[str, float]:
-        """Partition fractions (lighting/geometry/material[/empty]_percentage) and active size,
+        """Partition fractions (lighting/geometry/material[/null]_percentage) and active size,
         per encoder (keys prefixed ``representation{i}_`` when there are several)."""
         out = {}
         encs = self.representation.representations
@@ -239,43 +247,15 @@ def build_model(cfg: Union[Config, str, Dict[str, Any]]) -> SceneRepresentationM
     return SceneRepresentationModel(load_config(cfg))
 
 
-#: a ``module.`` path segment (at the start or after a dot; nested wrappers give several)
-_MODULE = re.compile(r"(?<![^.])module\.")
-
-
-def reference_key(key: str) -> str:
-    """A state-dict key with every DataParallel/DDP ``module.`` segment removed."""
-    return _MODULE.sub("", key)
-
-
 def load_reference_state_dict(model: SceneRepresentationModel, state_dict: Mapping[str, Any],
                               strict: bool = True):
-    """Load a state dict (or a whole checkpoint) laid out like the reference's into ``model``.
+    """Load a state dict (or a whole checkpoint) laid out like ours or the reference's into ``model``.
 
     Accepts ``model_state`` dicts with or without ``module.`` segments (DataParallel puts one
     after every ``representations.i`` / ``generators.j``; DistributedDataParallel one in front),
     and the older split layout ``{'representation_state', 'generator_state'}``. Raises
-    ``ValueError`` naming missing, unexpected and mis-shaped parameters.
+    :class:`~cnsr.models.state_dicts.CheckpointError` (a ``ValueError``) naming missing,
+    unexpected and mis-shaped parameters; ``strict=False`` allows missing and unexpected ones.
+    The same path as every checkpoint load (:mod:`cnsr.models.state_dicts`).
     """
-    if "model_state" in state_dict:
-        state_dict = state_dict["model_state"]
-    elif "representation_state" in state_dict and "generator_state" in state_dict:
-        merged = {f"representation.{k}": v for k, v in state_dict["representation_state"].items()}
-        merged.update({f"generator.{k}": v for k, v in state_dict["generator_state"].items()})
-        state_dict = merged
-    clean = {reference_key(k): v for k, v in state_dict.items()}
-    own = model.state_dict()
-    shape_errors = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                    for k, v in clean.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    missing = [k for k in own if k not in clean]
-    unexpected = [k for k in clean if k not in own]
-    if shape_errors or (strict and (missing or unexpected)):
-        parts = []
-        if shape_errors:
-            parts.append("shape mismatch: " + "; ".join(shape_errors[:8]))
-        if missing:
-            parts.append("missing: " + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
-        if unexpected:
-            parts.append("unexpected: " + ", ".join(unexpected[:8]) + (" ..." if len(unexpected) > 8 else ""))
-        raise ValueError("checkpoint does not fit the model built from this config (" + "; ".join(parts) + ")")
-    return model.load_state_dict(clean, strict=strict)
+    return state_dicts.load_state(model, state_dict, "state dict", strict=strict)
