@@ -136,43 +136,6 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes) {
     throw_on_embree_error("building the acceleration structure");
 }
 
-bool Accel::intersect(const Ray& ray, bool with_emitters, PrimHit* hit) const {
-    RTCRayHit rh;
-    rh.ray.org_x = ray.o.x;
-    rh.ray.org_y = ray.o.y;
-    rh.ray.org_z = ray.o.z;
-    rh.ray.dir_x = ray.d.x;
-    rh.ray.dir_y = ray.d.y;
-    rh.ray.dir_z = ray.d.z;
-    rh.ray.tnear = ray.tnear;
-    rh.ray.tfar = ray.tfar;
-    rh.ray.time = 0.f;
-    rh.ray.mask = 0xFFFFFFFFu;
-    rh.ray.id = 0;
-    rh.ray.flags = 0;
-    rh.hit.geomID = RTC_INVALID_GEOMETRY_ID;
-    rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
-    rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
-    ++thread_ray_counter().intersect;
-    const int valid = -1;
-    int sphere = -1;
-    intersect_spheres(1, &valid, &rh.ray.org_x, &rh.ray.org_y, &rh.ray.org_z, &rh.ray.dir_x, &rh.ray.dir_y,
-                      &rh.ray.dir_z, &rh.ray.tnear, &rh.ray.tfar, &sphere, with_emitters);
-    embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
-    if (rh.hit.geomID != RTC_INVALID_GEOMETRY_ID) {
-        hit->geom = rh.hit.geomID;
-        hit->prim = rh.hit.primID;
-        hit->u = rh.hit.u;
-        hit->v = rh.hit.v;
-        hit->t = rh.ray.tfar;
-        hit->ng = Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z);
-        return true;
-    }
-    if (sphere < 0) return false;
-    *hit = sphere_hit(ray, sphere, rh.ray.tfar);
-    return true;
-}
-
 PrimHit Accel::sphere_hit(const Ray& ray, int k, float t) const {
     PrimHit h;
     h.geom = unsigned(spheres_.shape[k]);
@@ -257,29 +220,6 @@ void Accel::intersect_packet(const Ray* rays, const bool* active, bool with_emit
     }
 }
 
-bool Accel::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
-    RTCRay r;
-    r.org_x = o.x;
-    r.org_y = o.y;
-    r.org_z = o.z;
-    r.dir_x = d.x;
-    r.dir_y = d.y;
-    r.dir_z = d.z;
-    r.tnear = 0.f;
-    r.tfar = tfar;
-    r.time = 0.f;
-    r.mask = mask;
-    r.id = 0;
-    r.flags = 0;
-    ++thread_ray_counter().occluded;
-    int valid = -1;
-    if (occlude_spheres(1, &valid, &r.org_x, &r.org_y, &r.org_z, &r.dir_x, &r.dir_y, &r.dir_z, &r.tnear, &r.tfar,
-                        &r.mask, with_emitters) == 0)
-        return true;
-    embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
-    return r.tfar < 0.f;
-}
-
 namespace {
 
 // Lane i of an occlusion packet: the segment o + t d, t in [0, tfar], against the geometry in `mask`.
@@ -328,26 +268,24 @@ void Accel::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, con
     trace_occlusion_packet(valid, n, r, with_emitters, occluded);
 }
 
-void Accel::occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                           const float* dz, const float* tfar, const uint32_t* mask, const int* active,
-                           bool with_emitters, bool* occluded) const {
+void Accel::occluded_lanes(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
     alignas(64) int valid[kPacket];
     alignas(64) RTCRayPacket r;
     int n = 0;
     for (int i = 0; i < kPacket; ++i) {
         occluded[i] = false;
-        valid[i] = active[i] != 0 ? -1 : 0;
-        n += active[i] != 0;
-        r.org_x[i] = ox[i];
-        r.org_y[i] = oy[i];
-        r.org_z[i] = oz[i];
-        r.dir_x[i] = dx[i];
-        r.dir_y[i] = dy[i];
-        r.dir_z[i] = dz[i];
+        valid[i] = rays.trace[i] != 0 ? -1 : 0;
+        n += rays.trace[i] != 0;
+        r.org_x[i] = rays.ox[i];
+        r.org_y[i] = rays.oy[i];
+        r.org_z[i] = rays.oz[i];
+        r.dir_x[i] = rays.dx[i];
+        r.dir_y[i] = rays.dy[i];
+        r.dir_z[i] = rays.dz[i];
         r.tnear[i] = 0.f;
-        r.tfar[i] = tfar[i];
+        r.tfar[i] = rays.tfar[i];
         r.time[i] = 0.f;
-        r.mask[i] = mask[i];
+        r.mask[i] = rays.mask[i];
         r.id[i] = unsigned(i);
         r.flags[i] = 0;
     }

@@ -1,7 +1,7 @@
 // The acceleration structure and the ray queries: Embree BVHs over the meshes and quads (one
 // with every shape, one without the emitter group), analytic spheres tested outside Embree in
-// structure-of-arrays form, and single-ray and packet (kPacketWidth lanes) queries. Answers are
-// primitive hit records; Scene turns them into surface hits.
+// structure-of-arrays form, and packet queries of kPacketWidth lanes. Answers are primitive hit
+// records; Scene turns them into surface hits.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +40,16 @@ struct SphereSet {
     int size() const { return int(r.size()); }
 };
 
+/// Shadow rays of a packet's lanes (structure of arrays): origin, unit direction, tfar, the
+/// ray mask, and trace = -1 for the lanes to trace (0: skip).
+struct ShadowRays {
+    alignas(64) float ox[kPacketWidth], oy[kPacketWidth], oz[kPacketWidth];
+    alignas(64) float dx[kPacketWidth], dy[kPacketWidth], dz[kPacketWidth];
+    alignas(64) float tfar[kPacketWidth];
+    alignas(64) uint32_t mask[kPacketWidth];
+    alignas(64) int trace[kPacketWidth];
+};
+
 class Accel {
 public:
     static constexpr int kPacket = kPacketWidth;
@@ -53,26 +63,18 @@ public:
     /// `emitter_group` must be final). Embree errors are thrown as std::runtime_error.
     void build(const std::vector<std::unique_ptr<Shape>>& shapes);
 
-    /// Closest hit on (tnear, tfar); emitters are skipped when with_emitters is false.
-    bool intersect(const Ray& ray, bool with_emitters, PrimHit* hit) const;
-    /// Is anything hit on (0, tfar) from o along unit d? Geometry whose mask shares no bit with
-    /// `mask` may be skipped (Embree ray masks; an optimisation only, never needed for correctness).
-    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask = 0xFFFFFFFFu) const;
-
-    /// Packet versions for up to kPacket lanes (inactive lanes are skipped and report no hit);
-    /// the result of each lane is identical to the single-ray query's.
-    /// `coherent`: the rays are nearly parallel with nearby origins (camera rays of one pixel).
+    /// Closest hits on (tnear, tfar) of up to kPacket rays (inactive lanes are skipped and report
+    /// no hit); emitters are skipped when with_emitters is false. `coherent`: the rays are nearly
+    /// parallel with nearby origins (camera rays of one pixel).
     void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, PrimHit* hits, bool* found,
                           bool coherent = false) const;
-    /// `mask` per lane, or nullptr for all bits.
+    /// Is anything hit on (0, tfar) from o along unit d, for up to kPacket rays? Geometry whose
+    /// mask shares no bit with the ray's `mask` (per lane, or nullptr for all bits) may be
+    /// skipped (Embree ray masks; an optimisation only, never needed for correctness).
     void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const uint32_t* mask, const bool* active,
                          bool with_emitters, bool* occluded) const;
-
-    /// The same from structure-of-arrays lanes: origin, unit direction, tfar and mask per lane,
-    /// traced where active[i] != 0.
-    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
-                        bool* occluded) const;
+    /// The same for structure-of-arrays rays (the lanes with trace set; the others report false).
+    void occluded_lanes(const ShadowRays& rays, bool with_emitters, bool* occluded) const;
 
 private:
     // Traces the `n` filled lanes (`valid`) of an occlusion packet; sets occluded[i] for them.

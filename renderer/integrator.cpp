@@ -135,7 +135,6 @@ private:
     void gbuffer_packet(const Ray* ray, const SurfaceHit* h, const bool* has, const uint64_t* pixel,
                         const uint64_t* sample, double* const* acc) const {
         const PassSet& ps = opt_.passes;
-        const auto& lights = scene_.lights();
         const bool hidden = opt_.hide_lights;
         const Material* mat[kLanes];
         Rng aux[kLanes];
@@ -176,33 +175,37 @@ private:
         }
         if (ps.has(kShadows)) {
             // fraction of lights visible from the hit, one shadow ray per light; 1 on emitters
+            const int nlights = int(tracer_.lights.sphere.size());
             int visible[kLanes] = {};
-            bool test[kLanes], occluded[kLanes];
-            Vec3 q[kLanes];
-            int ql[kLanes];
-            const bool any_lights = !lights.empty();
-            for (int li = 0; any_lights && li < int(lights.size()); ++li) {
+            alignas(64) HitLanes hl;
+            alignas(64) float test[kLanes], u1[kLanes], u2[kLanes];
+            alignas(64) ShadowRays rays;
+            bool occluded[kLanes];
+            for (int i = 0; i < kLanes; ++i) {
+                const SurfaceHit& hi = h[i];  // (lanes without a hit: values left by earlier ones)
+                hl.px[i] = hi.p.x, hl.py[i] = hi.p.y, hl.pz[i] = hi.p.z;
+                hl.gx[i] = hi.ng.x, hl.gy[i] = hi.ng.y, hl.gz[i] = hi.ng.z;
+                hl.nx[i] = hi.ns.x, hl.ny[i] = hi.ns.y, hl.nz[i] = hi.ns.z;
+                u1[i] = u2[i] = 0.f;
+            }
+            for (int li = 0; li < nlights; ++li) {
                 for (int i = 0; i < kLanes; ++i) {
-                    test[i] = false;
-                    if (!has[i] || mat[i]->is_emissive()) continue;
-                    float u1 = aux[i].uniform(), u2 = aux[i].uniform();
-                    LightSample ls;
-                    if (!sample_light(lights[li], h[i].p, u1, u2, &ls)) continue;
-                    if (dot(ls.wi, h[i].ns) <= 0.f) continue;  // below the surface
-                    test[i] = true;
-                    q[i] = ls.point;
-                    ql[i] = li;
+                    test[i] = has[i] && !mat[i]->is_emissive() ? 1.f : 0.f;
+                    if (test[i] == 0.f) continue;
+                    u1[i] = aux[i].uniform();
+                    u2[i] = aux[i].uniform();
                 }
-                scene_.segments_occluded_packet(h, q, ql, test, !hidden, occluded);
+                light_visibility_rays(tracer_.lights, li, hl, u1, u2, test, &rays);
+                scene_.occluded_lanes(rays, !hidden, occluded);
                 for (int i = 0; i < kLanes; ++i)
-                    if (test[i] && !occluded[i]) ++visible[i];
+                    if (test[i] != 0.f && !occluded[i]) ++visible[i];
             }
             for (int i = 0; i < kLanes; ++i) {
                 if (!has[i]) continue;
                 if (mat[i]->is_emissive())
                     acc[i][kShadows * 3] += 1.0;
-                else if (any_lights)
-                    acc[i][kShadows * 3] += double(visible[i]) / double(lights.size());
+                else if (nlights > 0)
+                    acc[i][kShadows * 3] += double(visible[i]) / double(nlights);
             }
         }
         if (ps.has(kAo)) {

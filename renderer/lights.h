@@ -1,6 +1,6 @@
-// Emitters that next-event estimation samples: spheres (solid-angle cone sampling) and
-// one-sided quads (area sampling), built from the scene's emissive shapes. Emitted radiance =
-// emission / area.
+// The lights that next-event estimation samples, built from the scene's emissive shapes:
+// spheres and one-sided quads; emitted radiance = emission / area. They are sampled by the
+// lane kernels (shading_lanes.inc: sample_light_lane, light_pdf_lane).
 #pragma once
 
 #include <cstdint>
@@ -34,22 +34,5 @@ inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 31 ? (2u << i) : 1u
 /// emissive shape's `radiance` (emission / area; emissive meshes too, which are hit but never
 /// sampled) and, for the light shapes, `light` (their index) and `mask` (light_mask_bit).
 std::vector<Light> build_lights(std::vector<std::unique_ptr<Shape>>& shapes, const std::vector<Material>& materials);
-
-/// A point sampled on a light as seen from a shading point.
-struct LightSample {
-    Vec3 point;   // the sampled point on the light
-    Vec3 wi;      // unit direction from the shading point to the light point
-    float dist;   // distance to the light point
-    Vec3 Le;      // radiance leaving the light point towards the shading point
-    float pdf;    // solid-angle density of wi at the shading point (this light only)
-};
-
-/// Samples a direction towards `light` from point p; false if the light cannot be seen from p
-/// (p inside a sphere light, or behind a one-sided quad).
-bool sample_light(const Light& light, const Vec3& p, float u1, float u2, LightSample* out);
-
-/// Solid-angle density with which sample_light would produce direction wi from p, given that
-/// the ray p + t wi hits the light's front side at distance `dist`.
-float light_pdf(const Light& light, const Vec3& p, const Vec3& wi, float dist);
 
 }  // namespace cnsr

@@ -44,10 +44,6 @@ private:
     uint64_t state_ = 0, inc_ = 1;
 };
 
-struct Vec2 {
-    float x, y;
-};
-
 /// Cosine-weighted direction on the hemisphere around +z (Malley's method); pdf = cos / pi.
 inline Vec3 sample_cosine_hemisphere(float u1, float u2) {
     // concentric disk mapping (Shirley & Chiu)
@@ -67,18 +63,6 @@ inline Vec3 sample_cosine_hemisphere(float u1, float u2) {
     float z = std::sqrt(std::max(0.f, 1.f - x * x - y * y));
     return {x, y, z};
 }
-
-inline float cosine_hemisphere_pdf(float cos_theta) { return cos_theta > 0.f ? cos_theta * kInvPi : 0.f; }
-
-/// Uniform direction in the cone of half-angle acos(cos_max) around +z; pdf = 1 / (2 pi (1 - cos_max)).
-inline Vec3 sample_uniform_cone(float u1, float u2, float cos_max) {
-    float cos_t = 1.f - u1 * (1.f - cos_max);
-    float sin_t = std::sqrt(std::max(0.f, 1.f - cos_t * cos_t));
-    float phi = 2.f * kPi * u2;
-    return {std::cos(phi) * sin_t, std::sin(phi) * sin_t, cos_t};
-}
-
-inline float uniform_cone_pdf(float cos_max) { return 1.f / (2.f * kPi * (1.f - cos_max)); }
 
 /// Balance heuristic weight of a strategy with pdf `pa` against one with pdf `pb` (one sample each).
 inline float balance_heuristic(float pa, float pb) {

@@ -104,13 +104,6 @@ SurfaceHit Scene::surface_hit(const Ray& ray, const PrimHit& ph) const {
     return h;
 }
 
-bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const {
-    PrimHit ph;
-    if (!accel_.intersect(ray, with_emitters, &ph)) return false;
-    *hit = surface_hit(ray, ph);
-    return true;
-}
-
 void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
                              bool* found, bool coherent) const {
     PrimHit ph[kPacket];
@@ -119,46 +112,9 @@ void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emit
         if (found[i]) hits[i] = surface_hit(rays[i], ph[i]);
 }
 
-bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
-    return accel_.occluded(o, d, tfar, with_emitters, mask);
-}
-
 void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
                             bool* occluded) const {
     accel_.occluded_packet(o, d, tfar, nullptr, active, with_emitters, occluded);
-}
-
-bool Scene::shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
-                           uint32_t* mask) const {
-    *o = offset_ray_origin(h, q - h.p);
-    Vec3 w = q - *o;
-    float dist = length(w);
-    if (!(dist > 0.f)) return false;
-    *d = w / dist;
-    *tfar = dist * (1.f - 1e-4f);
-    // The target light cannot block its own sampled (visible) point: skip it where it has a bit.
-    const uint32_t bit = light >= 0 ? light_mask_bit(light) : 1u;
-    *mask = bit != 1u ? ~bit : 0xFFFFFFFFu;
-    return true;
-}
-
-bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light) const {
-    Vec3 o, d;
-    float tfar;
-    uint32_t mask;
-    if (!shadow_segment(h, q, light, &o, &d, &tfar, &mask)) return false;
-    return occluded(o, d, tfar, with_emitters, mask);
-}
-
-void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
-                                     bool with_emitters, bool* occluded) const {
-    Vec3 o[kPacket], d[kPacket];
-    float tfar[kPacket];
-    uint32_t mask[kPacket];
-    bool valid[kPacket];
-    for (int i = 0; i < kPacket; ++i)
-        valid[i] = active[i] && shadow_segment(from[i], q[i], light[i], &o[i], &d[i], &tfar[i], &mask[i]);
-    accel_.occluded_packet(o, d, tfar, mask, valid, with_emitters, occluded);
 }
 
 Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {

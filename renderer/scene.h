@@ -1,6 +1,6 @@
 // The scene: the container of materials, textures and shapes, built up by the add_* calls and
 // immutable after commit(), which derives the lights (lights.h) and builds the acceleration
-// structure (accel.h). Its queries return surface hits (shapes.h) for the integrator.
+// structure (accel.h). Its closest-hit queries return surface hits (shapes.h).
 #pragma once
 
 #include <cstdint>
@@ -36,32 +36,18 @@ public:
     void commit();
     bool committed() const { return committed_; }
 
-    /// Closest hit along the ray; emitters are skipped when with_emitters is false.
-    bool intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const;
-    /// Is anything hit on (0, tfar) from o along unit d? Geometry whose mask shares no bit with
-    /// `mask` may be skipped (Embree ray masks; an optimisation only, never needed for correctness).
-    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask = 0xFFFFFFFFu) const;
-    /// Is the segment from hit point h to a point q on a light blocked? The shadow ray starts at
-    /// the offset origin and aims at q itself (not along the direction seen from h.p): near a
-    /// sphere light's silhouette the distance along a fixed direction is ill-conditioned.
-    /// `light` (or -1) is the light q lies on: it cannot block its own visible side, so it is masked out.
-    bool segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light = -1) const;
-
-    /// Packet versions of intersect / segment_occluded for up to kPacket lanes (inactive lanes
-    /// are skipped); results per lane are identical to the single-ray queries.
     static constexpr int kPacket = Accel::kPacket;
-    /// `coherent`: the rays are nearly parallel with nearby origins (camera rays of one pixel).
+    /// Closest hits of up to kPacket rays (inactive lanes are skipped and report no hit);
+    /// emitters are skipped when with_emitters is false. `coherent`: the rays are nearly
+    /// parallel with nearby origins (camera rays of one pixel).
     void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
                           bool* found, bool coherent = false) const;
+    /// Is anything hit on (0, tfar) from o along unit d, for up to kPacket rays?
     void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
                          bool* occluded) const;
-    void segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
-                                  bool with_emitters, bool* occluded) const;
-    /// Occlusion of structure-of-arrays shadow rays (Accel::occluded_lanes).
-    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
-                        bool* occluded) const {
-        accel_.occluded_lanes(ox, oy, oz, dx, dy, dz, tfar, mask, active, with_emitters, occluded);
+    /// The same for structure-of-arrays shadow rays (Accel::occluded_lanes).
+    void occluded_lanes(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
+        accel_.occluded_lanes(rays, with_emitters, occluded);
     }
 
     const Material& material(int i) const { return materials_[i]; }
@@ -76,11 +62,6 @@ public:
 private:
     void check_material(int material) const;
     SurfaceHit surface_hit(const Ray& ray, const PrimHit& ph) const;
-    /// Shadow-ray set-up shared by segment_occluded and its packet version; false when the
-    /// segment is empty (nothing to trace, not occluded).
-    bool shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
-                        uint32_t* mask) const;
-
     std::vector<Material> materials_;
     std::vector<Texture> textures_;
     std::vector<std::unique_ptr<Shape>> shapes_;

@@ -1,13 +1,9 @@
-// The path tracer. Its per-vertex work for a packet of kPacketWidth lanes is done as
-// structure-of-arrays lane loops: hit-frame set-up, light sampling (sphere cones, quad areas),
-// BSDF evaluation and sampling (Lambert + GGX visible normals, Fresnel, the mixture pdf), MIS
-// weights, the clamp, the throughput updates and the shadow and continuation rays run
-// branch-free over all lanes at once, so that the compiler vectorises them; only the material /
-// texture / light look-ups and the random numbers are per lane. The loops are compiled twice,
-// for the x86-64 baseline (SSE2) and for AVX2, and chosen at run time (simd.h); both give the
-// same bits: no FMA contraction, and the operation order of the scalar formulas (material.h,
-// lights.h), whose results they reproduce exactly except for the samplers' sine and cosine
-// (lanemath.h, within 1e-7 of libm).
+// The path tracer, with the renderer's BSDF and light sampler: the per-vertex work of a packet
+// of kPacketWidth lanes runs as structure-of-arrays lane loops (shading_lanes.inc), compiled
+// for the x86-64 baseline and for AVX2 and chosen at run time (simd.h): hit frames, light
+// sampling, BSDF evaluation and sampling, MIS weights, the clamp, throughput updates, shadow
+// and continuation rays; only the material / texture / light look-ups and the random numbers
+// are per lane. The test hooks at the end run the same kernels on any number of inputs.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +19,13 @@ namespace cnsr {
 /// Per-sample estimates of the shading passes.
 struct ShadingSample {
     Vec3 beauty, direct, diffuse;
+};
+
+/// Surface hits of a packet's lanes (structure of arrays): point, unit geometric and shading normals.
+struct HitLanes {
+    alignas(64) float px[kPacketWidth], py[kPacketWidth], pz[kPacketWidth];
+    alignas(64) float gx[kPacketWidth], gy[kPacketWidth], gz[kPacketWidth];
+    alignas(64) float nx[kPacketWidth], ny[kPacketWidth], nz[kPacketWidth];
 };
 
 /// The structure-of-arrays state of the lanes at one path vertex.
@@ -49,12 +52,10 @@ struct Vertex {
     // frame and outgoing direction
     alignas(64) float sx[kPacketWidth], sy[kPacketWidth], sz[kPacketWidth], tx[kPacketWidth], ty[kPacketWidth], tz[kPacketWidth];
     alignas(64) float wox[kPacketWidth], woy[kPacketWidth], woz[kPacketWidth];
-    // NEE results: the lanes with a contribution (shadow), those of them whose shadow ray is
-    // traced (trace; an empty segment is unoccluded), and the shadow rays
+    // NEE results: the lanes with a contribution (shadow), and the shadow rays (those traced
+    // have trace set; an empty segment is unoccluded; the mask skips the light aimed at)
     alignas(64) float shadow[kPacketWidth];
-    alignas(64) int trace[kPacketWidth];
-    alignas(64) float sox[kPacketWidth], soy[kPacketWidth], soz[kPacketWidth], sdx[kPacketWidth], sdy[kPacketWidth], sdz[kPacketWidth], stfar[kPacketWidth];
-    alignas(64) uint32_t smask[kPacketWidth];  // skips the light aimed at (Scene::segment_occluded)
+    ShadowRays sr;
     // sampled direction (local) and its evaluation
     alignas(64) float wix[kPacketWidth], wiy[kPacketWidth], wiz[kPacketWidth];
 };
@@ -84,18 +85,25 @@ struct LaneState {
 struct LightTable {
     std::vector<float> sphere;  // 1 for a sphere light, 0 for a quad
     std::vector<float> px, py, pz;  // sphere centre or quad corner
-    std::vector<float> r2;          // squared sphere radius
+    std::vector<float> radius, r2;  // sphere radius and its square
     std::vector<float> e1x, e1y, e1z, e2x, e2y, e2z, nx, ny, nz, area;  // quads
     std::vector<float> lr, lg, lb;  // radiance
     std::vector<uint32_t> shadow_mask;  // ray mask of a shadow ray aimed at the light (skips it)
     explicit LightTable(const std::vector<Light>& lights);
 };
 
+/// The BSDF parameters of a material: the GGX lobe's weight (and selection probability) spec,
+/// GGX alpha = max(roughness^2, 1e-4), and the ior of the Fresnel term.
+struct MaterialLobes {
+    float spec, alpha, ior;
+};
+MaterialLobes material_lobes(const Material& m);
+
 /// What the path tracer reads of a shape and its material at a hit, in one place.
 struct ShadeShape {
     Vec3 albedo;            // the material colour (textured materials: Scene::albedo at the hit)
     Vec3 radiance;          // emitted radiance when emissive
-    float spec, alpha, ior;  // GGX lobe weight, GGX alpha = max(roughness^2, 1e-4), ior
+    float spec, alpha, ior;  // material_lobes()
     int material, light;    // material index; light index or -1
     bool emissive, textured;
 };
@@ -121,5 +129,30 @@ public:
     const LightTable lights;
     std::vector<ShadeShape> shapes;  // per shape of the scene
 };
+
+/// The shadows pass's rays to light li from a packet's first hits (uniforms u1, u2 per lane):
+/// test (1 / 0), in: the lanes to sample; out: those with a usable sample above the horizon of
+/// the shading normal; the shadow rays in `rays`.
+void light_visibility_rays(const LightTable& lights, int li, const HitLanes& hits, const float* u1, const float* u2,
+                           float* test, ShadowRays* rays);
+
+// Test hooks: the kernels of the renderer on n inputs (arrays of 3-vectors are xyz-interleaved).
+/// The BSDF at n direction pairs (shading frame, z = normal): f_diffuse (3n), f_specular (n),
+/// pdf_diffuse, pdf_specular (n), as the path tracer evaluates it.
+void bsdf_eval_lanes(const Vec3& albedo, const MaterialLobes& m, int n, const float* wo, const float* wi,
+                     float* f_diffuse, float* f_specular, float* pdf_diffuse, float* pdf_specular);
+/// n BSDF samples drawn as a path vertex with shading normal +z draws them, from the uniforms
+/// u (3n: lobe choice, two for the direction): wi (3n), the throughput weight f cos / pdf (3n),
+/// pdf (the mixture's) and pdf_diffuse (n), all 0 where no direction was sampled, and the lobe
+/// chosen (1 = diffuse).
+void bsdf_sample_lanes(const Vec3& albedo, const MaterialLobes& m, int n, const float* wo, const float* u,
+                       float* wi, float* weight, float* pdf, float* pdf_diffuse, float* diffuse_lobe);
+/// n samples of light li from points p (3n) with uniforms u (2n): unit direction w (3n), point
+/// q (3n), solid-angle pdf and ok (1 where usable).
+void light_sample_lanes(const LightTable& lights, int li, int n, const float* p, const float* u, float* w, float* q,
+                        float* pdf, float* ok);
+/// The solid-angle density of directions w (3n) from points p (3n) that reach light li at dist (n).
+void light_pdf_lanes(const LightTable& lights, int li, int n, const float* p, const float* w, const float* dist,
+                     float* pdf);
 
 }  // namespace cnsr

@@ -1,7 +1,7 @@
 // Run-time choice of the instruction set for the lane loops that are compiled twice (the x86-64
 // baseline and AVX2; shading_lanes.inc, sphere_lanes.inc). The AVX2 build is used where the CPU
 // has AVX2, unless the environment variable CNSR_NO_AVX2 is set (read once). Both builds give
-// bit-identical results: no FMA contraction, the same operations in the same order.
+// the same bits (no FMA contraction, the same operations in the same order; tests/render/test_lanes.py).
 #pragma once
 
 #include <cstdlib>
