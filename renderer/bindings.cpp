@@ -149,7 +149,11 @@ PYBIND11_MODULE(_renderer, m) {
             py::arg("corner"), py::arg("e1"), py::arg("e2"), py::arg("normal"), py::arg("material") = 0,
             py::arg("emitter_group") = false,
             "Adds the parallelogram corner + s e1 + t e2 (uv = (s, t)), front side facing `normal`.")
-        .def("commit", &Scene::commit, py::call_guard<py::gil_scoped_release>())
+        .def("commit", &Scene::commit, py::arg("sphere_bvh_min") = int(Accel::kDefaultSphereBvhMin),
+             py::call_guard<py::gil_scoped_release>(),
+             "Builds the lights and the acceleration structure. Scenes with at least sphere_bvh_min\n"
+             "non-emitting spheres put them into the BVH (the same hits as the lane loops).")
+        .def_property_readonly("spheres_in_bvh", &Scene::spheres_in_bvh)
         .def_property_readonly("committed", &Scene::committed)
         .def_property_readonly("num_lights", [](const Scene& s) { return int(s.lights().size()); })
         .def_property_readonly("num_shapes", &Scene::num_shapes)

@@ -45,63 +45,61 @@ public:
         const int spp = opt_.spp;
         const int64_t items = int64_t(npix) * spp;  // (pixel, sample) pairs, pixel-major
 
-        Rng rng[kLanes];
-        Ray ray[kLanes];
-        Vec3 dir[kLanes];
-        SurfaceHit hit[kLanes];
-        bool active[kLanes], found[kLanes], shade[kLanes];
-        int lpix[kLanes], lsample[kLanes];
-        ShadingSample ss[kLanes];
+        alignas(64) RngLanes rng;
+        alignas(64) RayHitPacket cam;
+        alignas(64) HitLanes hit;
+        alignas(64) float fpx[kLanes], fpy[kLanes], jitter[2][kLanes];
+        alignas(64) int active[kLanes], shade[kLanes];
+        alignas(64) ShadingLanes ss;
+        uint64_t pixel[kLanes], sample[kLanes];
+        int lpix[kLanes];
+        double* lacc[kLanes];
         LaneState lanes{};  // the path tracer's working memory, zeroed once per tile
 
         for (int64_t base = 0; base < items; base += kLanes) {
             if (stop && (base & 1023) == 0 && stop->load(std::memory_order_relaxed)) return;
             for (int i = 0; i < kLanes; ++i) {
-                const int64_t item = base + i;
-                active[i] = item < items;
-                if (!active[i]) continue;
+                const int64_t item = std::min(base + i, items - 1);  // (lanes past the end: inactive copies)
+                active[i] = base + i < items;
                 lpix[i] = int(item / spp);
-                lsample[i] = int(item % spp);
                 const int px = x0 + lpix[i] % tw, py = y0 + lpix[i] / tw;
-                const uint64_t pixel = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
-                // Two independent streams: the path's, and one for the auxiliary G-buffer rays, so
-                // that beauty does not depend on which other passes are requested.
-                rng[i] = Rng(opt_.seed, pixel, uint64_t(lsample[i]));
-                float fx = (float(px) + rng[i].uniform()) / float(opt_.width);
-                float fy = (float(py) + rng[i].uniform()) / float(opt_.height);
-                ray[i] = camera_.generate_ray(fx, fy, float(opt_.width) / float(opt_.height));
-                dir[i] = ray[i].d;
+                pixel[i] = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
+                sample[i] = uint64_t(item % spp);
+                fpx[i] = float(px);
+                fpy[i] = float(py);
+                lacc[i] = &acc[size_t(lpix[i]) * kNumPasses * 3];
             }
-            scene_.intersect_packet(ray, active, !opt_.hide_lights, hit, found, /*coherent=*/true);
-            double* lacc[kLanes];
-            uint64_t lpixel[kLanes], lsamp[kLanes];
+            // Two independent streams per sample: the path's (which also jitters the camera ray)
+            // and one for the auxiliary G-buffer rays, so that beauty does not depend on which
+            // other passes are requested.
+            seed_and_draw(&rng, opt_.seed, pixel, sample, active, 2, jitter);
+            camera_rays(camera_, opt_.width, opt_.height, fpx, fpy, jitter[0], jitter[1], &cam);
+            scene_.intersect(active, cam, !opt_.hide_lights, &hit, /*coherent=*/true);
             for (int i = 0; i < kLanes; ++i) {
-                shade[i] = false;
+                shade[i] = 0;
                 if (!active[i]) continue;
-                double* a = lacc[i] = &acc[size_t(lpix[i]) * kNumPasses * 3];
-                const int px = x0 + lpix[i] % tw, py = y0 + lpix[i] / tw;
-                lpixel[i] = uint64_t(py) * uint64_t(opt_.width) + uint64_t(px);
-                lsamp[i] = uint64_t(lsample[i]);
-                if (!found[i]) {  // geometric buffers are 0 on a miss
+                if (hit.shape[i] < 0) {  // geometric buffers are 0 on a miss
                     if (need_shading_) {
-                        add(a, kBeauty, opt_.background);
-                        add(a, kDirect, opt_.background);
-                        add(a, kDiffuse, opt_.background);
+                        add(lacc[i], kBeauty, opt_.background);
+                        add(lacc[i], kDirect, opt_.background);
+                        add(lacc[i], kDiffuse, opt_.background);
                     }
                     continue;
                 }
                 shade[i] = need_shading_;
             }
-            if (need_gbuffer_) gbuffer_packet(ray, hit, found, lpixel, lsamp, lacc);
+            if (need_gbuffer_) gbuffer_packet(cam, hit, pixel, sample, lacc);
             if (!need_shading_) continue;
-            tracer_.trace(dir, hit, shade, rng, ss, &lanes);
+            tracer_.trace(hit, cam.ray.dir_x, cam.ray.dir_y, cam.ray.dir_z, shade, &rng, &ss, &lanes);
             for (int i = 0; i < kLanes; ++i) {
                 if (!shade[i]) continue;
-                if (!is_finite(ss[i].beauty) || !is_finite(ss[i].direct) || !is_finite(ss[i].diffuse)) continue;
-                double* a = &acc[size_t(lpix[i]) * kNumPasses * 3];
-                add(a, kBeauty, ss[i].beauty);
-                add(a, kDirect, ss[i].direct);
-                add(a, kDiffuse, ss[i].diffuse);
+                const Vec3 beauty(ss.beauty[0][i], ss.beauty[1][i], ss.beauty[2][i]);
+                const Vec3 direct(ss.direct[0][i], ss.direct[1][i], ss.direct[2][i]);
+                const Vec3 diffuse(ss.diffuse[0][i], ss.diffuse[1][i], ss.diffuse[2][i]);
+                if (!is_finite(beauty) || !is_finite(direct) || !is_finite(diffuse)) continue;
+                add(lacc[i], kBeauty, beauty);
+                add(lacc[i], kDirect, direct);
+                add(lacc[i], kDiffuse, diffuse);
             }
         }
 
@@ -130,46 +128,45 @@ private:
         a[p * 3 + 2] += v.z;
     }
 
-    /// The G-buffer passes of the lanes whose camera ray hit something (has[i]); acc[i] is the
-    /// lane's pixel accumulator. Auxiliary rays go to Embree as packets.
-    void gbuffer_packet(const Ray* ray, const SurfaceHit* h, const bool* has, const uint64_t* pixel,
-                        const uint64_t* sample, double* const* acc) const {
+    /// The G-buffer passes of the lanes whose camera ray (in `cam`) hit something (h.shape >= 0);
+    /// acc[i] is the lane's pixel accumulator. Auxiliary rays go to Embree as packets.
+    void gbuffer_packet(const RayHitPacket& cam, const HitLanes& h, const uint64_t* pixel, const uint64_t* sample,
+                        double* const* acc) const {
         const PassSet& ps = opt_.passes;
         const bool hidden = opt_.hide_lights;
         const Material* mat[kLanes];
-        Rng aux[kLanes];
+        alignas(64) int has[kLanes], draw[kLanes];
+        alignas(64) RngLanes aux;
+        alignas(64) float u[2][kLanes];
         for (int i = 0; i < kLanes; ++i) {
+            has[i] = h.shape[i] >= 0;
             if (!has[i]) continue;
             double* a = acc[i];
-            const Material& m = scene_.material(scene_.shape(h[i].shape).material);
+            const Material& m = scene_.material(scene_.shape(h.shape[i]).material);
             mat[i] = &m;
-            aux[i] = Rng(opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel[i], sample[i]);
-            if (ps.has(kPosition)) add(a, kPosition, h[i].p);
-            if (ps.has(kNormal)) add(a, kNormal, h[i].ns);
-            if (ps.has(kDepth)) a[kDepth * 3] += h[i].t;
+            if (ps.has(kPosition)) add(a, kPosition, Vec3(h.px[i], h.py[i], h.pz[i]));
+            if (ps.has(kNormal)) add(a, kNormal, Vec3(h.nx[i], h.ny[i], h.nz[i]));
+            if (ps.has(kDepth)) a[kDepth * 3] += h.t[i];
             if (ps.has(kId)) a[kId * 3] += m.id_norm;
-            if (ps.has(kAlbedo) && !m.is_mirror_like()) add(a, kAlbedo, scene_.albedo(m, h[i]));
+            if (ps.has(kAlbedo) && !m.is_mirror_like())
+                add(a, kAlbedo, scene_.albedo(m, h.shape[i], h.tu[i], h.tv[i], Vec3(h.gx[i], h.gy[i], h.gz[i])));
             if (ps.has(kRoughness)) a[kRoughness * 3] += m.roughness;
         }
+        if (ps.any({kShadows, kAo})) seed_and_draw(&aux, opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel, sample, has, 0, u);
         if (ps.any({kMirror, kMirrorHit, kMirrorNormal})) {
-            Ray mr[kLanes];
-            for (int i = 0; i < kLanes; ++i) {
-                if (!has[i]) continue;
-                Vec3 r = normalize(reflect(ray[i].d, h[i].ns));
-                if (ps.has(kMirror)) add(acc[i], kMirror, r);
-                mr[i].o = offset_ray_origin(h[i], r);
-                mr[i].d = r;
-                mr[i].tnear = 0.f;
-                mr[i].tfar = 1e30f;
-            }
+            alignas(64) RayHitPacket mr;
+            alignas(64) float rx[kLanes], ry[kLanes], rz[kLanes];
+            mirror_rays(h, cam.ray.dir_x, cam.ray.dir_y, cam.ray.dir_z, rx, ry, rz, &mr);
+            if (ps.has(kMirror))
+                for (int i = 0; i < kLanes; ++i)
+                    if (has[i]) add(acc[i], kMirror, Vec3(rx[i], ry[i], rz[i]));
             if (need_mirror_trace_) {
-                SurfaceHit mh[kLanes];
-                bool found[kLanes];
-                scene_.intersect_packet(mr, has, true, mh, found);
+                alignas(64) HitLanes mh;
+                scene_.intersect(has, mr, true, &mh);
                 for (int i = 0; i < kLanes; ++i) {
-                    if (!found[i]) continue;
-                    if (ps.has(kMirrorHit)) add(acc[i], kMirrorHit, mh[i].p);
-                    if (ps.has(kMirrorNormal)) add(acc[i], kMirrorNormal, mh[i].ns);
+                    if (!has[i] || mh.shape[i] < 0) continue;
+                    if (ps.has(kMirrorHit)) add(acc[i], kMirrorHit, Vec3(mh.px[i], mh.py[i], mh.pz[i]));
+                    if (ps.has(kMirrorNormal)) add(acc[i], kMirrorNormal, Vec3(mh.nx[i], mh.ny[i], mh.nz[i]));
                 }
             }
         }
@@ -177,26 +174,15 @@ private:
             // fraction of lights visible from the hit, one shadow ray per light; 1 on emitters
             const int nlights = int(tracer_.lights.sphere.size());
             int visible[kLanes] = {};
-            alignas(64) HitLanes hl;
-            alignas(64) float test[kLanes], u1[kLanes], u2[kLanes];
+            alignas(64) float test[kLanes];
             alignas(64) ShadowRays rays;
             bool occluded[kLanes];
-            for (int i = 0; i < kLanes; ++i) {
-                const SurfaceHit& hi = h[i];  // (lanes without a hit: values left by earlier ones)
-                hl.px[i] = hi.p.x, hl.py[i] = hi.p.y, hl.pz[i] = hi.p.z;
-                hl.gx[i] = hi.ng.x, hl.gy[i] = hi.ng.y, hl.gz[i] = hi.ng.z;
-                hl.nx[i] = hi.ns.x, hl.ny[i] = hi.ns.y, hl.nz[i] = hi.ns.z;
-                u1[i] = u2[i] = 0.f;
-            }
+            for (int i = 0; i < kLanes; ++i) draw[i] = has[i] && !mat[i]->is_emissive();
             for (int li = 0; li < nlights; ++li) {
-                for (int i = 0; i < kLanes; ++i) {
-                    test[i] = has[i] && !mat[i]->is_emissive() ? 1.f : 0.f;
-                    if (test[i] == 0.f) continue;
-                    u1[i] = aux[i].uniform();
-                    u2[i] = aux[i].uniform();
-                }
-                light_visibility_rays(tracer_.lights, li, hl, u1, u2, test, &rays);
-                scene_.occluded_lanes(rays, !hidden, occluded);
+                draw_uniforms(&aux, draw, 2, u);
+                for (int i = 0; i < kLanes; ++i) test[i] = draw[i] ? 1.f : 0.f;
+                light_visibility_rays(tracer_.lights, li, h, u[0], u[1], test, &rays);
+                scene_.occluded(rays, !hidden, occluded);
                 for (int i = 0; i < kLanes; ++i)
                     if (test[i] != 0.f && !occluded[i]) ++visible[i];
             }
@@ -210,19 +196,23 @@ private:
         }
         if (ps.has(kAo)) {
             // one cosine-weighted ray of length 1 about the normal facing the camera
-            Vec3 o[kLanes], w[kLanes];
-            float tfar[kLanes];
+            alignas(64) ShadowRays rays;
             bool occluded[kLanes];
+            draw_uniforms(&aux, has, 2, u);
             for (int i = 0; i < kLanes; ++i) {
+                rays.trace[i] = has[i] ? -1 : 0;
                 if (!has[i]) continue;
-                Vec3 n = dot(h[i].ns, ray[i].d) < 0.f ? h[i].ns : -h[i].ns;
-                Frame f(n);
-                float u1 = aux[i].uniform(), u2 = aux[i].uniform();
-                w[i] = f.to_world(sample_cosine_hemisphere(u1, u2));
-                o[i] = offset_ray_origin(h[i], w[i]);
-                tfar[i] = 1.f;
+                const Vec3 ns(h.nx[i], h.ny[i], h.nz[i]);
+                const Vec3 d(cam.ray.dir_x[i], cam.ray.dir_y[i], cam.ray.dir_z[i]);
+                const Vec3 n = dot(ns, d) < 0.f ? ns : -ns;
+                const Vec3 w = Frame(n).to_world(sample_cosine_hemisphere(u[0][i], u[1][i]));
+                const Vec3 o = offset_ray_origin(Vec3(h.px[i], h.py[i], h.pz[i]), Vec3(h.gx[i], h.gy[i], h.gz[i]), w);
+                rays.ox[i] = o.x, rays.oy[i] = o.y, rays.oz[i] = o.z;
+                rays.dx[i] = w.x, rays.dy[i] = w.y, rays.dz[i] = w.z;
+                rays.tfar[i] = 1.f;
+                rays.mask[i] = ~0u;
             }
-            scene_.occluded_packet(o, w, tfar, has, !hidden, occluded);
+            scene_.occluded(rays, !hidden, occluded);
             for (int i = 0; i < kLanes; ++i)
                 if (has[i] && !occluded[i]) acc[i][kAo * 3] += 1.0;
         }

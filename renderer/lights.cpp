@@ -7,6 +7,7 @@ std::vector<Light> build_lights(std::vector<std::unique_ptr<Shape>>& shapes, con
     std::vector<Light> lights;
     for (auto& sp : shapes) {
         Shape& s = *sp;
+        s.mask = s.emitter_group ? kMaskOtherEmitter : kMaskNonEmitter;
         const Material& m = materials[s.material];
         if (!m.is_emissive()) continue;
         float area = s.area();

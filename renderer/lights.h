@@ -26,13 +26,21 @@ struct Light {
     float area = 0.f;
 };
 
-/// Embree geometry mask of light i: lights 0..30 get a bit of their own so that a shadow ray can
-/// skip the light it aims at; everything else has bit 0 and is never skipped.
-inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 31 ? (2u << i) : 1u; }
+/// Geometry masks (Embree ray masks): bit 0 for the shapes outside the emitter group (what a
+/// query that skips emitters hits), bits 1..30 for lights 0..29 (so that a shadow ray can skip
+/// the light it aims at), bit 31 for the other emitters.
+constexpr uint32_t kMaskNonEmitter = 1u;
+constexpr uint32_t kMaskOtherEmitter = 1u << 31;
+inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 30 ? (2u << i) : kMaskOtherEmitter; }
+/// The ray mask of a shadow ray aimed at light i: every bit but the light's own, where it has one.
+inline uint32_t shadow_ray_mask(int i) {
+    const uint32_t bit = light_mask_bit(i);
+    return bit != kMaskOtherEmitter ? ~bit : ~0u;
+}
 
 /// The lights of a scene, in shape order: every emissive sphere or quad becomes one. Sets each
 /// emissive shape's `radiance` (emission / area; emissive meshes too, which are hit but never
-/// sampled) and, for the light shapes, `light` (their index) and `mask` (light_mask_bit).
+/// sampled), for the light shapes `light` (their index), and every shape's `mask`.
 std::vector<Light> build_lights(std::vector<std::unique_ptr<Shape>>& shapes, const std::vector<Material>& materials);
 
 }  // namespace cnsr

@@ -1,5 +1,6 @@
 #include "scene.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -89,42 +90,23 @@ int Scene::add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Ve
     return int(shapes_.size()) - 1;
 }
 
-void Scene::commit() {
+void Scene::commit(int sphere_bvh_min) {
     if (committed_) return;
     // lights: every emissive sphere or quad is sampled by next-event estimation; this sets the
     // shapes' radiance and masks, which the acceleration structure reads
     lights_ = build_lights(shapes_, materials_);
-    accel_.build(shapes_);
+    records_.clear();
+    for (const auto& s : shapes_) records_.push_back(shape_record(*s));
+    accel_.build(shapes_, sphere_bvh_min);
     committed_ = true;
 }
 
-SurfaceHit Scene::surface_hit(const Ray& ray, const PrimHit& ph) const {
-    SurfaceHit h;
-    fill_surface_hit(*shapes_[ph.geom], int(ph.geom), ray, ph.prim, ph.u, ph.v, ph.ng, ph.t, &h);
-    return h;
-}
-
-void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                             bool* found, bool coherent) const {
-    PrimHit ph[kPacket];
-    accel_.intersect_packet(rays, active, with_emitters, ph, found, coherent);
-    for (int i = 0; i < kPacket; ++i)
-        if (found[i]) hits[i] = surface_hit(rays[i], ph[i]);
-}
-
-void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
-                            bool* occluded) const {
-    accel_.occluded_packet(o, d, tfar, nullptr, active, with_emitters, occluded);
-}
-
-Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
+Vec3 Scene::albedo(const Material& m, int shape, float u, float v, const Vec3& ng) const {
     if (m.texture < 0) return m.color;
-    float u = h.u, v = h.v;
-    if (shapes_[h.shape]->type == ShapeType::Sphere) {
+    if (shapes_[shape]->type == ShapeType::Sphere) {
         // longitude / colatitude about +Y, v = 1 at the top
-        const Vec3& n = h.ng;
-        u = 0.5f + std::atan2(n.z, n.x) * (0.5f * kInvPi);
-        v = 1.f - std::acos(std::min(1.f, std::max(-1.f, n.y))) * kInvPi;
+        u = 0.5f + std::atan2(ng.z, ng.x) * (0.5f * kInvPi);
+        v = 1.f - std::acos(std::min(1.f, std::max(-1.f, ng.y))) * kInvPi;
     }
     return m.color * textures_[m.texture].lookup(u * m.freq_u, v * m.freq_v);
 }

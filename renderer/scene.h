@@ -1,6 +1,6 @@
 // The scene: the container of materials, textures and shapes, built up by the add_* calls and
 // immutable after commit(), which derives the lights (lights.h) and builds the acceleration
-// structure (accel.h). Its closest-hit queries return surface hits (shapes.h).
+// structure (accel.h). Its closest-hit queries return the surface hits of ray packets (shapes.h).
 #pragma once
 
 #include <cstdint>
@@ -33,39 +33,43 @@ public:
     int add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Vec3& normal, int material,
                  bool emitter_group);
     /// Builds the lights and the acceleration structures; the scene is immutable afterwards.
-    void commit();
+    /// Scenes with at least sphere_bvh_min non-emitting spheres put them into the BVH.
+    void commit(int sphere_bvh_min = Accel::kDefaultSphereBvhMin);
     bool committed() const { return committed_; }
+    bool spheres_in_bvh() const { return accel_.spheres_in_bvh(); }
 
     static constexpr int kPacket = Accel::kPacket;
-    /// Closest hits of up to kPacket rays (inactive lanes are skipped and report no hit);
+    /// Closest hits of the lanes with valid[i] != 0 of the packet `rh` (its ray part set: org,
+    /// dir, tnear, tfar) as surface hits in `hits` (shape = -1 for the others and for misses);
     /// emitters are skipped when with_emitters is false. `coherent`: the rays are nearly
     /// parallel with nearby origins (camera rays of one pixel).
-    void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                          bool* found, bool coherent = false) const;
-    /// Is anything hit on (0, tfar) from o along unit d, for up to kPacket rays?
-    void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
-                         bool* occluded) const;
-    /// The same for structure-of-arrays shadow rays (Accel::occluded_lanes).
-    void occluded_lanes(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
-        accel_.occluded_lanes(rays, with_emitters, occluded);
+    void intersect(const int* valid, RayHitPacket& rh, bool with_emitters, HitLanes* hits,
+                   bool coherent = false) const {
+        accel_.intersect(valid, rh, with_emitters, coherent);
+        surface_hits(records_.data(), rh, hits);
+    }
+    /// Is anything hit on (0, tfar) of the shadow rays with trace set (Accel::occluded)?
+    void occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
+        accel_.occluded(rays, with_emitters, occluded);
     }
 
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }
     const std::vector<Light>& lights() const { return lights_; }
-    /// Material colour times max(texel) at the hit (spheres: longitude / colatitude about +Y).
-    Vec3 albedo(const Material& m, const SurfaceHit& h) const;
+    /// Material colour times max(texel) at a hit of shape `shape` with texture coordinates
+    /// (u, v) and geometric normal ng (spheres: longitude / colatitude of ng about +Y).
+    Vec3 albedo(const Material& m, int shape, float u, float v, const Vec3& ng) const;
     int num_shapes() const { return int(shapes_.size()); }
     int num_materials() const { return int(materials_.size()); }
     int num_textures() const { return int(textures_.size()); }
 
 private:
     void check_material(int material) const;
-    SurfaceHit surface_hit(const Ray& ray, const PrimHit& ph) const;
     std::vector<Material> materials_;
     std::vector<Texture> textures_;
     std::vector<std::unique_ptr<Shape>> shapes_;
     std::vector<Light> lights_;
+    std::vector<ShapeRecord> records_;
     Accel accel_;
     bool committed_ = false;
 };

@@ -16,38 +16,31 @@
 
 namespace cnsr {
 
-/// Per-sample estimates of the shading passes.
-struct ShadingSample {
-    Vec3 beauty, direct, diffuse;
+/// Per-sample estimates of the shading passes of a packet's lanes (structure of arrays).
+struct ShadingLanes {
+    alignas(64) float beauty[3][kPacketWidth];
+    alignas(64) float direct[3][kPacketWidth];
+    alignas(64) float diffuse[3][kPacketWidth];
 };
 
-/// Surface hits of a packet's lanes (structure of arrays): point, unit geometric and shading normals.
-struct HitLanes {
-    alignas(64) float px[kPacketWidth], py[kPacketWidth], pz[kPacketWidth];
-    alignas(64) float gx[kPacketWidth], gy[kPacketWidth], gz[kPacketWidth];
-    alignas(64) float nx[kPacketWidth], ny[kPacketWidth], nz[kPacketWidth];
-};
-
-/// The structure-of-arrays state of the lanes at one path vertex.
-struct Vertex {
-    // inputs gathered per lane
-    alignas(64) float shade[kPacketWidth];              // the lane scatters here (NEE + continuation)
-    alignas(64) float px[kPacketWidth], py[kPacketWidth], pz[kPacketWidth];     // hit point
-    alignas(64) float gx[kPacketWidth], gy[kPacketWidth], gz[kPacketWidth];     // geometric normal
-    alignas(64) float nx[kPacketWidth], ny[kPacketWidth], nz[kPacketWidth];     // shading normal
-    alignas(64) float dx[kPacketWidth], dy[kPacketWidth], dz[kPacketWidth];     // incoming ray direction
-    alignas(64) float ar[kPacketWidth], ag[kPacketWidth], ab[kPacketWidth];     // albedo
+/// The structure-of-arrays state of the lanes at one path vertex: the surface hit (HitLanes:
+/// point, normals, texture coordinates, distance, shape), then what the lane loops read and write.
+struct Vertex : HitLanes {
+    alignas(64) float dx[kPacketWidth], dy[kPacketWidth], dz[kPacketWidth];  // incoming ray direction
+    alignas(64) float shade[kPacketWidth];  // the lane scatters here (NEE + continuation)
+    alignas(64) float ar[kPacketWidth], ag[kPacketWidth], ab[kPacketWidth];  // albedo
     alignas(64) float spec[kPacketWidth], alpha[kPacketWidth], ior[kPacketWidth];
     // light sample inputs
     alignas(64) float lsphere[kPacketWidth], lcx[kPacketWidth], lcy[kPacketWidth], lcz[kPacketWidth], lr2[kPacketWidth];
     alignas(64) float le1x[kPacketWidth], le1y[kPacketWidth], le1z[kPacketWidth], le2x[kPacketWidth], le2y[kPacketWidth], le2z[kPacketWidth];
     alignas(64) float lnx[kPacketWidth], lny[kPacketWidth], lnz[kPacketWidth], larea[kPacketWidth];
     alignas(64) float lLr[kPacketWidth], lLg[kPacketWidth], lLb[kPacketWidth];
-    alignas(64) float lu1[kPacketWidth], lu2[kPacketWidth];
-    // BSDF sample inputs: the two uniforms, then the disk point's radius and angle, then the
-    // cosine-hemisphere (x, y) or the visible-normal disk point (p1, p2)
+    // the uniforms of the vertex: light choice and light sample, lobe choice and BSDF sample
+    alignas(64) float ul[kPacketWidth], lu1[kPacketWidth], lu2[kPacketWidth];
+    alignas(64) float ulobe[kPacketWidth], bu1[kPacketWidth], bu2[kPacketWidth];
+    // BSDF sample: the lobe (1 = diffuse) and its disk point: the cosine-hemisphere (x, y) or
+    // the visible-normal disk point (p1, p2)
     alignas(64) float diffuse_lobe[kPacketWidth];
-    alignas(64) float bu1[kPacketWidth], bu2[kPacketWidth];
     alignas(64) float s1[kPacketWidth], s2[kPacketWidth];
     // frame and outgoing direction
     alignas(64) float sx[kPacketWidth], sy[kPacketWidth], sz[kPacketWidth], tx[kPacketWidth], ty[kPacketWidth], tz[kPacketWidth];
@@ -56,7 +49,7 @@ struct Vertex {
     // have trace set; an empty segment is unoccluded; the mask skips the light aimed at)
     alignas(64) float shadow[kPacketWidth];
     ShadowRays sr;
-    // sampled direction (local) and its evaluation
+    // sampled direction (local)
     alignas(64) float wix[kPacketWidth], wiy[kPacketWidth], wiz[kPacketWidth];
 };
 
@@ -79,6 +72,7 @@ struct PathState {
 struct LaneState {
     Vertex v;
     PathState st[2];
+    RayHitPacket rays;  // the continuation rays
 };
 
 /// The scene's lights in structure-of-arrays form, gathered per lane by index.
@@ -99,13 +93,14 @@ struct MaterialLobes {
 };
 MaterialLobes material_lobes(const Material& m);
 
-/// What the path tracer reads of a shape and its material at a hit, in one place.
-struct ShadeShape {
-    Vec3 albedo;            // the material colour (textured materials: Scene::albedo at the hit)
-    Vec3 radiance;          // emitted radiance when emissive
-    float spec, alpha, ior;  // material_lobes()
-    int material, light;    // material index; light index or -1
-    bool emissive, textured;
+/// What the path tracer reads of each shape and its material: tables indexed by shape, which
+/// the lane loops gather from.
+struct ShadeTable {
+    std::vector<float> ar, ag, ab;  // the material colour (textured materials: Scene::albedo at the hit)
+    std::vector<float> lr, lg, lb;  // emitted radiance when emissive
+    std::vector<float> spec, alpha, ior;  // material_lobes()
+    std::vector<float> emissive, textured;  // 1 / 0
+    std::vector<int> material, light;  // material index; light index or -1
 };
 
 /// Radiance estimates for up to kPacketWidth paths traced in lockstep (one vertex per step for
@@ -118,17 +113,33 @@ struct ShadeShape {
 class PathTracer {
 public:
     PathTracer(const Scene& scene, const RenderOptions& opt);
-    /// Lanes with active[i] start at first_hit[i], reached by camera direction dir[i]; each
-    /// draws from rng[i]. out[i] is set for every lane (zero for inactive ones).
-    void trace(const Vec3* dir, const SurfaceHit* first_hit, const bool* active, Rng* rng, ShadingSample* out,
-               LaneState* state) const;
+    /// Lanes with active[i] != 0 start at their hit in `first` (a hit, shape >= 0), reached
+    /// along the camera direction (dx, dy, dz)[i]; each draws from its generator in `rng`.
+    /// `out` is set for every lane (zero for inactive ones).
+    void trace(const HitLanes& first, const float* dx, const float* dy, const float* dz, const int* active,
+               RngLanes* rng, ShadingLanes* out, LaneState* state) const;
 
     const Scene& scene;
     const RenderOptions& opt;
     const bool need_diffuse;  // the diffuse-only estimator runs only for the passes that need it
     const LightTable lights;
-    std::vector<ShadeShape> shapes;  // per shape of the scene
+    ShadeTable shapes;  // per shape of the scene
 };
+
+/// Camera rays through the film positions ((px + u1) / width, (py + u2) / height) of a packet's
+/// lanes (pixel coordinates px, py; row 0 = top), into the ray part of `rays`.
+void camera_rays(const Camera& camera, int width, int height, const float* px, const float* py, const float* u1,
+                 const float* u2, RayHitPacket* rays);
+/// The mirror pass: the directions (dx, dy, dz) reflected about the hits' shading normals (unit:
+/// rx, ry, rz), and rays along them from the hits into the ray part of `rays`.
+void mirror_rays(const HitLanes& hits, const float* dx, const float* dy, const float* dz, float* rx, float* ry,
+                 float* rz, RayHitPacket* rays);
+/// Seeds the lanes' generators from (seed, pixel[i], sample[i]) and draws n uniforms per lane
+/// into u[0..n) from the lanes with draw[i] != 0.
+void seed_and_draw(RngLanes* rng, uint64_t seed, const uint64_t* pixel, const uint64_t* sample, const int* draw, int n,
+                   float (*u)[kPacketWidth]);
+/// n uniforms per lane into u[0..n) from the lanes with draw[i] != 0.
+void draw_uniforms(RngLanes* rng, const int* draw, int n, float (*u)[kPacketWidth]);
 
 /// The shadows pass's rays to light li from a packet's first hits (uniforms u1, u2 per lane):
 /// test (1 / 0), in: the lanes to sample; out: those with a usable sample above the horizon of

@@ -1,8 +1,28 @@
 #include "shapes.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include "simd.h"
+
 namespace cnsr {
+
+// The hit reconstruction lane loops, for the x86-64 baseline, AVX2 and AVX-512 (simd.h).
+namespace surface_baseline {
+#include "surface_lanes.inc"
+}  // namespace surface_baseline
+#ifdef CNSR_HAVE_WIDE_LANES
+CNSR_BEGIN_AVX2
+namespace surface_avx2 {
+#include "surface_lanes.inc"
+}  // namespace surface_avx2
+CNSR_END_WIDE
+CNSR_BEGIN_AVX512
+namespace surface_avx512 {
+#include "surface_lanes.inc"
+}  // namespace surface_avx512
+CNSR_END_WIDE
+#endif
 
 namespace {
 inline float wrap01(float x) { return x - std::floor(x); }
@@ -43,52 +63,28 @@ float Shape::area() const {
     return 0.f;
 }
 
-void fill_surface_hit(const Shape& s, int shape_id, const Ray& ray, unsigned prim_id, float bu, float bv,
-                      const Vec3& ng_raw, float t, SurfaceHit* hit) {
-    hit->t = t;
-    hit->shape = shape_id;
+ShapeRecord shape_record(const Shape& s) {
+    ShapeRecord r;
+    r.type = int(s.type);
     switch (s.type) {
-        case ShapeType::Mesh: {
-            const uint32_t* tri = &s.indices[3 * size_t(prim_id)];
-            const Vec3 &v0 = s.vertices[tri[0]], &v1 = s.vertices[tri[1]], &v2 = s.vertices[tri[2]];
-            float b1 = bu, b2 = bv, b0 = 1.f - b1 - b2;
-            hit->p = v0 * b0 + v1 * b1 + v2 * b2;
-            hit->ng = normalize(cross(v1 - v0, v2 - v0));
-            if (!s.normals.empty()) {
-                Vec3 n = s.normals[tri[0]] * b0 + s.normals[tri[1]] * b1 + s.normals[tri[2]] * b2;
-                float l2 = dot(n, n);
-                hit->ns = l2 > 1e-12f ? n * (1.f / std::sqrt(l2)) : hit->ng;
-            } else {
-                hit->ns = hit->ng;
-            }
-            if (!s.uvs.empty()) {
-                const float *t0 = &s.uvs[2 * tri[0]], *t1 = &s.uvs[2 * tri[1]], *t2 = &s.uvs[2 * tri[2]];
-                hit->u = t0[0] * b0 + t1[0] * b1 + t2[0] * b2;
-                hit->v = t0[1] * b0 + t1[1] * b1 + t2[1] * b2;
-            } else {
-                hit->u = b1;
-                hit->v = b2;
-            }
+        case ShapeType::Mesh:
+            r.vertices = &s.vertices[0].x;
+            r.indices = s.indices.data();
+            r.normals = s.normals.empty() ? nullptr : &s.normals[0].x;
+            r.uvs = s.uvs.empty() ? nullptr : s.uvs.data();
             break;
-        }
-        case ShapeType::Quad: {
-            Vec3 p = ray.o + ray.d * t;
-            Vec3 q = p - s.corner;
-            hit->u = dot(q, s.e1) / dot(s.e1, s.e1);
-            hit->v = dot(q, s.e2) / dot(s.e2, s.e2);
-            // project onto the plane to remove the error of the ray parameter
-            hit->p = s.corner + s.e1 * hit->u + s.e2 * hit->v;
-            hit->ng = hit->ns = s.normal;
+        case ShapeType::Quad:
+            r.a = s.corner, r.b = s.e1, r.c = s.e2, r.normal = s.normal;
             break;
-        }
-        case ShapeType::Sphere: {
-            Vec3 n = normalize(ng_raw);
-            hit->p = s.center + n * s.radius;
-            hit->ng = hit->ns = n;
-            hit->u = hit->v = 0.f;  // spherical coordinates are computed by albedo() when a texture needs them
+        case ShapeType::Sphere:
+            r.a = s.center, r.b = Vec3(s.radius, 0.f, 0.f);
             break;
-        }
     }
+    return r;
+}
+
+void surface_hits(const ShapeRecord* shapes, const RTCRayHitPacket& rh, HitLanes* out) {
+    CNSR_LANE_DISPATCH(surface, surface_hits(shapes, rh, *out));
 }
 
 }  // namespace cnsr

@@ -280,8 +280,10 @@ def _resolve_file(name: str, base_dir: Optional[Path]) -> Optional[Path]:
 # compilation
 
 
-def compile_scene(source: SceneSource) -> CompiledScene:
-    """Read, validate and build a scene. Raises SceneError naming the problem."""
+def compile_scene(source: SceneSource, sphere_bvh_min: Optional[int] = None) -> CompiledScene:
+    """Read, validate and build a scene. Raises SceneError naming the problem. ``sphere_bvh_min``:
+    scenes with at least this many non-emitting spheres put them into the BVH (None: the
+    renderer's default; the images are the same either way)."""
     from .. import _renderer  # the C++ extension; imported late so that errors above need no build
 
     data, name, base_dir = read_scene(source)
@@ -362,7 +364,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
                                           f"{', '.join(sorted(cs.material_index)) or 'none'}")
             _add_shape(cs, f, kind, cs.material_index[mname], emitter=(group == "lights"))
     try:
-        cs.native.commit()
+        cs.native.commit() if sphere_bvh_min is None else cs.native.commit(int(sphere_bvh_min))
     except Exception as e:  # Embree errors
         raise SceneError(f"{name}: building the scene failed: {e}") from None
     cs.num_lights = cs.native.num_lights
