@@ -56,20 +56,28 @@ void sphere_bounds_callback(const RTCBoundsFunctionArguments* args) {
 
 }  // namespace
 
-// The sphere lane loops and callbacks, for the x86-64 baseline, AVX2 and AVX-512 (simd.h).
-namespace spheres_baseline {
-#include "sphere_lanes.inc"
-}  // namespace spheres_baseline
+/// What the queries' lane loops read of an Accel.
+struct AccelData {
+    const SphereSet& spheres;
+    const SphereSet& bvh_spheres;
+    unsigned sphere_geom;
+    RTCScene scene;
+};
+
+// The queries' lane loops and the sphere callbacks, for the x86-64 baseline, AVX2 and AVX-512 (simd.h).
+namespace queries_baseline {
+#include "accel_lanes.inc"
+}  // namespace queries_baseline
 #ifdef CNSR_HAVE_WIDE_LANES
 CNSR_BEGIN_AVX2
-namespace spheres_avx2 {
-#include "sphere_lanes.inc"
-}  // namespace spheres_avx2
+namespace queries_avx2 {
+#include "accel_lanes.inc"
+}  // namespace queries_avx2
 CNSR_END_WIDE
 CNSR_BEGIN_AVX512
-namespace spheres_avx512 {
-#include "sphere_lanes.inc"
-}  // namespace spheres_avx512
+namespace queries_avx512 {
+#include "accel_lanes.inc"
+}  // namespace queries_avx512
 CNSR_END_WIDE
 #endif
 
@@ -153,8 +161,8 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_
         rtcSetGeometryUserPrimitiveCount(g, unsigned(bvh_spheres_.size()));
         rtcSetGeometryUserData(g, &bvh_spheres_);
         rtcSetGeometryBoundsFunction(g, sphere_bounds_callback, nullptr);
-        rtcSetGeometryIntersectFunction(g, CNSR_LANE_DISPATCH(spheres, sphere_intersect_callback));
-        rtcSetGeometryOccludedFunction(g, CNSR_LANE_DISPATCH(spheres, sphere_occluded_callback));
+        rtcSetGeometryIntersectFunction(g, CNSR_LANE_DISPATCH(queries, sphere_intersect_callback));
+        rtcSetGeometryOccludedFunction(g, CNSR_LANE_DISPATCH(queries, sphere_occluded_callback));
         uint32_t mask = 0;
         for (uint32_t m : bvh_spheres_.mask) mask |= m;
         rtcSetGeometryMask(g, mask);
@@ -168,76 +176,16 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_
     throw_on_embree_error("building the acceleration structure");
 }
 
-void Accel::intersect(const int* valid_in, RayHitPacket& rh, bool with_emitters, bool coherent) const {
-    alignas(64) int valid[kPacket];
-    alignas(64) int sphere[kPacket];
-    const uint32_t mask = with_emitters ? ~0u : kMaskNonEmitter;
-    int n = 0;
-    for (int i = 0; i < kPacket; ++i) {
-        valid[i] = valid_in[i] != 0 ? -1 : 0;
-        n += valid_in[i] != 0;
-        sphere[i] = -1;
-        rh.ray.time[i] = 0.f;
-        rh.ray.mask[i] = mask;
-        rh.ray.id[i] = unsigned(i);
-        rh.ray.flags[i] = 0;
-        rh.hit.geomID[i] = RTC_INVALID_GEOMETRY_ID;
-        rh.hit.instID[0][i] = RTC_INVALID_GEOMETRY_ID;
-    }
-    if (n == 0) return;
-    thread_ray_counter().intersect += uint64_t(n);
-    if (spheres_.size() > 0)
-        CNSR_LANE_DISPATCH(spheres, intersect_spheres(spheres_, valid, rh.ray.org_x, rh.ray.org_y, rh.ray.org_z,
-                                                      rh.ray.dir_x, rh.ray.dir_y, rh.ray.dir_z, rh.ray.tnear,
-                                                      rh.ray.tfar, sphere, with_emitters));
-    embree_intersect_packet(valid, scene_, &rh, coherent);
-    for (int i = 0; i < kPacket; ++i) {
-        if (!valid[i]) continue;
-        const unsigned g = rh.hit.geomID[i];
-        if (g == sphere_geom_ && g != RTC_INVALID_GEOMETRY_ID) {
-            rh.hit.geomID[i] = unsigned(bvh_spheres_.shape[rh.hit.primID[i]]);
-        } else if (g == RTC_INVALID_GEOMETRY_ID && sphere[i] >= 0) {
-            rh.hit.geomID[i] = unsigned(spheres_.shape[sphere[i]]);
-            rh.hit.primID[i] = 0;
-            rh.hit.u[i] = rh.hit.v[i] = 0.f;
-        }
-    }
+void Accel::intersect(const int* valid, RayHitPacket& rh, bool with_emitters, bool coherent) const {
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, scene_};
+    thread_ray_counter().intersect += uint64_t(
+        CNSR_LANE_DISPATCH(queries, intersect_packet(a, valid, rh, with_emitters, coherent)));
 }
 
 void Accel::occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
-    alignas(64) int valid[kPacket];
-    alignas(64) RTCRayPacket r;
-    const uint32_t keep = with_emitters ? ~0u : kMaskNonEmitter;
-    int n = 0;
-    for (int i = 0; i < kPacket; ++i) {
-        occluded[i] = false;
-        valid[i] = rays.trace[i] != 0 ? -1 : 0;
-        n += rays.trace[i] != 0;
-        r.org_x[i] = rays.ox[i];
-        r.org_y[i] = rays.oy[i];
-        r.org_z[i] = rays.oz[i];
-        r.dir_x[i] = rays.dx[i];
-        r.dir_y[i] = rays.dy[i];
-        r.dir_z[i] = rays.dz[i];
-        r.tnear[i] = 0.f;
-        r.tfar[i] = rays.tfar[i];
-        r.time[i] = 0.f;
-        r.mask[i] = rays.mask[i] & keep;
-        r.id[i] = unsigned(i);
-        r.flags[i] = 0;
-    }
-    if (n == 0) return;
-    thread_ray_counter().occluded += uint64_t(n);
-    bool traced[kPacket];
-    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
-    // the analytic spheres first; Embree only for the lanes they left open
-    const int left = spheres_.size() == 0 ? n
-                     : CNSR_LANE_DISPATCH(spheres, occlude_spheres(spheres_, valid, r.org_x, r.org_y, r.org_z,
-                                                                   r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar, r.mask,
-                                                                   with_emitters));
-    if (left > 0) embree_occluded_packet(valid, scene_, &r);
-    for (int i = 0; i < kPacket; ++i)
-        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, scene_};
+    thread_ray_counter().occluded += uint64_t(
+        CNSR_LANE_DISPATCH(queries, occluded_packet(a, rays, with_emitters, occluded)));
 }
 
 }  // namespace cnsr

@@ -5,11 +5,7 @@
 
 #include <cstdint>
 
-#if defined(__GNUC__)
-#define CNSR_LANE_INLINE inline __attribute__((always_inline))
-#else
-#define CNSR_LANE_INLINE inline
-#endif
+#include "simd.h"
 
 namespace cnsr {
 

@@ -95,8 +95,8 @@ void Scene::commit(int sphere_bvh_min) {
     // lights: every emissive sphere or quad is sampled by next-event estimation; this sets the
     // shapes' radiance and masks, which the acceleration structure reads
     lights_ = build_lights(shapes_, materials_);
-    records_.clear();
-    for (const auto& s : shapes_) records_.push_back(shape_record(*s));
+    shape_table_ = ShapeTable();
+    for (const auto& s : shapes_) shape_table_.add(*s);
     accel_.build(shapes_, sphere_bvh_min);
     committed_ = true;
 }

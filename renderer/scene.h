@@ -46,7 +46,7 @@ public:
     void intersect(const int* valid, RayHitPacket& rh, bool with_emitters, HitLanes* hits,
                    bool coherent = false) const {
         accel_.intersect(valid, rh, with_emitters, coherent);
-        surface_hits(records_.data(), rh, hits);
+        surface_hits(shape_table_, rh, hits);
     }
     /// Is anything hit on (0, tfar) of the shadow rays with trace set (Accel::occluded)?
     void occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
@@ -55,6 +55,7 @@ public:
 
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }
+    const Texture& texture(int i) const { return textures_[i]; }
     const std::vector<Light>& lights() const { return lights_; }
     /// Material colour times max(texel) at a hit of shape `shape` with texture coordinates
     /// (u, v) and geometric normal ng (spheres: longitude / colatitude of ng about +Y).
@@ -69,7 +70,7 @@ private:
     std::vector<Texture> textures_;
     std::vector<std::unique_ptr<Shape>> shapes_;
     std::vector<Light> lights_;
-    std::vector<ShapeRecord> records_;
+    ShapeTable shape_table_;
     Accel accel_;
     bool committed_ = false;
 };

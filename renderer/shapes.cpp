@@ -35,11 +35,11 @@ float Texture::lookup(float u, float v) const {
     float y = (1.f - wrap01(v)) * height - 0.5f;
     float fx = std::floor(x), fy = std::floor(y);
     float ax = x - fx, ay = y - fy;
+    // x in [-0.5, width - 0.5]: x0 in [-1, width - 1], x0 + 1 in [0, width]; repeat wrap
     int x0 = int(fx), y0 = int(fy);
-    auto wrap = [](int i, int n) { i %= n; return i < 0 ? i + n : i; };
-    int x1 = wrap(x0 + 1, width), y1 = wrap(y0 + 1, height);
-    x0 = wrap(x0, width);
-    y0 = wrap(y0, height);
+    int x1 = x0 + 1 >= width ? x0 + 1 - width : x0 + 1, y1 = y0 + 1 >= height ? y0 + 1 - height : y0 + 1;
+    x0 = x0 < 0 ? x0 + width : x0;
+    y0 = y0 < 0 ? y0 + height : y0;
     float t00 = texels[size_t(y0) * width + x0], t10 = texels[size_t(y0) * width + x1];
     float t01 = texels[size_t(y1) * width + x0], t11 = texels[size_t(y1) * width + x1];
     return (1.f - ay) * ((1.f - ax) * t00 + ax * t10) + ay * ((1.f - ax) * t01 + ax * t11);
@@ -63,27 +63,32 @@ float Shape::area() const {
     return 0.f;
 }
 
-ShapeRecord shape_record(const Shape& s) {
-    ShapeRecord r;
-    r.type = int(s.type);
+void ShapeTable::add(const Shape& s) {
+    Vec3 a, b, c, n;
+    Mesh m;
     switch (s.type) {
         case ShapeType::Mesh:
-            r.vertices = &s.vertices[0].x;
-            r.indices = s.indices.data();
-            r.normals = s.normals.empty() ? nullptr : &s.normals[0].x;
-            r.uvs = s.uvs.empty() ? nullptr : s.uvs.data();
+            m.vertices = &s.vertices[0].x;
+            m.indices = s.indices.data();
+            m.normals = s.normals.empty() ? nullptr : &s.normals[0].x;
+            m.uvs = s.uvs.empty() ? nullptr : s.uvs.data();
             break;
         case ShapeType::Quad:
-            r.a = s.corner, r.b = s.e1, r.c = s.e2, r.normal = s.normal;
+            a = s.corner, b = s.e1, c = s.e2, n = s.normal;
             break;
         case ShapeType::Sphere:
-            r.a = s.center, r.b = Vec3(s.radius, 0.f, 0.f);
+            a = s.center, b = Vec3(s.radius, 0.f, 0.f);
             break;
     }
-    return r;
+    kind.push_back(s.type == ShapeType::Mesh ? 0.f : (s.type == ShapeType::Quad ? 1.f : 2.f));
+    ax.push_back(a.x), ay.push_back(a.y), az.push_back(a.z);
+    bx.push_back(b.x), by.push_back(b.y), bz.push_back(b.z);
+    cx.push_back(c.x), cy.push_back(c.y), cz.push_back(c.z);
+    nx.push_back(n.x), ny.push_back(n.y), nz.push_back(n.z);
+    meshes.push_back(m);
 }
 
-void surface_hits(const ShapeRecord* shapes, const RTCRayHitPacket& rh, HitLanes* out) {
+void surface_hits(const ShapeTable& shapes, const RTCRayHitPacket& rh, HitLanes* out) {
     CNSR_LANE_DISPATCH(surface, surface_hits(shapes, rh, *out));
 }
 

@@ -57,23 +57,29 @@ struct HitLanes {
     alignas(64) int shape[kPacketWidth];                   // the shape hit; -1: none
 };
 
-/// What hit reconstruction reads of a shape, flat (one per shape of a scene).
-struct ShapeRecord {
-    int type = 0;  // ShapeType
-    const float* vertices = nullptr;  // mesh: xyz per vertex
-    const uint32_t* indices = nullptr;
-    const float* normals = nullptr;  // mesh: xyz per vertex, or nullptr
-    const float* uvs = nullptr;      // mesh: uv per vertex, or nullptr
-    Vec3 a, b, c;  // quad: corner, e1, e2; sphere: centre, (radius, 0, 0)
-    Vec3 normal;   // quad
+/// What hit reconstruction reads of a scene's shapes: per shape, its kind and the frame of a
+/// quad or the centre and radius of a sphere as tables (gathered by the lane loops), and the
+/// arrays of a mesh.
+struct ShapeTable {
+    std::vector<float> kind;  // 0 mesh, 1 quad, 2 sphere
+    std::vector<float> ax, ay, az, bx, by, bz, cx, cy, cz;  // quad: corner, e1, e2; sphere: centre, (radius, 0, 0)
+    std::vector<float> nx, ny, nz;  // quad: normal
+    struct Mesh {
+        const float* vertices = nullptr;  // xyz per vertex
+        const uint32_t* indices = nullptr;
+        const float* normals = nullptr;  // xyz per vertex, or nullptr
+        const float* uvs = nullptr;      // uv per vertex, or nullptr
+    };
+    std::vector<Mesh> meshes;  // per shape (empty for quads and spheres)
+    /// Appends shape s (whose arrays must outlive the table).
+    void add(const Shape& s);
 };
-ShapeRecord shape_record(const Shape& s);
 
 /// Fills `out` from the closest hits of the packet `rh` (after Accel::intersect; lanes with
 /// hit.geomID = RTC_INVALID_GEOMETRY_ID get shape = -1): meshes interpolate normals and uvs
 /// (else the geometric normal and the barycentrics), quads project the hit onto their plane,
 /// spheres put the point on the surface and leave u = v = 0 (see Scene::albedo).
-void surface_hits(const ShapeRecord* shapes, const RTCRayHitPacket& rh, HitLanes* out);
+void surface_hits(const ShapeTable& shapes, const RTCRayHitPacket& rh, HitLanes* out);
 
 /// Ray origin for leaving hit point p (unit geometric normal ng) in direction w: offset along
 /// ng to the side of w, so that the new ray does not re-hit the surface it starts on.

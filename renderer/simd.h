@@ -34,6 +34,13 @@
 #error "CNSR_PACKET_WIDTH must be 8 or 16"
 #endif
 
+// Functions called in lane loops are inlined into them (GCC then vectorises the loops).
+#if defined(__GNUC__)
+#define CNSR_LANE_INLINE inline __attribute__((always_inline))
+#else
+#define CNSR_LANE_INLINE inline
+#endif
+
 namespace cnsr {
 
 constexpr int kPacketWidth = CNSR_PACKET_WIDTH;
