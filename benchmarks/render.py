@@ -581,10 +581,8 @@ def dataset_throughput(args, sizes, base_mod, mi, dr) -> None:
                 desc = scene_views[0]
                 mscene = mitsuba_scene(mi, desc, None, S, args.dataset_spp)
                 for v, d in enumerate(scene_views):
-                    sensor = None
-                    if v > 0:
-                        cam = d["camera"]
-                        sensor = mi.load_dict(mitsuba_sensor(mi, cam, S, args.dataset_spp))
+                    sensor = mscene.sensors()[0] if v == 0 else mi.load_dict(
+                        mitsuba_sensor(mi, d["camera"], S, args.dataset_spp))
                     np.asarray(mi.render(mscene, sensor=sensor, spp=args.dataset_spp, seed=v))
             for sv in scenes[:2]:
                 mitsuba(sv)  # JIT warm-up

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -37,8 +38,10 @@ public:
                         ps.any({kShadows, kAo});
     }
 
-    /// Renders the tile; returns early (leaving it incomplete) once *stop becomes true.
-    void render_tile(int x0, int y0, int x1, int y1, const std::atomic<bool>* stop = nullptr) const {
+    /// Renders the tile; returns early (leaving it incomplete) once *stop becomes true. `check`
+    /// (if set) is called about every 1000 samples.
+    void render_tile(int x0, int y0, int x1, int y1, const std::atomic<bool>* stop = nullptr,
+                     const std::function<void()>* check = nullptr) const {
         const int tw = x1 - x0, th = y1 - y0;
         const int npix = tw * th;
         std::vector<double> acc(size_t(npix) * kNumPasses * 3, 0.0);
@@ -57,7 +60,10 @@ public:
         LaneState lanes{};  // the path tracer's working memory, zeroed once per tile
 
         for (int64_t base = 0; base < items; base += kLanes) {
-            if (stop && (base & 1023) == 0 && stop->load(std::memory_order_relaxed)) return;
+            if ((base & 1023) == 0) {
+                if (check) (*check)();
+                if (stop && stop->load(std::memory_order_relaxed)) return;
+            }
             for (int i = 0; i < kLanes; ++i) {
                 const int64_t item = std::min(base + i, items - 1);  // (lanes past the end: inactive copies)
                 active[i] = base + i < items;
@@ -275,64 +281,65 @@ void render(const Scene& scene, const Camera& camera, const RenderOptions& optio
     std::atomic<uint64_t> rays_intersect{0}, rays_occluded{0};
     std::exception_ptr error;
     std::mutex error_mutex;
-    auto worker = [&]() {
-        DenormalsOff ftz;
-        RayCounter& counter = thread_ray_counter();
-        const RayCounter start = counter;
-        try {
-            for (;;) {
-                int t = next_tile.fetch_add(1);
-                if (t >= ntiles) break;
-                int x0 = (t % tiles_x) * kTile, y0 = (t / tiles_x) * kTile;
-                int x1 = std::min(x0 + kTile, options.width), y1 = std::min(y0 + kTile, options.height);
-                tr.render_tile(x0, y0, x1, y1, &stop);
-                if (stop.load(std::memory_order_relaxed)) break;
-            }
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(error_mutex);
-            if (!error) error = std::current_exception();
-            next_tile = ntiles;
-            stop = true;
-        }
-        rays_intersect += counter.intersect - start.intersect;
-        rays_occluded += counter.occluded - start.occluded;
-    };
+    // Cancellation (e.g. Ctrl-C in Python): the calling thread renders too and asks
+    // should_cancel about every 50 ms, between its packets; then, while helpers finish, it
+    // waits for them asking the same.
     bool cancelled = false;
-    if (options.should_cancel) {
-        // all workers in the pool; this thread polls for cancellation (e.g. Ctrl-C in Python)
-        std::mutex m;
-        std::condition_variable cv;
-        int running = nthreads;
-        std::vector<std::thread> pool;
-        pool.reserve(nthreads);
-        for (int i = 0; i < nthreads; ++i)
-            pool.emplace_back([&] {
-                worker();
-                std::lock_guard<std::mutex> lock(m);
-                if (--running == 0) cv.notify_all();
-            });
-        {
-            std::unique_lock<std::mutex> lock(m);
-            while (running > 0) {
-                if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
-                lock.unlock();
-                if (!cancelled && options.should_cancel()) {
-                    cancelled = true;
-                    stop = true;  // workers leave their tiles within ~1000 samples
-                }
-                lock.lock();
-            }
+    auto last_poll = std::chrono::steady_clock::now();
+    const std::function<void()> poll = [&] {
+        if (!options.should_cancel || cancelled) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_poll < std::chrono::milliseconds(50)) return;
+        last_poll = now;
+        if (options.should_cancel()) {
+            cancelled = true;
+            stop = true;  // workers leave their tiles within ~1000 samples
         }
-        for (auto& t : pool) t.join();
-    } else if (nthreads == 1) {
-        worker();
-    } else {
-        std::vector<std::thread> pool;
-        pool.reserve(nthreads - 1);
-        for (int i = 0; i < nthreads - 1; ++i) pool.emplace_back(worker);
-        worker();
-        for (auto& t : pool) t.join();
+    };
+    std::mutex m;
+    std::condition_variable cv;
+    int running = nthreads;
+    auto worker = [&](const std::function<void()>* check) {
+        {
+            DenormalsOff ftz;
+            RayCounter& counter = thread_ray_counter();
+            const RayCounter start = counter;
+            try {
+                for (;;) {
+                    int t = next_tile.fetch_add(1);
+                    if (t >= ntiles) break;
+                    int x0 = (t % tiles_x) * kTile, y0 = (t / tiles_x) * kTile;
+                    int x1 = std::min(x0 + kTile, options.width), y1 = std::min(y0 + kTile, options.height);
+                    tr.render_tile(x0, y0, x1, y1, &stop, check);
+                    if (stop.load(std::memory_order_relaxed)) break;
+                }
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(error_mutex);
+                if (!error) error = std::current_exception();
+                next_tile = ntiles;
+                stop = true;
+            }
+            rays_intersect += counter.intersect - start.intersect;
+            rays_occluded += counter.occluded - start.occluded;
+        }
+        std::lock_guard<std::mutex> lock(m);
+        if (--running == 0) cv.notify_all();
+    };
+    std::vector<std::thread> pool;
+    pool.reserve(nthreads - 1);
+    for (int i = 0; i < nthreads - 1; ++i) pool.emplace_back(worker, nullptr);
+    worker(options.should_cancel ? &poll : nullptr);
+    if (options.should_cancel) {
+        std::unique_lock<std::mutex> lock(m);
+        while (running > 0) {
+            if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
+            lock.unlock();
+            last_poll = std::chrono::steady_clock::time_point();
+            poll();
+            lock.lock();
+        }
     }
+    for (auto& t : pool) t.join();
     if (error) std::rethrow_exception(error);
     if (cancelled) throw RenderCancelled();
     result->rays_intersect = rays_intersect;
