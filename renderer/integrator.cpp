@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <mutex>
@@ -56,7 +57,12 @@ public:
         alignas(64) ShadingLanes ss;
         uint64_t pixel[kLanes], sample[kLanes];
         int lpix[kLanes];
+        // each lane's sample of every pass, added to its pixel's sums after the packet (in lane
+        // order, as one loop over all passes)
+        constexpr int kRow = kNumPasses * 3;
+        alignas(64) double rows[kLanes][kRow];
         double* lacc[kLanes];
+        for (int i = 0; i < kLanes; ++i) lacc[i] = rows[i];
         LaneState lanes{};  // the path tracer's working memory, zeroed once per tile
 
         for (int64_t base = 0; base < items; base += kLanes) {
@@ -73,8 +79,8 @@ public:
                 sample[i] = uint64_t(item % spp);
                 fpx[i] = float(px);
                 fpy[i] = float(py);
-                lacc[i] = &acc[size_t(lpix[i]) * kNumPasses * 3];
             }
+            std::memset(rows, 0, sizeof(rows));
             // Two independent streams per sample: the path's (which also jitters the camera ray)
             // and one for the auxiliary G-buffer rays, so that beauty does not depend on which
             // other passes are requested.
@@ -95,17 +101,23 @@ public:
                 shade[i] = need_shading_;
             }
             if (need_gbuffer_) gbuffer_packet(cam, hit, pixel, sample, lacc);
-            if (!need_shading_) continue;
-            tracer_.trace(hit, cam.ray.dir_x, cam.ray.dir_y, cam.ray.dir_z, shade, &rng, &ss, &lanes);
+            if (need_shading_) {
+                tracer_.trace(hit, cam.ray.dir_x, cam.ray.dir_y, cam.ray.dir_z, shade, &rng, &ss, &lanes);
+                for (int i = 0; i < kLanes; ++i) {
+                    if (!shade[i]) continue;
+                    const Vec3 beauty(ss.beauty[0][i], ss.beauty[1][i], ss.beauty[2][i]);
+                    const Vec3 direct(ss.direct[0][i], ss.direct[1][i], ss.direct[2][i]);
+                    const Vec3 diffuse(ss.diffuse[0][i], ss.diffuse[1][i], ss.diffuse[2][i]);
+                    if (!is_finite(beauty) || !is_finite(direct) || !is_finite(diffuse)) continue;
+                    add(lacc[i], kBeauty, beauty);
+                    add(lacc[i], kDirect, direct);
+                    add(lacc[i], kDiffuse, diffuse);
+                }
+            }
             for (int i = 0; i < kLanes; ++i) {
-                if (!shade[i]) continue;
-                const Vec3 beauty(ss.beauty[0][i], ss.beauty[1][i], ss.beauty[2][i]);
-                const Vec3 direct(ss.direct[0][i], ss.direct[1][i], ss.direct[2][i]);
-                const Vec3 diffuse(ss.diffuse[0][i], ss.diffuse[1][i], ss.diffuse[2][i]);
-                if (!is_finite(beauty) || !is_finite(direct) || !is_finite(diffuse)) continue;
-                add(lacc[i], kBeauty, beauty);
-                add(lacc[i], kDirect, direct);
-                add(lacc[i], kDiffuse, diffuse);
+                if (!active[i]) continue;
+                double* a = &acc[size_t(lpix[i]) * kRow];
+                for (int k = 0; k < kRow; ++k) a[k] += rows[i][k];
             }
         }
 
