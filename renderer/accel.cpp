@@ -98,15 +98,23 @@ void SphereSet::add(const Shape& s, int shape_index) {
 
 Accel::~Accel() {
     if (scene_) rtcReleaseScene(scene_);
+    if (scene_noemit_) rtcReleaseScene(scene_noemit_);
 }
 
 void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_bvh_min) {
     RTCDevice device = embree_device();
     g_embree_error.clear();
     scene_ = rtcNewScene(device);
-    // LOW: measured faster to build and to traverse than MEDIUM / HIGH on the benchmark's rooms
-    rtcSetSceneBuildQuality(scene_, RTC_BUILD_QUALITY_LOW);
-    rtcSetSceneFlags(scene_, RTC_SCENE_FLAG_NONE);
+    // An Embree built without ray masks (EMBREE_RAY_MASK off) cannot skip the emitters by mask:
+    // then a second scene without them serves the queries that skip them.
+    static const bool masks = rtcGetDeviceProperty(device, RTC_DEVICE_PROPERTY_RAY_MASK_SUPPORTED) != 0;
+    if (!masks) scene_noemit_ = rtcNewScene(device);
+    for (RTCScene sc : {scene_, scene_noemit_}) {
+        if (!sc) continue;
+        // LOW: measured faster to build and to traverse than MEDIUM / HIGH on the benchmark's scenes
+        rtcSetSceneBuildQuality(sc, RTC_BUILD_QUALITY_LOW);
+        rtcSetSceneFlags(sc, RTC_SCENE_FLAG_NONE);
+    }
     int plain_spheres = 0;
     for (const auto& s : shapes) plain_spheres += s->type == ShapeType::Sphere && !s->emitter_group;
     const bool bvh = plain_spheres >= std::max(1, sphere_bvh_min);
@@ -153,6 +161,7 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_
         rtcSetGeometryMask(g, s.mask);
         rtcCommitGeometry(g);
         rtcAttachGeometryByID(scene_, g, unsigned(id));
+        if (scene_noemit_ && !s.emitter_group) rtcAttachGeometryByID(scene_noemit_, g, unsigned(id));
         rtcReleaseGeometry(g);
         throw_on_embree_error("building the scene");
     }
@@ -169,21 +178,23 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_
         rtcCommitGeometry(g);
         sphere_geom_ = unsigned(shapes.size());  // no shape has this ID
         rtcAttachGeometryByID(scene_, g, sphere_geom_);
+        if (scene_noemit_) rtcAttachGeometryByID(scene_noemit_, g, sphere_geom_);  // (no emitters in it)
         rtcReleaseGeometry(g);
         throw_on_embree_error("building the scene");
     }
     rtcCommitScene(scene_);
+    if (scene_noemit_) rtcCommitScene(scene_noemit_);
     throw_on_embree_error("building the acceleration structure");
 }
 
 void Accel::intersect(const int* valid, RayHitPacket& rh, bool with_emitters, bool coherent) const {
-    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, scene_};
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, with_emitters || !scene_noemit_ ? scene_ : scene_noemit_};
     thread_ray_counter().intersect += uint64_t(
         CNSR_LANE_DISPATCH(queries, intersect_packet(a, valid, rh, with_emitters, coherent)));
 }
 
 void Accel::occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
-    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, scene_};
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, with_emitters || !scene_noemit_ ? scene_ : scene_noemit_};
     thread_ray_counter().occluded += uint64_t(
         CNSR_LANE_DISPATCH(queries, occluded_packet(a, rays, with_emitters, occluded)));
 }

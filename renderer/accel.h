@@ -1,6 +1,7 @@
 // The acceleration structure and the ray queries, for packets of kPacketWidth rays in Embree's
 // structure-of-arrays layout: one Embree BVH over the meshes and quads (geometry masks keep the
-// emitters out of the queries that skip them, and let a shadow ray skip the light it aims at),
+// emitters out of the queries that skip them, and let a shadow ray skip the light it aims at;
+// an Embree without ray masks gets a second BVH without the emitters),
 // and the spheres, tested analytically in lane loops while they are few; the non-emitting
 // spheres of a scene with many go into the BVH as one user geometry that runs the same
 // ray/sphere test. Answers are primitive hits; the shapes turn them into surface hits (shapes.h).
@@ -80,6 +81,7 @@ private:
     SphereSet bvh_spheres_;   // the BVH's user geometry
     unsigned sphere_geom_ = RTC_INVALID_GEOMETRY_ID;  // its Embree geometry ID
     RTCScene scene_ = nullptr;
+    RTCScene scene_noemit_ = nullptr;  // without the emitters: only where Embree has no ray masks
 };
 
 }  // namespace cnsr
