@@ -37,6 +37,16 @@ public:
         need_mirror_trace_ = ps.any({kMirrorHit, kMirrorNormal});
         need_gbuffer_ = ps.any({kPosition, kNormal, kDepth, kId, kAlbedo, kRoughness, kMirror}) || need_mirror_trace_ ||
                         ps.any({kShadows, kAo});
+        // the sums kept per pixel: three per stored pass (the shading estimators when any shading
+        // pass is asked for; the requested G-buffer passes); indirect and specular are derived
+        row_ = 0;
+        for (int p = 0; p < kNumPasses; ++p) {
+            const bool shading = p == kBeauty || p == kDirect || p == kDiffuse;
+            const bool derived = p == kIndirect || p == kSpecular;
+            const bool stored = shading ? need_shading_ : (!derived && ps.has(PassId(p)));
+            slot_[p] = stored ? row_ : -1;
+            row_ += stored ? 3 : 0;
+        }
     }
 
     /// Renders the tile; returns early (leaving it incomplete) once *stop becomes true. `check`
@@ -45,7 +55,7 @@ public:
                      const std::function<void()>* check = nullptr) const {
         const int tw = x1 - x0, th = y1 - y0;
         const int npix = tw * th;
-        std::vector<double> acc(size_t(npix) * kNumPasses * 3, 0.0);
+        std::vector<double> acc(size_t(npix) * row_, 0.0);
         const int spp = opt_.spp;
         const int64_t items = int64_t(npix) * spp;  // (pixel, sample) pairs, pixel-major
 
@@ -60,6 +70,7 @@ public:
         // each lane's sample of every pass, added to its pixel's sums after the packet (in lane
         // order, as one loop over all passes)
         constexpr int kRow = kNumPasses * 3;
+        const int row = row_;
         alignas(64) double rows[kLanes][kRow];
         double* lacc[kLanes];
         for (int i = 0; i < kLanes; ++i) lacc[i] = rows[i];
@@ -80,7 +91,7 @@ public:
                 fpx[i] = float(px);
                 fpy[i] = float(py);
             }
-            std::memset(rows, 0, sizeof(rows));
+            for (int i = 0; i < kLanes; ++i) std::memset(rows[i], 0, sizeof(double) * size_t(row));
             // Two independent streams per sample: the path's (which also jitters the camera ray)
             // and one for the auxiliary G-buffer rays, so that beauty does not depend on which
             // other passes are requested.
@@ -116,35 +127,40 @@ public:
             }
             for (int i = 0; i < kLanes; ++i) {
                 if (!active[i]) continue;
-                double* a = &acc[size_t(lpix[i]) * kRow];
-                for (int k = 0; k < kRow; ++k) a[k] += rows[i][k];
+                double* a = &acc[size_t(lpix[i]) * row];
+                for (int k = 0; k < row; ++k) a[k] += rows[i][k];
             }
         }
 
         const PassSet& ps = opt_.passes;
         const double inv = 1.0 / double(spp);
         for (int pix = 0; pix < npix; ++pix) {
-            double* a = &acc[size_t(pix) * kNumPasses * 3];
+            const double* a = &acc[size_t(pix) * row];
+            double all[kNumPasses * 3];
+            for (int p = 0; p < kNumPasses; ++p)
+                for (int c = 0; c < 3; ++c) all[p * 3 + c] = slot_[p] >= 0 ? a[slot_[p] + c] : 0.0;
             for (int c = 0; c < 3; ++c) {  // derived passes
-                a[kIndirect * 3 + c] = a[kBeauty * 3 + c] - a[kDirect * 3 + c];
-                a[kSpecular * 3 + c] = a[kBeauty * 3 + c] - a[kDiffuse * 3 + c];
+                all[kIndirect * 3 + c] = all[kBeauty * 3 + c] - all[kDirect * 3 + c];
+                all[kSpecular * 3 + c] = all[kBeauty * 3 + c] - all[kDiffuse * 3 + c];
             }
             const int px = x0 + pix % tw, py = y0 + pix / tw;
             for (int p = 0; p < kNumPasses; ++p) {
                 if (!ps.has(PassId(p))) continue;
                 const int ch = kPassTable[p].channels;
                 float* dst = result_->buffers[p].data() + (size_t(py) * opt_.width + px) * ch;
-                for (int c = 0; c < ch; ++c) dst[c] = float(a[p * 3 + c] * inv);
+                for (int c = 0; c < ch; ++c) dst[c] = float(all[p * 3 + c] * inv);
             }
         }
     }
 
 private:
-    static void add(double* a, PassId p, const Vec3& v) {
-        a[p * 3 + 0] += v.x;
-        a[p * 3 + 1] += v.y;
-        a[p * 3 + 2] += v.z;
+    void add(double* a, PassId p, const Vec3& v) const {
+        double* s = a + slot_[p];
+        s[0] += v.x;
+        s[1] += v.y;
+        s[2] += v.z;
     }
+    void add(double* a, PassId p, double x) const { a[slot_[p]] += x; }
 
     /// The G-buffer passes of the lanes whose camera ray (in `cam`) hit something (h.shape >= 0);
     /// acc[i] is the lane's pixel accumulator. Auxiliary rays go to Embree as packets.
@@ -164,11 +180,11 @@ private:
             mat[i] = &m;
             if (ps.has(kPosition)) add(a, kPosition, Vec3(h.px[i], h.py[i], h.pz[i]));
             if (ps.has(kNormal)) add(a, kNormal, Vec3(h.nx[i], h.ny[i], h.nz[i]));
-            if (ps.has(kDepth)) a[kDepth * 3] += h.t[i];
-            if (ps.has(kId)) a[kId * 3] += m.id_norm;
+            if (ps.has(kDepth)) add(a, kDepth, h.t[i]);
+            if (ps.has(kId)) add(a, kId, m.id_norm);
             if (ps.has(kAlbedo) && !m.is_mirror_like())
                 add(a, kAlbedo, scene_.albedo(m, h.shape[i], h.tu[i], h.tv[i], Vec3(h.gx[i], h.gy[i], h.gz[i])));
-            if (ps.has(kRoughness)) a[kRoughness * 3] += m.roughness;
+            if (ps.has(kRoughness)) add(a, kRoughness, m.roughness);
         }
         if (ps.any({kShadows, kAo})) seed_and_draw(&aux, opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel, sample, has, 0, u);
         if (ps.any({kMirror, kMirrorHit, kMirrorNormal})) {
@@ -207,9 +223,9 @@ private:
             for (int i = 0; i < kLanes; ++i) {
                 if (!has[i]) continue;
                 if (mat[i]->is_emissive())
-                    acc[i][kShadows * 3] += 1.0;
+                    add(acc[i], kShadows, 1.0);
                 else if (nlights > 0)
-                    acc[i][kShadows * 3] += double(visible[i]) / double(nlights);
+                    add(acc[i], kShadows, double(visible[i]) / double(nlights));
             }
         }
         if (ps.has(kAo)) {
@@ -232,7 +248,7 @@ private:
             }
             scene_.occluded(rays, !hidden, occluded);
             for (int i = 0; i < kLanes; ++i)
-                if (has[i] && !occluded[i]) acc[i][kAo * 3] += 1.0;
+                if (has[i] && !occluded[i]) add(acc[i], kAo, 1.0);
         }
     }
 
@@ -242,6 +258,8 @@ private:
     RenderResult* result_;
     PathTracer tracer_;
     bool need_shading_, need_mirror_trace_, need_gbuffer_;
+    int slot_[kNumPasses];  // first of the pass's three sums in a pixel's row; -1: not kept
+    int row_;               // sums per pixel
 };
 
 /// Flush-to-zero / denormals-are-zero for the lifetime of the object (restored afterwards, since
