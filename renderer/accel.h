@@ -50,7 +50,8 @@ class Accel {
 public:
     static constexpr int kPacket = kPacketWidth;
     /// Scenes with at least this many non-emitting spheres put them into the BVH (fewer are
-    /// tested in lane loops, which is cheaper for a handful); both give the same hits.
+    /// tested in lane loops, which is cheaper for a handful); both give the same hits
+    /// (tests/render/test_lanes.py).
     static constexpr int kDefaultSphereBvhMin = 12;
 
     Accel() = default;

@@ -172,6 +172,8 @@ private:
         alignas(64) int has[kLanes], draw[kLanes];
         alignas(64) RngLanes aux;
         alignas(64) float u[2][kLanes];
+        alignas(64) float ar[kLanes], ag[kLanes], ab[kLanes];
+        if (ps.has(kAlbedo)) albedo_lanes(tracer_, h, ar, ag, ab);
         for (int i = 0; i < kLanes; ++i) {
             has[i] = h.shape[i] >= 0;
             if (!has[i]) continue;
@@ -182,8 +184,7 @@ private:
             if (ps.has(kNormal)) add(a, kNormal, Vec3(h.nx[i], h.ny[i], h.nz[i]));
             if (ps.has(kDepth)) add(a, kDepth, h.t[i]);
             if (ps.has(kId)) add(a, kId, m.id_norm);
-            if (ps.has(kAlbedo) && !m.is_mirror_like())
-                add(a, kAlbedo, scene_.albedo(m, h.shape[i], h.tu[i], h.tv[i], Vec3(h.gx[i], h.gy[i], h.gz[i])));
+            if (ps.has(kAlbedo) && !m.is_mirror_like()) add(a, kAlbedo, Vec3(ar[i], ag[i], ab[i]));
             if (ps.has(kRoughness)) add(a, kRoughness, m.roughness);
         }
         if (ps.any({kShadows, kAo})) seed_and_draw(&aux, opt_.seed ^ 0xa5a5a5a5a5a5a5a5ULL, pixel, sample, has, 0, u);

@@ -101,14 +101,4 @@ void Scene::commit(int sphere_bvh_min) {
     committed_ = true;
 }
 
-Vec3 Scene::albedo(const Material& m, int shape, float u, float v, const Vec3& ng) const {
-    if (m.texture < 0) return m.color;
-    if (shapes_[shape]->type == ShapeType::Sphere) {
-        // longitude / colatitude about +Y, v = 1 at the top
-        u = 0.5f + std::atan2(ng.z, ng.x) * (0.5f * kInvPi);
-        v = 1.f - std::acos(std::min(1.f, std::max(-1.f, ng.y))) * kInvPi;
-    }
-    return m.color * textures_[m.texture].lookup(u * m.freq_u, v * m.freq_v);
-}
-
 }  // namespace cnsr

@@ -57,9 +57,6 @@ public:
     const Shape& shape(int i) const { return *shapes_[i]; }
     const Texture& texture(int i) const { return textures_[i]; }
     const std::vector<Light>& lights() const { return lights_; }
-    /// Material colour times max(texel) at a hit of shape `shape` with texture coordinates
-    /// (u, v) and geometric normal ng (spheres: longitude / colatitude of ng about +Y).
-    Vec3 albedo(const Material& m, int shape, float u, float v, const Vec3& ng) const;
     int num_shapes() const { return int(shapes_.size()); }
     int num_materials() const { return int(materials_.size()); }
     int num_textures() const { return int(textures_.size()); }

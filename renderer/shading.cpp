@@ -81,6 +81,10 @@ void mirror_rays(const HitLanes& hits, const float* dx, const float* dy, const f
     CNSR_LANES(mirror_rays(hits, dx, dy, dz, rx, ry, rz, *rays));
 }
 
+void albedo_lanes(const PathTracer& tracer, const HitLanes& hits, float* ar, float* ag, float* ab) {
+    CNSR_LANES(albedo_lanes(tracer.scene, tracer.shapes, hits, ar, ag, ab));
+}
+
 void seed_and_draw(RngLanes* rng, uint64_t seed, const uint64_t* pixel, const uint64_t* sample, const int* draw, int n,
                    float (*u)[kPacketWidth]) {
     CNSR_LANES(seed_and_draw(*rng, seed, pixel, sample, draw, n, u));

@@ -96,7 +96,7 @@ MaterialLobes material_lobes(const Material& m);
 /// What the path tracer reads of each shape and its material: tables indexed by shape, which
 /// the lane loops gather from.
 struct ShadeTable {
-    std::vector<float> ar, ag, ab;  // the material colour (textured materials: Scene::albedo at the hit)
+    std::vector<float> ar, ag, ab;  // the material colour (textured materials: times the texture at the hit)
     std::vector<float> lr, lg, lb;  // emitted radiance when emissive
     std::vector<float> spec, alpha, ior;  // material_lobes()
     std::vector<float> emissive, textured;  // 1 / 0
@@ -134,6 +134,9 @@ void camera_rays(const Camera& camera, int width, int height, const float* px, c
 /// rx, ry, rz), and rays along them from the hits into the ray part of `rays`.
 void mirror_rays(const HitLanes& hits, const float* dx, const float* dy, const float* dz, float* rx, float* ry,
                  float* rz, RayHitPacket* rays);
+/// The albedo pass: the material colour of each hit (textured: times max(r, g, b) of its texture
+/// at the hit, bilinear) into ar, ag, ab for the lanes with hits.shape >= 0.
+void albedo_lanes(const PathTracer& tracer, const HitLanes& hits, float* ar, float* ag, float* ab);
 /// Seeds the lanes' generators from (seed, pixel[i], sample[i]) and draws n uniforms per lane
 /// into u[0..n) from the lanes with draw[i] != 0.
 void seed_and_draw(RngLanes* rng, uint64_t seed, const uint64_t* pixel, const uint64_t* sample, const int* draw, int n,

@@ -24,27 +24,6 @@ namespace surface_avx512 {
 CNSR_END_WIDE
 #endif
 
-namespace {
-inline float wrap01(float x) { return x - std::floor(x); }
-}  // namespace
-
-float Texture::lookup(float u, float v) const {
-    if (width <= 0 || height <= 0) return 1.f;
-    // texel centres at (i + 0.5) / width; v = 1 is the top row
-    float x = wrap01(u) * width - 0.5f;
-    float y = (1.f - wrap01(v)) * height - 0.5f;
-    float fx = std::floor(x), fy = std::floor(y);
-    float ax = x - fx, ay = y - fy;
-    // x in [-0.5, width - 0.5]: x0 in [-1, width - 1], x0 + 1 in [0, width]; repeat wrap
-    int x0 = int(fx), y0 = int(fy);
-    int x1 = x0 + 1 >= width ? x0 + 1 - width : x0 + 1, y1 = y0 + 1 >= height ? y0 + 1 - height : y0 + 1;
-    x0 = x0 < 0 ? x0 + width : x0;
-    y0 = y0 < 0 ? y0 + height : y0;
-    float t00 = texels[size_t(y0) * width + x0], t10 = texels[size_t(y0) * width + x1];
-    float t01 = texels[size_t(y1) * width + x0], t11 = texels[size_t(y1) * width + x1];
-    return (1.f - ay) * ((1.f - ax) * t00 + ax * t10) + ay * ((1.f - ax) * t01 + ax * t11);
-}
-
 float Shape::area() const {
     switch (type) {
         case ShapeType::Sphere:

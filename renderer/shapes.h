@@ -13,13 +13,11 @@
 
 namespace cnsr {
 
-/// Single-channel texture (the reference uses only max(r, g, b) of a texel), row 0 = top,
-/// repeat wrapping, bilinear filtering.
+/// Single-channel texture (the reference uses only max(r, g, b) of a texel), row 0 = top;
+/// looked up bilinearly with repeat wrapping by the lane loops (shading_lanes.inc: textured_albedo).
 struct Texture {
     int width = 0, height = 0;
     std::vector<float> texels;
-    /// Bilinear lookup at (u, v), both wrapped to [0, 1); v = 1 is the top row. 1 for an empty texture.
-    float lookup(float u, float v) const;
 };
 
 enum class ShapeType { Mesh, Quad, Sphere };
@@ -78,7 +76,7 @@ struct ShapeTable {
 /// Fills `out` from the closest hits of the packet `rh` (after Accel::intersect; lanes with
 /// hit.geomID = RTC_INVALID_GEOMETRY_ID get shape = -1): meshes interpolate normals and uvs
 /// (else the geometric normal and the barycentrics), quads project the hit onto their plane,
-/// spheres put the point on the surface and leave u = v = 0 (see Scene::albedo).
+/// spheres put the point on the surface and leave u = v = 0 (their textures use the normal).
 void surface_hits(const ShapeTable& shapes, const RTCRayHitPacket& rh, HitLanes* out);
 
 /// Ray origin for leaving hit point p (unit geometric normal ng) in direction w: offset along
