@@ -193,8 +193,9 @@ PYBIND11_MODULE(_renderer, m) {
         "sin and cos as the lane loops compute them (for tests).");
     m.attr("packet_width") = kPacketWidth;  // paths traced in lockstep (CMake: CNSR_PACKET_WIDTH)
     m.def("lanes_isa", &lanes_isa,
-          "The instruction set of the shading and sphere lane loops: 'avx2', or 'baseline' (no AVX2, or "
-          "the environment variable CNSR_NO_AVX2 set before the first render).");
+          "The instruction set of the lane loops: 'avx512', 'avx2' or 'baseline', the widest the CPU has "
+          "unless the environment variable CNSR_LANES (baseline, avx2) or CNSR_NO_AVX2 asked for a narrower "
+          "one before the first render.");
     // Test hooks: the renderer's BSDF and light sampler (the lane kernels) on n inputs.
     m.def(
         "_bsdf_eval",
