@@ -63,6 +63,29 @@ def test_pixel_generator_spatial_representation_and_no_buffers_and_gradients():
         assert torch.allclose(a, p.grad, rtol=1e-4, atol=1e-5)
 
 
+def test_pixel_generator_fourier_features_of_the_query_buffers():
+    """The input layer reads cat(x, sin(2^k pi x), cos(2^k pi x)); the hidden layers the raw x."""
+    from cnsr.models.generators.pixel import fourier
+
+    x = torch.tensor([[0.25, -1.0]])
+    f = fourier(x, 2)        # x0, x1, sin(pi x0), sin(2pi x0), sin(pi x1), sin(2pi x1), cos(...) likewise
+    expected = [0.25, -1.0, 2 ** -0.5, 1.0, 0.0, 0.0, 2 ** -0.5, 0.0, -1.0, 1.0]
+    assert torch.allclose(f, torch.tensor([expected]), atol=1e-6)
+    assert fourier(x, 0) is x
+    torch.manual_seed(0)
+    net = PixelGenerator(7, 12, 3, layers=2, hidden_units=16, propagate_buffers=True, fourier_features=3,
+                         end_relu=False)
+    assert net.input.weight.shape == (16, 7 * 7 + 16 + 12, 1, 1)
+    assert net.layers[0].weight.shape == (16, 16 + 7 + 12 + 16, 1, 1)
+    x, v, r = inputs()
+    h, w = x.shape[-2:]
+    enc = fourier(x.permute(0, 2, 3, 1), 3).permute(0, 3, 1, 2)
+    X = F.leaky_relu(net.input(torch.cat([enc, v.expand(-1, -1, h, w), r.expand(-1, -1, h, w)], 1)))
+    for layer in net.layers:
+        X = F.leaky_relu(layer(torch.cat([X, x, r.expand(-1, -1, h, w), v.expand(-1, -1, h, w)], 1)))
+    assert torch.allclose(net.predict(x, v, r), net.final(X), atol=1e-5)
+
+
 def test_pixel_generator_log_space_and_losses():
     net = PixelGenerator(7, 12, 3, layers=1, hidden_units=8, losses=["logl1", "logssim"])
     x, v, r = inputs()

@@ -19,6 +19,7 @@ from ..render import Renderer
 from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
 from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
                                     format_compositing_table)
+from .curves import CurveError, CurveSettings, format_curves_table, load_curves, measure_run, plot_compare
 from .evaluation import evaluate, format_table
 from .neural_render import DEFAULT_REFERENCE_SPP as NEURAL_REFERENCE_SPP
 from .neural_render import DEFAULT_TILE as NEURAL_TILE
@@ -27,16 +28,26 @@ from .neural_render import neural_render, write_neural_render
 _DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def add_model_arguments(p: argparse.ArgumentParser, config_help: str = "the model's config JSON") -> None:
+def add_model_arguments(p: argparse.ArgumentParser, config_help: str = "the model's config JSON",
+                        required: bool = True) -> None:
     """--config, --checkpoint and --allow_config_change: how every tool names the model it loads."""
-    p.add_argument("--config", required=True, help=config_help)
-    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or the reference's)")
+    p.add_argument("--config", required=required, help=config_help)
+    p.add_argument("--checkpoint", required=required, help="checkpoint file (ours or the reference's)")
     p.add_argument("--allow_config_change", action="store_true",
                    help="load a checkpoint whose stored config differs from --config in model-defining "
                         "keys (with a warning naming them) instead of refusing it")
 
 
 # ------------------------------------------------------------------------------ evaluate
+EVALUATE_DEFAULT_OUT = "evaluation"
+EVALUATE_EXAMPLES = """examples:
+  python code/evaluate.py --config C --checkpoint P --reference_spp 256            # metrics against clean references
+  python code/evaluate.py --config C --checkpoint P --compositing --scenes 32      # the compositing benchmark
+  python code/evaluate.py --checkpoints experiments/room_adaptive                 # learning curves of a run
+  python code/evaluate.py --compare experiments/a experiments/b --labels a,b --out_folder cmp
+"""
+
+
 def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="evaluate.py",
@@ -45,15 +56,19 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
                     "reference | prediction | error PNG grid per pass in --out_folder. With --reference_spp N "
                     "the query views are re-rendered at N spp and scored against those. With --compositing: "
                     "the compositing benchmark (lighting / geometry / material swapped against path-traced "
-                    "ground truth) instead.")
-    add_model_arguments(p)
+                    "ground truth) instead. With --checkpoints RUN_FOLDER: learning curves, every checkpoint of "
+                    "a run measured with the clean-reference metrics and the compositing benchmark "
+                    "(curves.json and curves.png); --compare overlays several runs' curves.",
+        epilog=EVALUATE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_arguments(p, required=False)
     p.add_argument("--split", default="test", choices=("test", "train"),
                    help="data split (default: test, the config's test data)")
     p.add_argument("--batches", type=int, default=None,
                    help="number of batches (default: every test batch file; with "
                         "cached_dataset: false, where batches are rendered, 4)")
-    p.add_argument("--out_folder", default="evaluation", help="where metrics.json and the grids go "
-                                                             "(default: ./evaluation)")
+    p.add_argument("--out_folder", default=EVALUATE_DEFAULT_OUT,
+                   help="where metrics.json and the grids go (default: ./evaluation; with --checkpoints: "
+                        "RUN_FOLDER/curves)")
     p.add_argument("--device", default=_DEVICE, help="torch device (default: cuda when available, else cpu)")
     p.add_argument("--rows", type=int, default=4, help="scenes (rows) per image grid (default 4)")
     p.add_argument("--num_workers", type=int, default=None, help="loader workers (default: the config's)")
@@ -65,9 +80,26 @@ def parse_evaluate_args(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
                         f"{DEFAULT_REFERENCE_SPP})")
     p.add_argument("--compositing", action="store_true",
                    help="run the compositing benchmark (writes compositing.json and one grid per factor)")
-    p.add_argument("--scenes", type=int, default=DEFAULT_SCENES,
-                   help=f"--compositing: number of held-out base scenes (default {DEFAULT_SCENES})")
+    p.add_argument("--scenes", type=int, default=None,
+                   help=f"--compositing: number of held-out base scenes (default {DEFAULT_SCENES}; with "
+                        f"--checkpoints {CurveSettings.compositing_scenes})")
     p.add_argument("--seed", type=int, default=0, help="--compositing: seed of the base scenes (default 0)")
+    g = p.add_argument_group("learning curves")
+    g.add_argument("--checkpoints", default=None, metavar="RUN_FOLDER",
+                   help="measure every checkpoint of the run in RUN_FOLDER not measured yet (clean-reference "
+                        "metrics on --batches test batches, default all, at --reference_spp, default "
+                        f"{CurveSettings.reference_spp}; the compositing benchmark on --scenes scenes, default "
+                        f"{CurveSettings.compositing_scenes}); writes curves.json and curves.png to --out_folder "
+                        "(default RUN_FOLDER/curves). --config defaults to the folder's config.json or the "
+                        "checkpoints' own")
+    g.add_argument("--every", type=int, default=1, metavar="K",
+                   help="--checkpoints: measure every K-th checkpoint (and the last; default 1: all)")
+    g.add_argument("--compare", nargs="+", default=None, metavar="CURVES",
+                   help="overlay the curves of several runs (curves.json files, or run folders holding "
+                        "curves/curves.json) in one figure, --out_folder/compare.png")
+    g.add_argument("--labels", default=None, help="--compare: comma-separated run labels (default: the job names)")
+    g.add_argument("--x", default="iteration", choices=("iteration", "minutes"),
+                   help="--compare: horizontal axis, iterations or minutes of training (default iteration)")
     p.add_argument("--no_progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -86,6 +118,14 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
             raise ValueError("no metric given")
     except ValueError as e:
         print(f"evaluate.py: error: --metrics: {e}", file=sys.stderr)
+        return 2
+    if args.compare:
+        return _compare_main(args)
+    if args.checkpoints:
+        return _curves_main(args, metrics)
+    missing = [f"--{k}" for k in ("config", "checkpoint") if not getattr(args, k)]
+    if missing:
+        print(f"evaluate.py: error: the following arguments are required: {', '.join(missing)}", file=sys.stderr)
         return 2
     if args.compositing:
         return _compositing_main(args, metrics)
@@ -111,9 +151,54 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     return 0
 
 
+def _curves_main(args: argparse.Namespace, metrics) -> int:
+    """``evaluate.py --checkpoints RUN_FOLDER``: learning curves of a run."""
+    if args.every < 1:
+        print("evaluate.py: error: --every must be at least 1", file=sys.stderr)
+        return 2
+    scenes = CurveSettings.compositing_scenes if args.scenes is None else args.scenes
+    if scenes < 2:
+        print("evaluate.py: error: --scenes must be at least 2 (means with standard errors)", file=sys.stderr)
+        return 2
+    settings = CurveSettings(reference_spp=args.reference_spp or CurveSettings.reference_spp,
+                             reference_batches=args.batches, compositing_scenes=scenes, seed=args.seed,
+                             metrics=tuple(metrics))
+    out = args.out_folder if args.out_folder != EVALUATE_DEFAULT_OUT else None
+    try:
+        curves = measure_run(args.checkpoints, args.config, settings, out_folder=out, device=args.device,
+                             progress=not args.no_progress, every=args.every)
+    except (CurveError, CheckpointError, FileNotFoundError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    folder = Path(out) if out else Path(args.checkpoints) / "curves"
+    print(format_curves_table(curves))
+    print(f"wrote {folder / 'curves.json'} and {folder / 'curves.png'}")
+    return 0
+
+
+def _compare_main(args: argparse.Namespace) -> int:
+    """``evaluate.py --compare CURVES ...``: several runs' curves in one figure."""
+    try:
+        runs = [load_curves(c) for c in args.compare]
+    except (CurveError, ValueError) as e:
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    labels = [x.strip() for x in args.labels.split(",")] if args.labels else \
+        [r.get("run", {}).get("job_name", Path(c).name) for r, c in zip(runs, args.compare)]
+    if len(labels) != len(runs):
+        print(f"evaluate.py: error: --labels names {len(labels)} runs, --compare gives {len(runs)}", file=sys.stderr)
+        return 2
+    out = Path(args.out_folder)
+    path = plot_compare(list(zip(labels, runs)), out / "compare.png", x=args.x)
+    print(f"wrote {path}")
+    return 0
+
+
 def _compositing_main(args: argparse.Namespace, metrics) -> int:
     """``evaluate.py --compositing``: the compositing benchmark."""
     spp = args.reference_spp if args.reference_spp is not None else DEFAULT_REFERENCE_SPP
+    if args.scenes is None:
+        args.scenes = DEFAULT_SCENES
     if args.scenes < 2:
         print("evaluate.py: error: --scenes must be at least 2 (means with standard errors)", file=sys.stderr)
         return 2

@@ -8,10 +8,11 @@ metrics the training monitor logs), and writes to ``--out_folder``:
 
 * ``metrics.json``: ``{"config", "checkpoint", "split", "batches", "scenes", "references",
   "metrics": {"<pass>_<generator>": {"mape", "rmse", "ssim", "psnr", "flip"}}}`` (one key per
-  metric) — means over batches, each batch weighted by its number of scenes. ``references``
+  metric) — means over the scenes of all evaluated batches. ``references``
   says what the predictions were scored against: the batches' own query images (rendered at
   the dataset's spp, noisy) or, with ``reference_spp=N``, the query views re-rendered at N spp
-  (:mod:`cnsr.analysis.references`);
+  (:mod:`cnsr.analysis.references`). Every metric is computed per image and averaged over the
+  scenes (RMSE and PSNR too: the mean of per-image values, as in the compositing benchmark);
 * ``<pass>_<generator>.png``: one row per scene (of the first batch, at most ``rows``),
   columns reference | prediction | error, each tile upscaled (nearest) to at least
   ``MIN_TILE`` pixels, rows and columns labelled. Reference and prediction are shown by
@@ -42,7 +43,7 @@ from tqdm import tqdm
 from ..io.atomic import atomic_path
 from ..io.png import write_png
 from ..io.preview import display, grid
-from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, score_outputs
+from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, per_image_metrics, score_outputs
 from .references import ReferenceRenderer
 
 #: smallest side of a grid tile (pixels): smaller images are upscaled (nearest) to be readable
@@ -103,15 +104,15 @@ def evaluate(model: torch.nn.Module, loader, batches: Optional[int] = None,
             outputs = model.sample(batch)
             if references is not None:
                 batch = dict(batch, query_images=dict(batch["query_images"], **references(n, batch)))
-            results = score_outputs(batch, outputs, metrics)
+            results = score_outputs(batch, outputs, [])
             if not results:
                 raise ValueError("the model predicts no pass that the test data has a reference of")
             b = int(results[0][2].shape[0])
-            for name, g, ref, pred, m in results:
+            for name, g, ref, pred, _ in results:
                 key = f"{name}_{g}"
                 acc = sums.setdefault(key, {k: 0.0 for k in metrics})
-                for k in metrics:
-                    acc[k] += m[k] * b
+                for k, values in per_image_metrics(pred, ref, metrics).items():
+                    acc[k] += float(sum(values))
                 if n == 0:
                     grids[key] = _grid(ref, pred, name, rows, ref_label)
             scenes += b

@@ -239,7 +239,10 @@ class Trainer:
         if tf32:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.start_iteration = 1
+        #: seconds spent in training steps over the whole run (resumes included; saved in checkpoints)
+        self.train_seconds = 0.0
         if state is not None:
+            self.train_seconds = float(state.get("train_seconds", 0.0) or 0.0)
             ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
                            allow_config_change=allow_config_change)
             for group in self.optimizer.param_groups:   # the config decides, also on resume
@@ -345,7 +348,8 @@ class Trainer:
             return None
         self.last_checkpoint = ckpt.save_checkpoint(
             self.out_folder, self.cfg.job_name, self.model, self.optimizer, iteration,
-            config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints)
+            config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints,
+            extra={"train_seconds": self.train_seconds})
         return self.last_checkpoint
 
     def _save_after_error(self, completed: int, error: BaseException) -> None:
@@ -489,6 +493,7 @@ class Trainer:
                         raise
                     dt = time.perf_counter() - t0
                     t_total += dt
+                    self.train_seconds += dt
                     t_data += logs["data_time"]
                     interval_data += logs["data_time"]
                     done += 1

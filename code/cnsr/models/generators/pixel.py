@@ -13,6 +13,7 @@ The parameters stay ``nn.Conv2d`` so that checkpoint keys and shapes match the r
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
@@ -34,9 +35,22 @@ class PixelSettings(Settings):
     propagate_buffers: bool = setting(False, "every hidden layer also reads the query buffers x")
     propagate_representation: bool = setting(True, "every hidden layer also reads the representation r")
     propagate_viewpoint: bool = setting(True, "every hidden layer also reads the query pose v")
+    fourier_features: int = setting(0, "(ours) octaves of sin/cos features of the query buffers for the input "
+                                       "layer (0: the raw buffers, as the paper's)", min=0)
 
 
 _DEFAULT = PixelSettings()
+
+
+def fourier(x: torch.Tensor, octaves: int) -> torch.Tensor:
+    """``cat(x, sin(2^k pi x), cos(2^k pi x) for k < octaves)`` along the last dimension (channels
+    of a pixel-major tensor): the query buffers as features an MLP can fit sharp changes of (shadow
+    edges, one surface id next to another) with; ``x`` itself when ``octaves`` is 0."""
+    if octaves <= 0:
+        return x
+    scaled = x.unsqueeze(-1) * (math.pi * 2.0 ** torch.arange(octaves, dtype=x.dtype, device=x.device))
+    scaled = scaled.flatten(-2)
+    return torch.cat([x, torch.sin(scaled), torch.cos(scaled)], dim=-1)
 
 
 @register_generator("PixelCNN", settings=PixelSettings)
@@ -51,7 +65,7 @@ class PixelGenerator(ImageGenerator):
                  hidden_units: int = _DEFAULT.hidden_units, propagate_buffers: bool = _DEFAULT.propagate_buffers,
                  propagate_representation: bool = _DEFAULT.propagate_representation,
                  propagate_viewpoint: bool = _DEFAULT.propagate_viewpoint, end_relu: bool = _DEFAULT.end_relu,
-                 losses: Sequence[str] = tuple(_DEFAULT.loss)):
+                 losses: Sequence[str] = tuple(_DEFAULT.loss), fourier_features: int = _DEFAULT.fourier_features):
         super().__init__(losses, end_relu)
         self.x_dim, self.r_dim, self.v_dim, self.out_dim = x_dim, r_dim, v_dim, out_dim
         self.propagate_buffers = propagate_buffers
@@ -59,7 +73,8 @@ class PixelGenerator(ImageGenerator):
         self.propagate_viewpoint = propagate_viewpoint
         prop = (x_dim if propagate_buffers else 0) + (r_dim if propagate_representation else 0) \
             + (v_dim if propagate_viewpoint else 0)
-        self.input = nn.Conv2d(x_dim + v_dim + r_dim, hidden_units, 1)
+        self.fourier_features = int(fourier_features)
+        self.input = nn.Conv2d(x_dim * (1 + 2 * self.fourier_features) + v_dim + r_dim, hidden_units, 1)
         self.layers = nn.ModuleList(nn.Conv2d(hidden_units + prop, hidden_units, 1) for _ in range(layers))
         self.final = nn.Conv2d(hidden_units, out_dim, 1)
 
@@ -67,7 +82,8 @@ class PixelGenerator(ImageGenerator):
     def from_config(cls, s: PixelSettings, io, previous) -> "PixelGenerator":
         return cls(io.x_dim, io.r_dim, io.out_dim, io.v_dim, layers=s.layers, hidden_units=s.hidden_units,
                    propagate_buffers=s.propagate_buffers, propagate_representation=s.propagate_representation,
-                   propagate_viewpoint=s.propagate_viewpoint, end_relu=s.end_relu, losses=s.loss)
+                   propagate_viewpoint=s.propagate_viewpoint, end_relu=s.end_relu, losses=s.loss,
+                   fourier_features=s.fourier_features)
 
     @staticmethod
     def _layer(conv: nn.Conv2d, segments: List[Tuple[str, torch.Tensor]], size: Tuple[int, int, int]
@@ -106,7 +122,8 @@ class PixelGenerator(ImageGenerator):
             rseg = ("image", r.reshape(b, self.r_dim))
         else:
             rseg = ("pixel", F.interpolate(r, size=(h, w), mode="nearest").permute(0, 2, 3, 1))
-        hidden = F.leaky_relu(self._layer(self.input, [("pixel", xp), ("image", vi), rseg], size))
+        hidden = F.leaky_relu(self._layer(self.input, [("pixel", fourier(xp, self.fourier_features)), ("image", vi),
+                                                        rseg], size))
         for layer in self.layers:
             segs = [("pixel", hidden)]
             if self.propagate_buffers:

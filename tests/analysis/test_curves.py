@@ -1,0 +1,157 @@
+"""Learning curves: each checkpoint measured like evaluate.py and the compositing benchmark measure
+it alone, only new checkpoints measured, the summary, the figures and the command line."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from cnsr.analysis import curves as C
+
+SIZE = 8
+
+
+def tiny_cfg(**overrides):
+    cfg = {"job_name": "curvetiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
+           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0, "iterations": 30,
+           "latent_separation": True, "adaptive_separation": True, "logging": False,
+           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
+                                          "representation_dim": 9, "render_size": SIZE, "sharpening": 20,
+                                          "final_sharpening": 10}],
+                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
+                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
+    cfg.update(overrides)
+    return cfg
+
+
+SETTINGS = C.CurveSettings(reference_spp=2, reference_batches=1, compositing_scenes=3, metrics=("rmse", "mape"))
+
+
+def write_run(folder, iterations=(10, 20), seconds=None):
+    from cnsr.config import load_config
+    from cnsr.engine.checkpoint import save_checkpoint
+    from cnsr.models import build_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(tiny_cfg()))
+    cfg = load_config(tiny_cfg())
+    paths = []
+    for i, it in enumerate(iterations):
+        torch.manual_seed(it)
+        model = build_model(cfg)
+        extra = {"train_seconds": seconds[i]} if seconds else None
+        paths.append(save_checkpoint(folder, "curvetiny", model, torch.optim.Adam(model.parameters()), it,
+                                     config=cfg.to_dict(), extra=extra))
+    return paths
+
+
+def test_train_seconds_from_the_speed_log_by_hand():
+    # intervals of 100 iterations at 10, 20 and 5 it/s: 10 + 5 + 20 s
+    speed = [(100, 10.0, 0.0), (200, 20.0, 0.0), (300, 5.0, 0.0)]
+    assert C.train_seconds_from_speed(speed, 300) == pytest.approx(35.0)
+    assert C.train_seconds_from_speed(speed, 200) == pytest.approx(15.0)
+    assert C.train_seconds_from_speed(speed, 250) == pytest.approx(15.0 + 50 / 20.0)   # the tail at the last speed
+    assert C.train_seconds_from_speed(speed, 50) is None
+
+
+def test_summary_finds_the_first_iterations():
+    def point(it, t, gap, se, none):
+        factor = {"transfer": {"rmse": t, "mape": None}}
+        read = {"rmse": {"gap": gap, "gap_se": se, "fraction": gap / none}, "mape": {"gap": 0, "gap_se": 1,
+                                                                               "fraction": 0}}
+        return {"iteration": it, "compositing": {f: factor for f in ("lighting", "geometry", "material")},
+                "read": {f: read for f in ("lighting", "geometry", "material")}}
+
+    pts = [point(1000, None, 0.01, 0.02, 1.0),     # not read, transfer undefined
+           point(2000, 0.5, 0.2, 0.05, 1.0),       # read by the gap rule only partly: 20 % < 30 %
+           point(3000, 0.85, 0.35, 0.05, 1.0),     # read and composited
+           point(4000, 0.7, 0.4, 0.05, 1.0)]
+    s = C.summarize(pts)["material"]
+    assert s["rmse"] == {"first_transfer_0.8": 3000, "first_read": 3000}
+    assert s["mape"] == {"first_transfer_0.8": None, "first_read": None}
+
+
+def test_read_scores_orient_the_gap_and_its_standard_error():
+    none, full = [1.0, 2.0, 3.0], [0.5, 1.0, 2.5]
+    per_scene = {"material": {"none": {"rmse": none, "ssim": [0.5, 0.6, 0.7]},
+                              "full": {"rmse": full, "ssim": [0.6, 0.8, 0.7]}}}
+    r = C.read_scores({}, per_scene, ["rmse", "ssim"])["material"]
+    d = np.subtract(none, full)
+    assert r["rmse"]["gap"] == pytest.approx(d.mean())
+    assert r["rmse"]["gap_se"] == pytest.approx(d.std(ddof=1) / math.sqrt(3))
+    assert r["rmse"]["fraction"] == pytest.approx(d.mean() / 2.0)
+    assert r["ssim"]["gap"] == pytest.approx(0.1)     # higher is better: full - none
+    assert r["ssim"]["fraction"] is None
+
+
+def test_points_equal_evaluate_and_the_benchmark_and_only_new_checkpoints_are_measured(tmp_path, monkeypatch):
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.compositing_benchmark import compositing_benchmark
+    from cnsr.analysis.evaluation import evaluate
+    from cnsr.config import load_config
+    from cnsr.data import build_loader
+    from cnsr.engine.api import load_model
+
+    run = tmp_path / "run"
+    paths = write_run(run, (10, 20), seconds=[1.5, 3.0])
+    curves = C.measure_run(run, settings=SETTINGS, progress=False)
+    assert [p["iteration"] for p in curves["points"]] == [10, 20]
+    assert [p["train_seconds"] for p in curves["points"]] == [1.5, 3.0]
+    assert (run / "curves" / "curves.json").is_file() and (run / "curves" / "curves.png").stat().st_size > 10000
+    stored = json.loads((run / "curves" / "curves.json").read_text())
+    assert stored["points"] == curves["points"] and stored["settings"] == SETTINGS.to_dict()
+
+    # a point equals what evaluate.py and the compositing benchmark measure for that checkpoint alone
+    cfg = load_config(tiny_cfg())
+    model = load_model(cfg, paths[1])
+    bench = compositing_benchmark(model, cfg, scenes=3, reference_spp=2, seed=0, metrics=["rmse", "mape"], rows=0,
+                                  progress=False)
+    point = curves["points"][1]
+    for f in ("lighting", "geometry", "material"):
+        for kind in ("none", "full", "composite"):
+            assert point["compositing"][f]["errors"][kind]["rmse"] == pytest.approx(
+                bench["factors"][f]["errors"][kind]["rmse"], rel=1e-5)
+        assert point["compositing"][f]["leak"]["mape"] == pytest.approx(bench["factors"][f]["leak"]["mape"],
+                                                                        rel=1e-5, abs=1e-9)
+    ev = evaluate(load_model(cfg, paths[1]), build_loader(cfg, "test", num_workers=0), batches=1, reference_spp=2,
+                  cfg=cfg, metrics=["rmse", "mape"], progress=False)
+    assert point["reference"]["rmse"] == pytest.approx(ev["metrics"]["beauty_0"]["rmse"], rel=1e-5)
+    assert point["reference"]["mape"] == pytest.approx(ev["metrics"]["beauty_0"]["mape"], rel=1e-5)
+    assert point["sharpness"] == pytest.approx(5 + 95 * 20 / 20)
+
+    # measuring again measures nothing; a new checkpoint alone is measured, from the cached renders
+    measured = []
+    real = C.measure_checkpoint
+    monkeypatch.setattr(C, "measure_checkpoint", lambda data, p, i, s=None: measured.append(i) or real(data, p, i, s))
+    monkeypatch.setattr(C.CurveData, "_render_test", lambda *a: pytest.fail("references rendered again"))
+    C.measure_run(run, settings=SETTINGS, progress=False)
+    assert measured == []
+    write_run(run, (30,))
+    again = C.measure_run(run, settings=SETTINGS, progress=False)
+    assert measured == [30] and [p["iteration"] for p in again["points"]] == [10, 20, 30]
+    assert again["points"][:2] == curves["points"]
+
+
+def test_command_line_curves_and_compare(tmp_path, capsys):
+    pytest.importorskip("cnsr._renderer")
+    from cnsr.analysis.cli import evaluate_main
+
+    run = tmp_path / "run"
+    write_run(run, (10,))
+    args = ["--checkpoints", str(run), "--reference_spp", "2", "--batches", "1", "--scenes", "2", "--metrics",
+            "rmse,mape,ssim", "--device", "cpu", "--no_progress"]
+    assert evaluate_main(args) == 0
+    out = capsys.readouterr().out
+    assert "iteration" in out and "curves.json" in out
+    assert evaluate_main(["--compare", str(run), str(run / "curves" / "curves.json"), "--labels", "a,b",
+                          "--out_folder", str(tmp_path / "cmp")]) == 0
+    assert (tmp_path / "cmp" / "compare.png").stat().st_size > 10000
+    # no checkpoints: exit 1 naming the folder; wrong label count: exit 2
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text(json.dumps(tiny_cfg()))
+    assert evaluate_main(["--checkpoints", str(tmp_path / "empty"), "--no_progress"]) == 1
+    assert "no checkpoints" in capsys.readouterr().err
+    assert evaluate_main(["--compare", str(run), "--labels", "a,b", "--out_folder", str(tmp_path / "x")]) == 2
+    assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 1
+    assert "no curves.json" in capsys.readouterr().err
