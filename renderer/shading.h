@@ -1,9 +1,10 @@
-// The path tracer, with the renderer's BSDF and light sampler: the per-vertex work of a packet
-// of kPacketWidth lanes runs as structure-of-arrays lane loops (shading_lanes.inc), compiled
-// for the x86-64 baseline and for AVX2 and chosen at run time (simd.h): hit frames, light
-// sampling, BSDF evaluation and sampling, MIS weights, the clamp, throughput updates, shadow
-// and continuation rays; only the material / texture / light look-ups and the random numbers
-// are per lane. The test hooks at the end run the same kernels on any number of inputs.
+// The path tracer, with the renderer's BSDF and light sampler, and the lane kernels of the
+// camera rays and G-buffer passes: the per-vertex work of a packet of kPacketWidth lanes runs
+// as structure-of-arrays lane loops (shading_lanes.inc), compiled for the x86-64 baseline, AVX2
+// and AVX-512 and chosen at run time (simd.h): material and light gathers, random numbers,
+// frames, light sampling, BSDF evaluation and sampling, MIS weights, the clamp, throughput
+// updates, shadow and continuation rays, textures; only emitter hits and a texture's set-up are
+// per lane. The test hooks at the end run the same kernels on any number of inputs.
 #pragma once
 
 #include <cstdint>
