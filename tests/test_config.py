@@ -121,3 +121,36 @@ def test_save_round_trip(tmp_path):
     cfg = load_config(CONFIGS / "room_beauty_unet.json")
     save_config(cfg, tmp_path / "copy.json")
     assert load_config(tmp_path / "copy.json").to_dict() == cfg.to_dict()
+
+
+@pytest.mark.parametrize("wanted,last,chosen", [
+    ("beauty", ["beauty"], "beauty"),
+    ("indirect", ["beauty", "indirect"], "indirect"),     # the config's, where the last generator predicts it
+    ("indirect", ["direct", "beauty"], "beauty"),         # else beauty
+    ("beauty", ["diffuse", "specular"], "diffuse"),       # else the first
+])
+def test_output_pass_is_one_rule(wanted, last, chosen):
+    from cnsr.config import output_pass
+
+    d = json.loads((REPO_DIR / "configs" / "room_beauty.json").read_text())
+    d["model"]["output_pass"] = wanted
+    d["model"]["generators"][-1]["output_passes"] = last
+    assert output_pass(load_config(d)) == chosen
+
+
+def test_every_tool_takes_the_output_pass_from_the_config_rule():
+    """The viewers, composite, the compositing benchmark, render-neural and the attributions
+    choose the pass they show or score with cnsr.config.output_pass, and with no rule of their own."""
+    import ast
+
+    choosers = ["viewer/session.py", "analysis/cli.py", "analysis/compositing_benchmark.py",
+                "analysis/neural_render.py", "analysis/attribution.py", "analysis/curves.py"]
+    for rel in choosers + ["viewer/gqn.py", "viewer/attributions.py"]:   # the viewers: through their session
+        tree = ast.parse((CODE_DIR / "cnsr" / rel).read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "config"
+                    for a in n.names}
+        assert ("output_pass" in imported) == (rel in choosers), rel
+        # no ``"beauty" if "beauty" in ...`` fallback of its own
+        rules = [n for n in ast.walk(tree) if isinstance(n, ast.IfExp) and isinstance(n.body, ast.Constant)
+                 and n.body.value == "beauty"]
+        assert not rules, f"{rel}:{rules[0].lineno}: a pass rule of its own"

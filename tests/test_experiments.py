@@ -52,6 +52,32 @@ def tiny_suite(tmp_path):
     return path
 
 
+def _metrics_by_hand(run, checkpoint, reference_spp):
+    """MAPE, RMSE and PSNR of a run's test split, from its checkpoint's predictions and the query
+    views re-rendered at ``reference_spp``, with the formulas written out here in NumPy (each
+    image's value, then the mean over the scenes): what the suite's Fig. 9 row must hold."""
+    import numpy as np
+    import torch
+
+    import cnsr
+    from cnsr.analysis.references import ReferenceRenderer
+    from cnsr.config import load_config
+    from cnsr.data import build_loader
+
+    cfg = load_config(json.loads((run / "config.json").read_text()))
+    model = cnsr.load_model(cfg, run / checkpoint)
+    batch = next(iter(build_loader(cfg, "test", num_workers=0)))
+    with torch.no_grad():
+        p = model.sample(batch)[-1]["beauty"].double().numpy()
+    r = ReferenceRenderer(cfg, reference_spp)(0, batch)["beauty"].double().numpy()
+    assert p.shape == r.shape == (2, 3, 16, 16)
+    per_image = (1, 2, 3)
+    clipped = np.mean((np.clip(p, 0, 1) - np.clip(r, 0, 1)) ** 2, axis=per_image)
+    return {"mape": np.mean(np.abs(p - r) / (np.abs(r) + 0.01)),
+            "rmse": np.mean(np.sqrt(np.mean((p - r) ** 2, axis=per_image))),
+            "psnr": np.mean(10 * np.log10(1 / np.maximum(clipped, 1e-10)))}
+
+
 def _segments(out, name):
     return json.loads((out / name / "train_log.json").read_text())["segments"]
 
@@ -74,6 +100,9 @@ def test_tiny_suite_trains_measures_skips_and_resumes(tiny_suite, tmp_path, caps
     metrics = json.loads((out / "mono" / "evaluation" / "metrics.json").read_text())
     assert metrics["references"]["spp"] == 2 and metrics["scenes"] == 2     # the whole test split, re-rendered
     assert metrics["metrics"]["beauty_0"]["mape"] == pytest.approx(mono["mape"])
+    expected = _metrics_by_hand(out / "mono", "mono_2.pt", reference_spp=2)
+    for k, v in expected.items():
+        assert mono[k] == pytest.approx(v, rel=1e-4, abs=1e-7), k
     # compositing: nothing to swap in a monolithic representation; the partitioned run is benchmarked
     comp = rows["compositing"]
     assert all(comp["mono"][k] is None for k in comp["mono"] if k.endswith(("_mape", "_rmse", "_leak")))
@@ -195,7 +224,7 @@ def test_partition_columns_per_kind_of_partitioning(tmp_path):
     class Stub:
         def partition_stats(self):
             return {"lighting_percentage": 0.5, "geometry_percentage": 0.2, "material_percentage": 0.2,
-                    "empty_percentage": 0.1, "active_size": 57.6}
+                    "null_percentage": 0.1, "active_size": 57.6}
 
     def ctx(**top):
         return RunContext("x", _net(r_dim=64, **top), tmp_path / "x.pt", 2, tmp_path, _model=Stub())
@@ -219,3 +248,43 @@ def test_compositing_columns_of_a_monolithic_run_and_formatting(tmp_path):
     assert _pm(values, "lighting_transfer_mape", measured=False) is None
     assert _pm({"t": None, "t_se": None}, "t", measured=True) == "undefined"
     assert _pm({"t": 0.734, "t_se": 0.052}, "t", measured=True) == "0.73±0.05"
+
+
+def test_tiny_scale_is_the_small_suite_shrunk():
+    small, tiny = Suite(scale="small"), Suite(scale="tiny")
+    assert tiny.names() == small.names() and tiny.keep_checkpoints == 0
+    for e in tiny.experiments:
+        s = small.get(e.name).config
+        c = e.config
+        assert c["iterations"] == 4 and c["model"]["generators"][0]["render_size"] == 16
+        # everything the tiny scale does not shrink is the small scale's: partitioning, sizes, betas, the recipe
+        for key in ("latent_separation", "adaptive_separation", "empty_partition", "partition_loss",
+                    "learning_rate", "learning_rate_schedule", "seed"):
+            assert c.get(key) == s.get(key), (e.name, key)
+        assert (c["model"]["representations"][0]["representation_dim"]
+                == s["model"]["representations"][0]["representation_dim"])
+    for name, d in tiny.datasets.items():
+        assert (d.train_batches, d.test_batches) == (2, 1)
+        assert d.parsed().max_render_size() == 16 and d.parsed().dataset == small.datasets[name].parsed().dataset
+
+
+def test_tiny_scale_runs_the_whole_shipped_suite(tmp_path):
+    """The smoke test of the README: every experiment trained, measured (curves included) and tabled."""
+    pytest.importorskip("cnsr._renderer")
+    out = tmp_path / "tiny"
+    assert main(["--scale", "tiny", "--out_folder", str(out), "--no_progress", "--device", "cpu",
+                 "--threads", "1"]) == 0
+    report = json.loads((out / "results.json").read_text())
+    suite = Suite(scale="tiny")
+    for e in suite.experiments:
+        stored = report["experiments"][e.name]
+        assert stored["finished"] and stored["iteration"] == 4, e.name
+        curves = json.loads((out / e.name / "curves" / "curves.json").read_text())
+        assert [p["iteration"] for p in curves["points"]] == [2, 4]
+        assert (out / e.name / "curves" / "curves.png").is_file()
+    rows = {r["experiment"] for r in report["tables"]["curves"]["rows"]}
+    assert rows == set(suite.names())
+    assert {r["experiment"] for r in report["tables"]["targets"]["rows"]} == \
+        {e.name for e in suite.experiments if e.config.get("latent_separation")}
+    for name in ("curves_partitioning.png", "curves_partition_sizes.png", "curves_null_partition.png"):
+        assert (out / name).is_file() and f"]({name})" in (out / "results.md").read_text()

@@ -11,9 +11,11 @@ Relative data paths (``train_data_dir``...) resolve against the current director
 exist there, else against ``code/`` (where the reference scripts were run from), so the
 reference's ``../datasets/room/train`` works from the repository root and from ``code/``.
 
-The encoder and generator type names, each generator type's ``settings`` (keys, types,
-defaults, constraints: a dataclass beside the generator's class) and the loss names come from
-:mod:`cnsr.models.registry`; nothing here lists them again.
+Everything a config names comes from a registry (:mod:`cnsr.registry`): the encoder and
+generator types, each type's ``settings`` (keys, types, defaults, constraints: a dataclass
+beside the component's class), what a generator can do (log space, trainable weights, reusing
+another's network), the loss names and the datasets (scene families). The pass rules come from
+the pass table (:mod:`cnsr.passes`). This module names no concrete type and lists none of them.
 """
 from __future__ import annotations
 
@@ -29,18 +31,16 @@ from typing import Any, Dict, List, Optional, Union
 
 from .io.atomic import atomic_path
 from .io.jsonfile import read_json_file
-from .models import registry
-from .models.registry import SettingError, Settings, check_fields
-from .models.sharpness import DEFAULT_SHARPNESS
-from .passes import PASS_NAMES, PASSES
-from .schedules import SCHEDULES
+from .passes import PASS_NAMES, PASSES, SIGNED_PASSES, total_channels
+from .registry import ENCODERS, GENERATORS, LOSSES, SCENE_FAMILIES, UnknownName, generator_entry, network_of
+from .schedules import DEFAULT_SHARPNESS, SCHEDULES
+from .settings import SettingError, Settings, check_fields
 
 #: The repository's ``code/`` folder: the working directory the reference scripts assumed.
 CODE_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = CODE_DIR.parent
 
 AGGREGATIONS = ("mean", "max")
-DATASETS = ("room", "manylightroom", "manymaterialroom", "manymanyroom", "fewmaterialroom", "archviz")
 
 #: Keys the reference configs carry but never read; accepted and ignored.
 IGNORED_KEYS = ("observation_dim", "query_dim", "output_dim")
@@ -57,7 +57,7 @@ class ConfigError(ValueError):
 @dataclass
 class RepresentationConfig:
     """One encoder (an entry of ``model.representations``)."""
-    type: str = "Tower"
+    type: Optional[str] = None     # None: the encoder registry's default type (the reference's)
     detach: bool = False
     aggregation_func: str = "mean"
     observation_passes: List[str] = field(default_factory=lambda: ["beauty"])
@@ -69,14 +69,16 @@ class RepresentationConfig:
     sharpening: int = DEFAULT_SHARPNESS.sharpening
     final_sharpening: int = DEFAULT_SHARPNESS.final_sharpening
     gradient_reg: float = 0.0
+    #: (ours) the keys of the encoder type, as its Settings dataclass once validated
+    settings: Union[Settings, Dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
 class GeneratorConfig:
     """One generator (an entry of ``model.generators``); ``settings`` holds the type-specific keys
-    as the type's :class:`~cnsr.models.registry.Settings` dataclass once validated
+    as the type's :class:`~cnsr.settings.Settings` dataclass once validated
     (``cfg.model.generators[0].settings.layers``)."""
-    type: str = "GQN"
+    type: Optional[str] = None     # None: the generator registry's default type (the reference's)
     query_passes: List[str] = field(default_factory=list)
     output_passes: List[str] = field(default_factory=lambda: ["beauty"])
     representations: List[int] = field(default_factory=lambda: [0])
@@ -110,7 +112,7 @@ class Config:
     iterations: int = 1000000
     batch_size: int = 36
     test_batch_size: int = 16
-    dataset: str = "room"
+    dataset: Optional[str] = None     # None: the scene-family registry's default (the reference's)
     cached_dataset: bool = False
     samples_per_pixel: int = 64
     views_per_scene: int = 5
@@ -263,11 +265,18 @@ def _check_passes(names: List[str], where: str) -> None:
             raise ConfigError(f"{where}[{i}]: unknown pass {n!r}; known passes: {', '.join(PASS_NAMES)}")
 
 
-def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig:
+def _lookup(registry, name: Optional[str], where: str):
+    """The registry's entry of ``name`` (its default entry for None), or a ConfigError at ``where``."""
+    try:
+        return registry.lookup(registry.default if name is None else name)
+    except UnknownName as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def _parse_representation(d: Dict[str, Any], where: str, position: int) -> RepresentationConfig:
     r = _fill(RepresentationConfig, d, where)
-    types = registry.encoder_types()
-    if r.type not in types:
-        raise ConfigError(f"{where}.type: unknown encoder type {r.type!r}; one of {', '.join(types)}")
+    entry = _lookup(ENCODERS, r.type, f"{where}.type")
+    r.type = entry.name
     r.aggregation_func = r.aggregation_func.lower()
     if r.aggregation_func not in AGGREGATIONS:
         raise ConfigError(f"{where}.aggregation_func: {r.aggregation_func!r} is not 'mean' or 'max'")
@@ -278,70 +287,56 @@ def _parse_representation(d: Dict[str, Any], where: str) -> RepresentationConfig
         raise ConfigError(f"{where}.representation_dim: must be >= 3, got {r.representation_dim}")
     if r.render_size < 4 or r.render_size & (r.render_size - 1):
         raise ConfigError(f"{where}.render_size: must be a power of two >= 4, got {r.render_size}")
-    if r.type == "Pyramid" and r.render_size < 16:
-        raise ConfigError(f"{where}.render_size: a Pyramid encoder needs at least 16 (its last layer is an "
-                          f"8x8 convolution after a stride-2 one), got {r.render_size}")
     for key in ("sharpening", "final_sharpening"):
         if getattr(r, key) < 0:
             raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(r, key)}")
     if not 0.0 <= r.gradient_reg <= 1.0:
         raise ConfigError(f"{where}.gradient_reg: must be in [0, 1], got {r.gradient_reg}")
+    r.settings = _parse_settings(entry.settings, r, "encoder", where, position)
     return r
 
 
-def _parse_settings(g: GeneratorConfig, where: str, position: int) -> Settings:
-    """The generator's ``settings`` object as its type's Settings dataclass, validated."""
-    cls = registry.generators()[g.type].settings
-    if not isinstance(g.settings, dict):
-        raise ConfigError(f"{where}.settings: expected an object, got {type(g.settings).__name__}")
+def _parse_settings(cls: type, spec, noun: str, where: str, position: int) -> Settings:
+    """The ``settings`` object of an encoder or generator entry ``spec`` as its type's Settings
+    dataclass ``cls``, validated."""
+    if not isinstance(spec.settings, dict):
+        raise ConfigError(f"{where}.settings: expected an object, got {type(spec.settings).__name__}")
     hints = typing.get_type_hints(cls)
     known = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
-    for key, value in g.settings.items():
+    for key, value in spec.settings.items():
         if key not in known:
-            raise ConfigError(f"{where}.settings: unknown key {key!r} for a {g.type} generator; "
+            raise ConfigError(f"{where}.settings: unknown key {key!r} for a {spec.type} {noun}; "
                               f"known: {', '.join(known) or 'none'}")
         kwargs[key] = _coerce(value, hints[key], f"{where}.settings.{key}")
     settings = cls(**kwargs)
     try:
-        settings.validate(g, position)
+        settings.validate(spec, position)
     except SettingError as e:
-        raise ConfigError(f"{where}.settings.{e.key}: {e.problem}") from None
+        raise ConfigError(f"{where}.{'' if e.of_entry else 'settings.'}{e.key}: {e.problem}") from None
     return settings
 
 
 def _parse_generator(d: Dict[str, Any], where: str, position: int) -> GeneratorConfig:
     g = _fill(GeneratorConfig, d, where)
-    types = registry.generator_types()
-    if g.type not in types:
-        raise ConfigError(f"{where}.type: unknown generator type {g.type!r}; one of {', '.join(types)}")
+    entry = _lookup(GENERATORS, g.type, f"{where}.type")
+    g.type = entry.name
     _check_passes(g.query_passes, f"{where}.query_passes")
     _check_passes(g.output_passes, f"{where}.output_passes")
     if not g.output_passes:
         raise ConfigError(f"{where}.output_passes: at least one pass is needed")
-    g.settings = _parse_settings(g, where, position)
+    g.settings = _parse_settings(entry.settings, g, "generator", where, position)
     return g
 
 
-#: Passes with negative values (coordinates, directions): a log loss (log1p of the target) is NaN on them.
-SIGNED_PASSES = ("position", "normal", "mirror", "mirror_hit", "mirror_normal")
-#: Generator types that always compare log1p(target), whatever their ``loss`` (the GQN's ELBO).
-LOG_SPACE_GENERATORS = ("GQN",)
 #: The poses of every dataset are 4x4 world-to-camera matrices, flattened.
 POSE_DIM = 16
 #: Largest dataset image size (``render_size``), as the renderer's.
 MAX_RENDER_SIZE = 16384
 
 
-def _setting(g: "GeneratorConfig", key: str, default: Any = None) -> Any:
-    s = g.settings
-    return s.get(key, default) if isinstance(s, dict) else getattr(s, key, default)
-
-
 def _check_model(m: ModelConfig, mw: str) -> None:
     """Checks across the networks of a model (each network's own keys are checked as it is parsed)."""
-    from .passes import total_channels
-
     if not m.representations and not m.generators:
         return   # a dataset config: no model (training it is refused by check_trainable)
     if not m.representations:
@@ -352,37 +347,46 @@ def _check_model(m: ModelConfig, mw: str) -> None:
         raise ConfigError(f"{mw}.pose_dim: must be {POSE_DIM} (poses are flattened 4x4 matrices), got {m.pose_dim}")
     for i, g in enumerate(m.generators):
         where = f"{mw}.generators[{i}]"
-        if g.type == "Copy":
-            j = _setting(g, "index")
-            src = m.generators[j]
-            r_dims = [sum(m.representations[k].representation_dim for k in x.representations) for x in (g, src)]
-            for what, a, b in (("query_passes", total_channels(g.query_passes), total_channels(src.query_passes)),
-                               ("output_passes", total_channels(g.output_passes), total_channels(src.output_passes)),
-                               ("representations", r_dims[0], r_dims[1])):
-                if a != b:
-                    raise ConfigError(f"{where}.{what}: a Copy reuses generator {j}'s network, which takes "
-                                      f"{b} channels of {what}; these give {a}")
+        j = network_of(m.generators, i)
+        if j != i:
+            _check_reused_network(m, i, j, where)
+        entry = generator_entry(m.generators, i)
         signed = [p for p in g.output_passes if p in SIGNED_PASSES]
-        if signed and g.type in LOG_SPACE_GENERATORS:
-            raise ConfigError(f"{where}.output_passes: a {g.type} generator models log(1 + value), which is NaN "
+        if signed and entry.log_space:
+            raise ConfigError(f"{where}.output_passes: a {entry.name} generator models log(1 + value), which is NaN "
                               f"for the negative values of {', '.join(signed)}")
-        table = registry.losses()
-        logs = [x for x in (_setting(g, "loss") or []) if x in table and table[x].log_space]
+        logs = [x for x in getattr(g.settings, "loss", None) or [] if x in LOSSES and LOSSES[x].log_space]
         if signed and logs:
+            linear = "/".join(name for name, e in LOSSES.items() if not e.log_space)
             raise ConfigError(f"{where}.settings.loss: {', '.join(logs)} compare log(1 + value), which is NaN for "
-                              f"the negative values of {', '.join(signed)}: use l1/ssim for signed passes")
+                              f"the negative values of {', '.join(signed)}: use {linear} for signed passes")
+
+
+def _check_reused_network(m: ModelConfig, i: int, j: int, where: str) -> None:
+    """Generator ``i`` runs generator ``j``'s network (its registry entry ``reuses`` it): it must
+    give that network inputs and outputs of the channel counts it was built for."""
+    g, src = m.generators[i], m.generators[j]
+    r_dims = [sum(m.representations[k].representation_dim for k in x.representations) for x in (g, src)]
+    for what, a, b in (("query_passes", total_channels(g.query_passes), total_channels(src.query_passes)),
+                       ("output_passes", total_channels(g.output_passes), total_channels(src.output_passes)),
+                       ("representations", r_dims[0], r_dims[1])):
+        if a != b:
+            raise ConfigError(f"{where}.{what}: a {g.type} reuses generator {j}'s network, which takes "
+                              f"{b} channels of {what}; these give {a}")
 
 
 def check_trainable(cfg: "Config") -> None:
     """A config to train must define a model (dataset configs need not) with a generator whose
-    loss trains something (a model of Sum generators alone loads, but has nothing to train)."""
+    loss trains weights of its own (a model of generators without weights, which only add or
+    reuse the outputs of others, loads, but has nothing to train)."""
     where = cfg.source or "<config>"
     m = cfg.model
     if not m.representations or not m.generators:
         raise ConfigError(f"{where}: model: no encoders and generators to train (is this a dataset config?)")
-    if not any(g.type not in ("Sum", "Copy") and not g.discard_loss for g in m.generators):
-        raise ConfigError(f"{where}: model.generators: nothing to train: every generator is a Sum or Copy or "
-                          f"has discard_loss (a Sum is meant to add the outputs of earlier generators)")
+    if not any(GENERATORS[g.type].trainable and not g.discard_loss for g in m.generators):
+        helpers = ", ".join(name for name, e in GENERATORS.items() if not e.trainable)
+        raise ConfigError(f"{where}: model.generators: nothing to train: every generator has no weights of its "
+                          f"own ({helpers}: they combine or reuse other generators) or has discard_loss")
 
 
 def _check_training(cfg: "Config") -> None:
@@ -440,7 +444,7 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
     gens = model.get("generators", [])
     if not isinstance(reps, list) or not isinstance(gens, list):
         raise ConfigError(f"{mw}: representations and generators must be lists")
-    m.representations = [_parse_representation(r, f"{mw}.representations[{i}]") for i, r in enumerate(reps)]
+    m.representations = [_parse_representation(r, f"{mw}.representations[{i}]", i) for i, r in enumerate(reps)]
     m.generators = [_parse_generator(g, f"{mw}.generators[{i}]", i) for i, g in enumerate(gens)]
     if m.output_pass and m.output_pass not in PASSES:
         raise ConfigError(f"{mw}.output_pass: unknown pass {m.output_pass!r}")
@@ -453,14 +457,23 @@ def _parse_config(data: Dict[str, Any], source: Optional[str]) -> Config:
     check_job_name(cfg.job_name)
     _check_model(m, mw)
     _check_training(cfg)
-    if cfg.dataset not in DATASETS:
-        raise ConfigError(f"dataset: unknown dataset {cfg.dataset!r}; one of {', '.join(DATASETS)}")
+    cfg.dataset = _lookup(SCENE_FAMILIES, cfg.dataset, "dataset").name
     if cfg.views_per_scene < 2:
         raise ConfigError(f"views_per_scene: needs at least 2 (observations + query), got {cfg.views_per_scene}")
     for key in ("batch_size", "test_batch_size", "samples_per_pixel", "checkpoint_interval", "test_interval"):
         if getattr(cfg, key) < 1:
             raise ConfigError(f"{key}: must be >= 1, got {getattr(cfg, key)}")
     return cfg
+
+
+def output_pass(cfg: Config) -> str:
+    """The pass every tool shows and scores (viewers, composites, benchmarks, neural renders):
+    the config's ``model.output_pass`` when the last generator predicts it, else that
+    generator's ``beauty``, else its first output pass."""
+    last = list(cfg.model.generators[-1].output_passes)
+    if cfg.model.output_pass in last:
+        return cfg.model.output_pass
+    return "beauty" if "beauty" in last else last[0]
 
 
 def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Config:

@@ -1,9 +1,10 @@
 """Image metrics of predicted passes against references, by name: the paper's MAPE, RMSE,
 SSIM, PSNR and FLIP, and L1.
 
-One registry, name -> :class:`Metric`; the TensorBoard monitor, ``evaluate.py`` and the tools
-score with :func:`score_outputs` and name metrics by their registry key. A new metric is one
-function registered with :func:`register_metric`::
+One registry, :data:`cnsr.registry.METRICS` (name -> :class:`~cnsr.registry.Metric`; also
+``cnsr.metrics.METRICS``); the TensorBoard monitor, ``evaluate.py`` and the tools score with
+:func:`score_outputs` and name metrics by their registry key. A new metric is one function
+registered with :func:`register_metric`, here or in any module imported before it is named::
 
     @register_metric("rmse", label="RMSE", higher_is_better=False)
     def rmse(prediction, reference):
@@ -36,29 +37,15 @@ of the same shape (detached) and returns the mean over the batch as a Python flo
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim as _windowed_ssim
 
-MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+from .registry import METRICS, Metric, register_metric  # noqa: F401 - the metric API, re-exported
 
-
-@dataclass(frozen=True)
-class Metric:
-    """A registered metric: its function, the label of tables and the format of its value."""
-    name: str
-    fn: MetricFn
-    label: str
-    higher_is_better: bool
-    fmt: str = ".4f"
-
-
-#: name -> Metric, in registration order
-METRICS: Dict[str, Metric] = {}
 #: what the monitor and ``evaluate.py`` report unless told otherwise
 DEFAULT_METRICS: Tuple[str, ...] = ("mape", "rmse", "ssim", "psnr", "flip")
 #: MAPE's denominator offset: |p - r| / (|r| + MAPE_EPSILON)
@@ -66,16 +53,6 @@ MAPE_EPSILON = 0.01
 
 #: the paper's SSIM window (pixels)
 SSIM_WINDOW = 11
-
-
-def register_metric(name: str, label: str = "", higher_is_better: bool = True, fmt: str = ".4f"):
-    """Decorator: register ``fn(prediction, reference) -> float`` under ``name``."""
-    def wrap(fn: MetricFn) -> MetricFn:
-        if name in METRICS:
-            raise ValueError(f"metric {name!r} is registered already")
-        METRICS[name] = Metric(name, fn, label or name.upper(), higher_is_better, fmt)
-        return fn
-    return wrap
 
 
 def check_metrics(names: Sequence[str]) -> Tuple[str, ...]:

@@ -1,4 +1,6 @@
-"""The learning-rate schedule of a run (config keys of ours: ``learning_rate_schedule``,
+"""Schedules: values that are pure functions of the training iteration.
+
+**The learning rate** of a run (config keys of ours: ``learning_rate_schedule``,
 ``warmup_iterations``, ``final_learning_rate``).
 
 The rate at iteration ``i`` (1-based) is a pure function of the config, so a resumed run
@@ -6,11 +8,19 @@ continues on the same curve. ``constant`` is the paper's (Adam at ``learning_rat
 whole run); ``cosine`` falls from ``learning_rate`` to ``final_learning_rate`` along a half
 cosine that ends at the config's ``iterations``; ``warmup_iterations`` ramp the rate linearly
 from ``learning_rate / warmup_iterations`` up to ``learning_rate`` first (either schedule).
-No torch here: :mod:`cnsr.config` (a layer below the trainer) validates against :data:`SCHEDULES`.
+
+**The sharpness** ``k`` of the partition masks (:class:`SharpnessSchedule`): its defaults are
+written here only. The config keys ``start_sigmoid``, ``end_sigmoid``, ``sharpen_sigmoid``,
+``sharpening`` and ``final_sharpening`` of an encoder take their defaults from
+:data:`DEFAULT_SHARPNESS`, as do :func:`cnsr.models.partition.sharpness` and the encoders.
+
+No torch here: :mod:`cnsr.config` (a layer below the trainer and the models) validates against
+:data:`SCHEDULES` and takes the sharpness defaults from here.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional
 
 #: The schedule names a config may give.
@@ -40,3 +50,27 @@ def config_learning_rate(cfg, iteration: int) -> float:
     """:func:`learning_rate` with the schedule of a :class:`cnsr.config.Config`."""
     return learning_rate(iteration, cfg.learning_rate, cfg.iterations, cfg.learning_rate_schedule,
                          cfg.warmup_iterations, cfg.final_learning_rate)
+
+
+@dataclass(frozen=True)
+class SharpnessSchedule:
+    """Sharpness ``k`` of the partition masks as a function of the training iteration.
+
+    Ramps linearly from ``start`` to ``end`` over ``sharpening`` iterations, then from ``end``
+    to ``sharpen`` over ``final_sharpening`` iterations, and stays there.
+    """
+    start: float = 5.0
+    end: float = 100.0
+    sharpen: float = 100.0
+    sharpening: int = 500000
+    final_sharpening: int = 100000
+
+    def __call__(self, iteration: int) -> float:
+        if iteration <= self.sharpening:
+            return max(self.start + (self.end - self.start) * iteration / max(self.sharpening, 1), self.start)
+        k = self.end + (self.sharpen - self.end) * (iteration - self.sharpening) / max(self.final_sharpening, 1)
+        return min(self.sharpen, max(k, self.end))
+
+
+#: The paper's schedule (5 -> 100 over 5e5 iterations, then -> 100 over 1e5).
+DEFAULT_SHARPNESS = SharpnessSchedule()

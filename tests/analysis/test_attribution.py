@@ -2,20 +2,17 @@
 import pytest
 import torch
 
+from tiny import tiny_config
+
 SIZE = 8
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "attrtiny", "seed": 0, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 1, "test_batch_size": 1, "views_per_scene": 4, "num_workers": 0,
-           "latent_separation": True, "empty_partition": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 12, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal", "albedo"],
-                                     "output_passes": ["beauty"], "render_size": SIZE,
-                                     "settings": {"layers": 2, "hidden_units": 8, "end_relu": False}}]}}
-    cfg.update(overrides)
-    return cfg
+    top = dict(job_name="attrtiny", batch_size=1, test_batch_size=1, views_per_scene=4, latent_separation=True,
+               empty_partition=True)
+    top.update(overrides)
+    return tiny_config(SIZE, generator={"query_passes": ["normal", "albedo"],
+                                        "settings": {"layers": 2, "hidden_units": 8, "end_relu": False}}, **top)
 
 
 def make_model(dtype=torch.float64, **overrides):

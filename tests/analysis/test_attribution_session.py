@@ -3,20 +3,17 @@ plain functions (float64), for pixel-wise and for spatial models."""
 import pytest
 import torch
 
+from tiny import tiny_config
+
 SIZE = 8
 
 
 def cfg(representation="Pool", generator="PixelCNN"):
-    gen = {"type": generator, "query_passes": ["normal", "albedo"], "output_passes": ["beauty"], "render_size": SIZE,
-           "settings": {"layers": 2, "hidden_units": 8, "end_relu": False}}
-    if generator == "Unet":
-        gen["settings"] = {"channels": [8, 8, 8], "end_relu": False}
-    return {"job_name": "sess", "seed": 0, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-            "batch_size": 1, "test_batch_size": 1, "views_per_scene": 4, "num_workers": 0,
-            "latent_separation": True, "logging": False,
-            "model": {"representations": [{"type": representation, "observation_passes": ["beauty", "normal"],
-                                           "representation_dim": 12, "render_size": SIZE}],
-                      "generators": [gen]}}
+    settings = {"channels": [8, 8, 8], "end_relu": False} if generator == "Unet" else \
+        {"layers": 2, "hidden_units": 8, "end_relu": False}
+    return tiny_config(SIZE, representation={"type": representation},
+                       generator={"type": generator, "query_passes": ["normal", "albedo"], "settings": settings},
+                       job_name="sess", batch_size=1, test_batch_size=1, views_per_scene=4, latent_separation=True)
 
 
 def model_and_batch(**kw):

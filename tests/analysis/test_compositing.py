@@ -7,21 +7,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from tiny import tiny_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "composite.py"
 SIZE = 16
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "comptiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "num_workers": 0,
-           "latent_separation": True, "empty_partition": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 12, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 8}}]}}
-    cfg.update(overrides)
-    return cfg
+    settings = dict(job_name="comptiny", seed=2, latent_separation=True, empty_partition=True)
+    settings.update(overrides)
+    return tiny_config(SIZE, **settings)
 
 
 def model_with_deltas(deltas, **overrides):

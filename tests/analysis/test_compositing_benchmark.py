@@ -3,11 +3,11 @@ import json
 import math
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 
 from cnsr.analysis.compositing_benchmark import FactorData, score_factor, summarize_factor, transfer_score
+from tiny import tiny_config
 
 N, PIX = 6, 4
 
@@ -103,27 +103,47 @@ def test_transfer_score_by_hand():
     full = [0.5, 0.6, 0.4, 0.5]
     comp = [0.75, 0.9, 0.65, 0.8]
     t, se = transfer_score(none, comp, full)
-    a = np.subtract(none, comp)
-    b = np.subtract(none, full)
-    assert t == pytest.approx(a.mean() / b.mean())
-    assert se >= 0 and math.isfinite(se)
+    # none - comp is exactly half of none - full in every scene: the ratio 0.5 has no spread
+    assert t == pytest.approx(0.5) and se == pytest.approx(0.0, abs=1e-12)
     # within 2 standard errors of 0: undefined
     assert transfer_score([1.0, 1.1, 0.9], [1.0, 1.0, 1.0], [1.05, 1.0, 0.95]) == (None, None)
+
+
+def test_standard_errors_by_hand():
+    """Three scenes worked through on paper.
+
+    E_none = (1.0, 1.2, 0.8): mean 1.0, deviations (0, .2, -.2), sample sd .2, se .2 / sqrt 3.
+    Transfer: a = none - composite = (.3, .4, .1), b = none - full = (.6, .6, .4); mean a = 4/15,
+    mean b = 8/15, r = 1/2. Per scene, the delta method's linearisation z = (a - r b) / mean b
+    = (0, .1, -.1) / (8/15) = (0, 3/16, -3/16): sample sd 3/16, se 3/16 / sqrt 3 = sqrt(3) / 16.
+    (b's se: sd sqrt(.04 / 3), se 1/15, well under mean b / 2: defined.)
+    Leak: |E_geometry - E_none| = (.1, 0, 0), |E_material - E_none| = (.1, .2, 0), per scene
+    (.1, .1, 0): mean 1/15, deviations (1/30, 1/30, -1/15), sample sd sqrt(1/300), se 1/30.
+    """
+    errors = {"none": {"l1": [1.0, 1.2, 0.8]}, "full": {"l1": [0.4, 0.6, 0.4]},
+              "composite": {"l1": [0.7, 0.8, 0.7]},
+              "leak:geometry": {"l1": [1.1, 1.2, 0.8]}, "leak:material": {"l1": [0.9, 1.0, 0.8]}}
+    out = summarize_factor(errors, ["l1"])
+    assert out["errors"]["none"]["l1"] == pytest.approx(1.0)
+    assert out["errors_se"]["none"]["l1"] == pytest.approx(0.2 / math.sqrt(3))
+    assert out["errors_se"]["full"]["l1"] == pytest.approx(1 / 15)          # (.4, .6, .4): sd sqrt(.04 / 3)
+    assert out["transfer"]["l1"] == pytest.approx(0.5)
+    assert out["transfer_se"]["l1"] == pytest.approx(math.sqrt(3) / 16)
+    assert out["leak"]["l1"] == pytest.approx(1 / 15)
+    assert out["leak_se"]["l1"] == pytest.approx(1 / 30)
+    assert out["leak_by_partition"] == {"geometry": {"l1": pytest.approx(1 / 30)},
+                                        "material": {"l1": pytest.approx(0.1)}}
 
 
 SIZE = 8
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "benchtiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0,
-           "latent_separation": True, "adaptive_separation": True, "empty_partition": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 9, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
-    cfg.update(overrides)
-    return cfg
+    settings = dict(job_name="benchtiny", seed=2, views_per_scene=2, latent_separation=True,
+                    adaptive_separation=True, empty_partition=True)
+    settings.update(overrides)
+    return tiny_config(SIZE, representation={"representation_dim": 9},
+                       generator={"settings": {"layers": 1, "hidden_units": 4}}, **settings)
 
 
 def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):

@@ -8,21 +8,16 @@ import pytest
 import torch
 
 from cnsr.analysis import curves as C
+from tiny import tiny_config
 
 SIZE = 8
 
 
 def tiny_cfg(**overrides):
-    cfg = {"job_name": "curvetiny", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 2, "num_workers": 0, "iterations": 30,
-           "latent_separation": True, "adaptive_separation": True, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 9, "render_size": SIZE, "sharpening": 20,
-                                          "final_sharpening": 10}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
-    cfg.update(overrides)
-    return cfg
+    return tiny_config(SIZE, representation={"representation_dim": 9, "sharpening": 20, "final_sharpening": 10},
+                       generator={"settings": {"layers": 1, "hidden_units": 4}},
+                       **{"job_name": "curvetiny", "seed": 2, "views_per_scene": 2, "iterations": 30,
+                          "latent_separation": True, "adaptive_separation": True, **overrides})
 
 
 SETTINGS = C.CurveSettings(reference_spp=2, reference_batches=1, compositing_scenes=3, metrics=("rmse", "mape"))

@@ -5,19 +5,16 @@ import numpy as np
 import pytest
 import torch
 
+from tiny import tiny_config
+
 SIZE = 8
 
 
 def tiny_cfg(tmp_path=None, **overrides):
     from cnsr.config import load_config
-    cfg = {"job_name": "reftiny", "seed": 3, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 2,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "num_workers": 0, "logging": False,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 6, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 4}}]}}
-    cfg.update(overrides)
-    return load_config(cfg)
+    return load_config(tiny_config(SIZE, representation={"representation_dim": 6},
+                                   generator={"settings": {"layers": 1, "hidden_units": 4}},
+                                   **{"job_name": "reftiny", "seed": 3, "samples_per_pixel": 2, **overrides}))
 
 
 def test_on_the_fly_references_are_the_batches_scenes():

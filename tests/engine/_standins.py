@@ -86,13 +86,13 @@ def synthetic_loader(cfg, split, device, *, seed=None, start_iteration=1, rank=0
 
 
 def tiny_config(**overrides):
+    """The shared tiny config at 8 px, shaped for trainer runs of a few iterations."""
     from cnsr.config import load_config
-    d = {"job_name": "tiny", "batch_size": 4, "test_batch_size": 2, "views_per_scene": 4,
-         "iterations": 10, "checkpoint_interval": 5, "test_interval": 5, "learning_rate": 0.01,
-         "seed": 3, "logging": False, "random_num_views": True,
-         "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty"], "representation_dim": 8,
-                                        "render_size": 8}],
-                   "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                   "render_size": 8}]}}
+    from tiny import tiny_config as shared_config
+
+    d = shared_config(8, representation={"observation_passes": ["beauty"], "representation_dim": 8},
+                      generator={"settings": {}}, batch_size=4, test_batch_size=2, views_per_scene=4,
+                      iterations=10, checkpoint_interval=5, test_interval=5, learning_rate=0.01, seed=3,
+                      random_num_views=True, num_workers=2)
     d.update(overrides)
     return load_config(d)

@@ -7,18 +7,16 @@ import torch
 
 import cnsr
 from cnsr.engine import checkpoint as ckpt
+from tiny import tiny_config
 
 R, X, HID, LAYERS, SIZE = 12, 7, 16, 2, 16    # x: beauty + normal + id = 7 channels
 
 
 def config_dict():
-    return {"job_name": "api", "latent_separation": True, "adaptive_separation": True, "views_per_scene": 3,
-            "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal", "id"],
-                                           "representation_dim": R, "render_size": SIZE}],
-                      "generators": [{"type": "PixelCNN", "query_passes": ["beauty", "normal", "id"],
-                                      "output_passes": ["beauty"], "render_size": SIZE,
-                                      "settings": {"layers": LAYERS, "hidden_units": HID,
-                                                   "propagate_buffers": True}}]}}
+    return tiny_config(SIZE, representation={"observation_passes": ["beauty", "normal", "id"], "representation_dim": R},
+                       generator={"query_passes": ["beauty", "normal", "id"],
+                                  "settings": {"layers": LAYERS, "hidden_units": HID, "propagate_buffers": True}},
+                       job_name="api", latent_separation=True, adaptive_separation=True)
 
 
 def reference_state(prefix_style):

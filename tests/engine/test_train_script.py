@@ -11,6 +11,7 @@ import torch
 
 from cnsr.data import write_batch_npz
 from cnsr.engine import checkpoint as ckpt
+from tiny import tiny_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "code", "train-gqn.py")
@@ -32,17 +33,11 @@ def write_dataset(folder, files, seed, scenes=4, views=4):
 
 
 def tiny_config_dict(data):
-    return {
-        "job_name": "tiny", "seed": 1, "train_data_dir": os.path.join(data, "train"),
-        "test_data_dir": os.path.join(data, "test"), "cached_dataset": True, "dataset": "room",
-        "checkpoint_interval": 20, "test_interval": 10, "iterations": 40, "batch_size": 4,
-        "test_batch_size": 2, "views_per_scene": 4, "random_num_views": True, "num_workers": 0,
-        "learning_rate": 0.003, "latent_separation": False,
-        "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                       "representation_dim": 12, "render_size": SIZE}],
-                  "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                  "render_size": SIZE,
-                                  "settings": {"layers": 2, "hidden_units": 24, "loss": ["logl1", "logssim"]}}]}}
+    """The shared tiny config trained from a folder of reference .npz batches, with TensorBoard logs."""
+    return tiny_config(SIZE, generator={"settings": {"layers": 2, "hidden_units": 24, "loss": ["logl1", "logssim"]}},
+                       seed=1, train_data_dir=os.path.join(data, "train"), test_data_dir=os.path.join(data, "test"),
+                       cached_dataset=True, checkpoint_interval=20, test_interval=10, iterations=40, batch_size=4,
+                       views_per_scene=4, random_num_views=True, learning_rate=0.003, logging=True)
 
 
 @pytest.fixture(scope="module")
@@ -144,13 +139,10 @@ def test_ddp_two_cpu_processes_through_torchrun(tiny, tmp_path):
 def test_on_the_fly_rendering_trains_through_the_script(tmp_path):
     """``cached_dataset: false``: PrimitiveRoom batches rendered while training (16 px, 1 spp)."""
     pytest.importorskip("cnsr._renderer")
-    cfg = {"job_name": "otf", "seed": 2, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 2, "views_per_scene": 3, "iterations": 4, "test_interval": 2,
-           "checkpoint_interval": 100, "num_workers": 1, "latent_separation": True, "learning_rate": 0.003,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal", "id"],
-                                          "representation_dim": 12, "render_size": SIZE}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal", "id"], "output_passes": ["beauty"],
-                                     "render_size": SIZE, "settings": {"layers": 1, "hidden_units": 16}}]}}
+    cfg = tiny_config(SIZE, representation={"observation_passes": ["beauty", "normal", "id"]},
+                      generator={"query_passes": ["normal", "id"], "settings": {"layers": 1, "hidden_units": 16}},
+                      job_name="otf", seed=2, iterations=4, test_interval=2, checkpoint_interval=100, num_workers=1,
+                      latent_separation=True, learning_rate=0.003, logging=True)
     path = tmp_path / "otf.json"
     path.write_text(json.dumps(cfg))
     logs = tmp_path / "runs"
@@ -184,14 +176,8 @@ def test_resume_is_exact_with_the_real_model_and_rendered_data(tmp_path):
     rendered data stream all pick up where they stopped."""
     pytest.importorskip("cnsr._renderer")
 
-    cfg = {"job_name": "exact", "seed": 4, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 1,
-           "batch_size": 2, "test_batch_size": 1, "views_per_scene": 3, "iterations": 4, "checkpoint_interval": 2,
-           "num_workers": 0, "latent_separation": True, "random_num_views": True, "logging": False,
-           "learning_rate": 0.003,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                          "representation_dim": 12, "render_size": 16}],
-                     "generators": [{"type": "PixelCNN", "query_passes": ["normal"], "output_passes": ["beauty"],
-                                     "render_size": 16, "settings": {"layers": 1, "hidden_units": 8}}]}}
+    cfg = tiny_config(job_name="exact", seed=4, test_batch_size=1, iterations=4, checkpoint_interval=2,
+                      latent_separation=True, random_num_views=True, learning_rate=0.003)
 
     # the global torch generator is scrambled before the resume: the checkpoint restores it
     straight, resumed = straight_and_resumed(cfg, tmp_path, 2, before_resume=lambda: torch.manual_seed(999))

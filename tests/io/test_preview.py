@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from cnsr.io.png import linear_to_srgb
-from cnsr.io.preview import BACKGROUND, ID_PALETTE, display, display_kind, grid, grid_cells, id_denominator
-from cnsr.passes import PASSES, SHADING_PASSES
+from cnsr.io.preview import (BACKGROUND, DISPLAY_KINDS, ID_PALETTE, display, display_kind, grid, grid_cells,
+                             id_denominator)
+from cnsr.passes import PASS_TABLE, PASSES, SHADING_PASSES, PassInfo
 
 
 @pytest.mark.parametrize("name", list(PASSES))
@@ -16,6 +17,18 @@ def test_every_pass_maps_to_rgb_in_the_unit_range(name):
     out = display(name, img)
     assert out.shape == (5, 6, 3) and out.dtype == np.float32
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_the_display_kind_is_the_pass_tables(monkeypatch):
+    """How a pass is shown is its row's display column: a new pass is one row of the table."""
+    assert {p: display_kind(p) for p in PASS_TABLE} == {p: i.display for p, i in PASS_TABLE.items()}
+    assert set(DISPLAY_KINDS) == {i.display for i in PASS_TABLE.values()}
+    assert display_kind("not_a_pass") == "grey"
+    monkeypatch.setitem(PASS_TABLE, "bent_normal", PassInfo(3, "direction", signed=True))
+    assert display("bent_normal", -np.ones((1, 1, 3))).max() == 0          # shown as a direction
+    monkeypatch.setitem(PASS_TABLE, "bent_normal", PassInfo(3, "arrows"))
+    with pytest.raises(ValueError, match="unknown display kind 'arrows'"):
+        display("bent_normal", np.ones((1, 1, 3)))
 
 
 def test_radiance_is_reinhard_then_srgb_and_monotone():

@@ -70,7 +70,7 @@ def test_null_partition_zeroes_tail_and_has_a_loss():
     # deltas all one: the null partition is the last quarter, t in [0.75, 1]
     assert torch.all(r[:, 13:15] == 0) and torch.all(r[:, :11].abs() > 0)
     assert loss.item() == pytest.approx(0.5 * 16 / 256 * 0.75)
-    assert logs["empty_percentage"].item() == pytest.approx(0.25)
+    assert logs["null_percentage"].item() == pytest.approx(0.25)
     assert logs["active_size"].item() == pytest.approx(12.0)
     r_test, _, loss_test = enc.aggregate(rk, -1, 0)    # applied at test time too, without loss
     assert torch.all(r_test[:, 13:15] == 0) and loss_test.item() == 0

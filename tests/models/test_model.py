@@ -9,6 +9,7 @@ import torch
 from cnsr.config import load_config
 from cnsr.models import build_model, load_reference_state_dict
 from cnsr.passes import channels
+from tiny import tiny_config as shared_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -36,12 +37,9 @@ def test_pool_encoder_with_null_partition_has_four_deltas():
 
 
 def tiny_config(generators=None, **top):
-    cfg = {"latent_separation": True, "views_per_scene": 3,
-           "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal", "id"],
-                                          "representation_dim": 12, "render_size": 16}],
-                     "generators": generators or [pixel()]}}
-    cfg.update(top)
-    return cfg
+    """The shared tiny config with the id pass observed and these ``generators`` (a pixel one)."""
+    return shared_config(representation={"observation_passes": ["beauty", "normal", "id"]},
+                         generators=generators or [pixel()], **{"latent_separation": True, **top})
 
 
 def pixel(query=("normal", "id"), out=("beauty",), **kw):
@@ -66,7 +64,7 @@ def test_compute_loss_logs_and_partition_stats():
     loss, logs = model.compute_loss(make_batch(factor=1), 5)
     assert loss.dim() == 0 and loss.requires_grad
     for key in ("generator0_logl1", "generator0_logssim", "partition_loss", "total_loss",
-                "lighting_percentage", "geometry_percentage", "material_percentage", "empty_percentage",
+                "lighting_percentage", "geometry_percentage", "material_percentage", "null_percentage",
                 "active_size"):
         assert isinstance(logs[key], float), key
     assert logs["total_loss"] == pytest.approx(logs["generator0_logl1"] + logs["generator0_logssim"]

@@ -39,10 +39,9 @@ def _room_world_points(scene, reference_dir):
 
 
 @pytest.mark.parametrize("snap", [True, False])
-def test_room_objects_never_intersect(snap):
-    # the reference meshes, when the shared test data sits beside the repository
-    reference_scenes = Path(__file__).resolve().parents[3] / "shared" / "reference-scenes"
-    ref = reference_scenes if reference_scenes.is_dir() else None
+def test_room_objects_never_intersect(snap, optional_reference_scenes):
+    # the reference meshes when the test data is there, else the built-in ones
+    ref = optional_reference_scenes
     rz = make_randomizer("room", 2024, snap_to_grid=snap)
     crowded = 0
     for _ in range(300):

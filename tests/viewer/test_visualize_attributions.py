@@ -10,20 +10,19 @@ import numpy as np
 import pytest
 import torch
 
+from tiny import tiny_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "visualize-attributions.py"
 SIZE = 16
 
 
 def tiny_cfg():
-    return {"job_name": "attrview", "seed": 1, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 2,
-            "batch_size": 1, "test_batch_size": 1, "views_per_scene": 4, "num_workers": 0, "logging": False,
-            "latent_separation": True,
-            "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                           "representation_dim": 9, "render_size": SIZE}],
-                      "generators": [{"type": "PixelCNN", "query_passes": ["normal", "position", "albedo"],
-                                      "output_passes": ["beauty"], "render_size": SIZE,
-                                      "settings": {"layers": 1, "hidden_units": 8, "end_relu": False}}]}}
+    return tiny_config(SIZE, representation={"representation_dim": 9},
+                       generator={"query_passes": ["normal", "position", "albedo"],
+                                  "settings": {"layers": 1, "hidden_units": 8, "end_relu": False}},
+                       job_name="attrview", seed=1, samples_per_pixel=2, batch_size=1, test_batch_size=1,
+                       views_per_scene=4, latent_separation=True)
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +250,13 @@ def test_save_then_settings_restore_the_same_view(state, tiny, tmp_path):
     # the release's settings.txt: its controls and scene come back (observations are new views)
     txt = make_state(tiny, tmp_path, settings_file=str(folder / "settings.txt"))
     assert txt.settings == dataclass_without_replacement(state.settings)
-    assert txt.scene_data.desc["query_camera"] == json.loads((folder / "scene.json").read_text())["camera"]
+    cam = json.loads((folder / "scene.json").read_text())["camera"]
+    assert txt.scene_data.desc["query_camera"] == cam
+    # its observations are the scene file's camera jittered (lookat kept), not the dataset's random views
+    far = np.linalg.norm(np.subtract(cam["lookat"], cam["position"]))
+    for c in txt.scene_data.desc["observation_cameras"]:
+        moved = np.linalg.norm(np.subtract(c["position"], cam["position"]))
+        assert c["lookat"] == cam["lookat"] and 0 < moved < 0.3 * far
 
 
 def dataclass_without_replacement(s):
@@ -261,7 +266,7 @@ def dataclass_without_replacement(s):
 
 
 def test_release_settings_txt_and_bad_settings(tiny, tmp_path):
-    from cnsr.viewer.attributions import AttributionSettings, SettingsError
+    from cnsr.viewer.attribution_settings import AttributionSettings, SettingsError
 
     scene = ROOT / "examples" / "room.json"
     if not scene.is_file():
@@ -293,7 +298,7 @@ def test_release_settings_txt_and_bad_settings(tiny, tmp_path):
 
 
 def test_new_scene_any_number_of_observations_and_background_updates(tiny, tmp_path):
-    from cnsr.viewer.attributions import BackgroundUpdater
+    from cnsr.viewer.background import BackgroundUpdater
 
     s = make_state(tiny, tmp_path, views=5)
     names = {t[0] for t in s.layout().tiles}
@@ -361,7 +366,8 @@ def test_headless_app_draws_and_saves(tiny, tmp_path):
 
 
 def test_colour_map_and_release_pixel_fractions():
-    from cnsr.viewer.attributions import NEGATIVE, POSITIVE, colorize, frac_to_index
+    from cnsr.viewer.attribution_settings import frac_to_index
+    from cnsr.viewer.colouring import NEGATIVE, POSITIVE, colorize
 
     a = np.array([[0.5, -0.5, 0.25, 0.0, 2.0]])
     base = np.full((1, 5, 3), 0.8, np.float32)

@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from tiny import tiny_config
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "code" / "visualize-gqn.py"
 SIZE = 16
 
 
 def tiny_cfg():
-    return {"job_name": "viewtiny", "seed": 1, "cached_dataset": False, "dataset": "room", "samples_per_pixel": 2,
-            "batch_size": 1, "test_batch_size": 1, "views_per_scene": 3, "num_workers": 0, "logging": False,
-            "model": {"representations": [{"type": "Pool", "observation_passes": ["beauty", "normal"],
-                                           "representation_dim": 8, "render_size": SIZE}],
-                      "generators": [{"type": "PixelCNN", "query_passes": ["normal", "position"],
-                                      "output_passes": ["beauty"], "render_size": SIZE,
-                                      "settings": {"layers": 1, "hidden_units": 8}}]}}
+    return tiny_config(SIZE, representation={"representation_dim": 8},
+                       generator={"query_passes": ["normal", "position"]},
+                       job_name="viewtiny", seed=1, samples_per_pixel=2, batch_size=1, test_batch_size=1)
 
 
 @pytest.fixture(scope="module")

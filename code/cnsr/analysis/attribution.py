@@ -32,11 +32,10 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ..models.generators import PixelGenerator, SumGenerator
-from ..models.partition import dimension_positions, partition_boundaries
+from ..config import output_pass as config_output_pass
+from ..models.partition import FACTOR_PARTITIONS as PARTITIONS, dimension_positions, partition_boundaries
 from .compositing import partition_assignment
 
-PARTITIONS = ("lighting", "geometry", "material")
 _PARTITION_INDEX = {"lighting": 0, "light": 0, "geometry": 1, "geo": 1, "material": 2, "mat": 2}
 
 
@@ -89,11 +88,14 @@ def _grad_x_input(target: torch.Tensor, leaves: Dict[str, torch.Tensor]) -> Dict
             for k, g in zip(names, grads)}
 
 
-def output_image(outputs: List[Dict[str, torch.Tensor]], output_pass: Optional[str] = None) -> torch.Tensor:
-    """The generated image: ``output_pass`` (default: beauty, else the first) of the last generator."""
-    last = outputs[-1]
-    name = output_pass or ("beauty" if "beauty" in last else next(iter(last)))
-    return last[name]
+def output_image(outputs: List[Dict[str, torch.Tensor]], output_pass: str) -> torch.Tensor:
+    """The generated image: pass ``output_pass`` of the last generator."""
+    return outputs[-1][output_pass]
+
+
+def chosen_pass(model, output_pass: Optional[str] = None) -> str:
+    """``output_pass``, or by default the model's (:func:`cnsr.config.output_pass`)."""
+    return output_pass or config_output_pass(model.cfg)
 
 
 def patch_bounds(width: int, height: int, x: int, y: int, size: int) -> Tuple[int, int, int, int]:
@@ -114,7 +116,7 @@ def patch_attribution(model, batch: dict, x: int = 0, y: int = 0, size: int = 1,
     image, w.r.t. every query and observation buffer. One forward and one backward pass."""
     b, q, o = _leaf_batch(batch, model)
     with torch.enable_grad():
-        img = output_image(model.sample(b), output_pass)
+        img = output_image(model.sample(b), chosen_pass(model, output_pass))
         if mean:
             target = img.mean()
         else:
@@ -134,7 +136,7 @@ def patch_attribution_loop(model, batch: dict, x: int = 0, y: int = 0, size: int
     b, q, o = _leaf_batch(batch, model)
     leaves = {**{("q", k): v for k, v in q.items()}, **{("o", k): v for k, v in o.items()}}
     with torch.enable_grad():
-        img = output_image(model.sample(b), output_pass)
+        img = output_image(model.sample(b), chosen_pass(model, output_pass))
         x0, x1, y0, y1 = patch_bounds(img.shape[-1], img.shape[-2], x, y, size)
         acc = {k: torch.zeros_like(v) for k, v in leaves.items()}
         names = list(leaves)
@@ -241,12 +243,10 @@ def heatmap(attribution: torch.Tensor) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------ sessions
 def _pixelwise(model, batch: dict, reps: List[torch.Tensor]) -> bool:
-    """True when every output pixel depends only on the query buffers at that pixel: a chain of
-    pixel generators (and sums) reading pooled (1 x 1) representations, run at the resolution
+    """True when every output pixel depends only on the query buffers at that pixel: a per-pixel
+    generator chain (:meth:`cnsr.models.model.GeneratorChain.per_pixel`) run at the resolution
     of the query buffers."""
-    if not all(isinstance(net, (PixelGenerator, SumGenerator)) for net in model.generator.generators):
-        return False
-    if not all(r.shape[-2:] == (1, 1) for r in reps):
+    if not model.generator.per_pixel(reps):
         return False
     last = model.generator.specs[-1].query_passes
     query = batch["query_images"]
@@ -262,7 +262,7 @@ class AttributionSession:
     The batch's network inputs become leaves once; the encoders run once and their graph is
     kept, so a target costs the generators' forward and backward pass plus one backward pass
     through the encoders. When every output pixel depends only on the query buffers at that
-    pixel (:func:`_pixelwise`: pixel generators on pooled representations), a patch target runs
+    pixel (:func:`_pixelwise`: per-pixel generators on pooled representations), a patch target runs
     the generators on the smallest square of pixels holding the patch; the result equals
     :func:`patch_attribution` (zero query attribution outside the patch). With
     ``observations=False`` the encoder backward pass is skipped and
@@ -271,13 +271,13 @@ class AttributionSession:
     """
 
     def __init__(self, model, batch: dict, output_pass: Optional[str] = None):
-        self.model, self.output_pass = model, output_pass
+        self.model, self.output_pass = model, chosen_pass(model, output_pass)
         self.batch, self.query_leaves, self.observation_leaves = _leaf_batch(batch, model)
         with torch.enable_grad():
             self.reps = list(model.encode(self.batch, -1)[0])
         with torch.no_grad():
             outputs = model.generator.sample(self.batch, [r.detach() for r in self.reps])
-        self.prediction = output_image(outputs, output_pass).detach()
+        self.prediction = output_image(outputs, self.output_pass).detach()
         self.local = _pixelwise(model, self.batch, self.reps)
 
     def _finish(self, target: torch.Tensor, grads, observations: bool) -> Attribution:

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..config import load_config
+from ..config import load_config, output_pass
 from ..data import build_loader
 from ..engine.api import load_model
 from ..engine.checkpoint import CheckpointError
@@ -19,7 +19,7 @@ from ..render import Renderer
 from .compositing import FACTORS, CompositingError, composite, require_partitioning, scene_batch, strip_image
 from .compositing_benchmark import (DEFAULT_REFERENCE_SPP, DEFAULT_SCENES, compositing_benchmark,
                                     format_compositing_table)
-from .curves import CurveError, CurveSettings, format_curves_table, load_curves, measure_run, plot_compare
+from .curves import CURVE_METRICS, CurveError, CurveSettings, format_curves_table, load_curves, measure_run, plot_compare
 from .evaluation import evaluate, format_table
 from .neural_render import DEFAULT_REFERENCE_SPP as NEURAL_REFERENCE_SPP
 from .neural_render import DEFAULT_TILE as NEURAL_TILE
@@ -162,7 +162,7 @@ def _curves_main(args: argparse.Namespace, metrics) -> int:
         return 2
     settings = CurveSettings(reference_spp=args.reference_spp or CurveSettings.reference_spp,
                              reference_batches=args.batches, compositing_scenes=scenes, seed=args.seed,
-                             metrics=tuple(metrics))
+                             metrics=CURVE_METRICS if args.metrics == ",".join(DEFAULT_METRICS) else tuple(metrics))
     out = args.out_folder if args.out_folder != EVALUATE_DEFAULT_OUT else None
     try:
         curves = measure_run(args.checkpoints, args.config, settings, out_folder=out, device=args.device,
@@ -265,9 +265,8 @@ def composite_main(argv: Optional[Sequence[str]] = None) -> int:
     except (CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"composite.py: error: {e}", file=sys.stderr)
         return 1
-    last = outputs[-1]
-    name = "beauty" if "beauty" in last else next(iter(last))
-    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], last[name], name)
+    name = output_pass(cfg)
+    img = strip_image([batches[f]["query_images"]["beauty"] for f in FACTORS], outputs[-1][name], name)
     write_png(args.out, img)
     print(f"wrote {args.out}: lighting {args.lighting} | geometry {args.geometry} | "
           f"material {args.material} | composite {name}")

@@ -36,7 +36,8 @@ from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, offset_seeds, render_views
 from ..io.preview import display, grid
 from ..models.partition import dimension_positions, partition_boundaries
-from ..scenes import DATASETS, make_randomizer
+from ..registry import SCENE_FAMILIES
+from ..scenes import make_randomizer
 
 FACTORS = ("lighting", "geometry", "material")
 _FACTOR_INDEX = {name: i for i, name in enumerate(FACTORS)}
@@ -113,7 +114,7 @@ def composite_representation(model, reps: Mapping[Union[int, str], torch.Tensor]
 # ------------------------------------------------------------------------------ scenes
 def _is_dataset_spec(spec: str) -> bool:
     name, sep, seed = spec.partition(":")
-    return bool(sep) and name in DATASETS and seed.lstrip("-").isdigit() and not os.path.exists(spec)
+    return bool(sep) and name in SCENE_FAMILIES and seed.lstrip("-").isdigit() and not os.path.exists(spec)
 
 
 def scene_views(spec: str, views: int, seed: int = 0) -> list:

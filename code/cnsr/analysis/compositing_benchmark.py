@@ -17,8 +17,8 @@
    **full** (all from ``S_f``: the best the model can do) and **none** (all from ``S``: no
    information about the change);
 5. each is scored against ``S_f`` path-traced at the query view with ``K`` spp, per scene, with
-   every metric (:mod:`cnsr.metrics`), on the last generator's output pass (the model's
-   ``output_pass`` where it predicts it).
+   every metric (:mod:`cnsr.metrics`), on the pass :func:`cnsr.config.output_pass` chooses
+   (the model's ``output_pass`` where the last generator predicts it).
 
 Reported per factor and metric (mean over scenes, with its standard error ``std / sqrt(N)``):
 
@@ -64,6 +64,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, offset_seeds, render_views
 from ..io.atomic import atomic_path
@@ -102,14 +103,6 @@ class FactorData:
     changed: Dict[str, Any]
     reference: torch.Tensor
     shown: Optional[torch.Tensor] = None
-
-
-def output_pass(cfg) -> str:
-    """The pass the benchmark scores: the model's ``output_pass`` if its last generator predicts
-    it, else that generator's first output pass."""
-    last = list(cfg.model.generators[-1].output_passes)
-    want = getattr(cfg.model, "output_pass", None)
-    return want if want in last else last[0]
 
 
 def render_factor_data(cfg, scenes: int, reference_spp: int, seed: int = 0, renderer=None,

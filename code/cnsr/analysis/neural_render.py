@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..config import output_pass
 from ..data.layout import batch_to_device, split_views
-from ..data.views import View, offset_seeds, render_views
+from ..data.views import offset_seeds, render_views
 from ..io.atomic import atomic_path
 from ..io.exr import write_exr
 from ..io.png import write_png
@@ -45,10 +46,6 @@ from .compositing import scene_views
 PathLike = Union[str, os.PathLike]
 DEFAULT_REFERENCE_SPP = 256
 DEFAULT_TILE = 128
-
-
-def _per_pixel(cfg, reps) -> bool:
-    return all(g.type == "PixelCNN" for g in cfg.model.generators) and all(r.shape[-1] == 1 for r in reps)
 
 
 def _sync(device) -> None:
@@ -82,7 +79,8 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
     """Predict and path-trace the scene file's own view at ``size`` pixels (module docstring).
 
     Returns ``{"prediction": {pass: [C, H, W]}, "reference": {pass: [C, H, W]}, "times": {...},
-    "metrics": {pass: {metric: value}}, "tiled": bool}`` (tensors on the CPU)."""
+    "metrics": {pass: {metric: value}}, "tiled": bool, "output_pass": the pass the previews
+    show}`` (tensors on the CPU)."""
     cfg = cfg if cfg is not None else model.cfg
     if renderer is None:
         from ..render import Renderer
@@ -119,7 +117,7 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
             _sync(device)
             times["encode_s"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            tiled = _per_pixel(cfg, reps) and size > tile
+            tiled = model.generator.per_pixel(reps) and size > tile
             if tiled:
                 pred = decode_tiled(model, query, reps, size, tile)
             else:
@@ -137,7 +135,7 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
     scores = {p: image_metrics(prediction[p][None], reference[p][None], metrics)
               for p in out_passes if p in prediction}
     return {"prediction": prediction, "reference": reference, "times": times, "metrics": scores,
-            "tiled": tiled, "size": size, "reference_spp": reference_spp, "views": views,
+            "output_pass": output_pass(cfg), "tiled": tiled, "size": size, "reference_spp": reference_spp, "views": views,
             "observation_spp": cfg.samples_per_pixel, "observation_size": cfg.max_render_size()}
 
 
@@ -154,12 +152,12 @@ def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Di
     hwc = {k: {p: np.moveaxis(t.numpy(), 0, -1) for p, t in result[k].items()} for k in ("prediction", "reference")}
     write_exr(paths["prediction"], hwc["prediction"])
     write_exr(paths["reference"], hwc["reference"])
-    main = "beauty" if "beauty" in hwc["prediction"] else next(iter(hwc["prediction"]))
+    main = result["output_pass"]
     write_png(paths["prediction_png"], display(main, hwc["prediction"][main]))
     write_png(paths["reference_png"], display(main, hwc["reference"][main]))
     doc = dict(info or {})
     doc.update({k: result[k] for k in ("size", "views", "observation_size", "observation_spp", "reference_spp",
-                                       "tiled", "times", "metrics")})
+                                       "output_pass", "tiled", "times", "metrics")})
     doc["files"] = {k: p.name for k, p in paths.items()}
     with atomic_path(paths["json"]) as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n")

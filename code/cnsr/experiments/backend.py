@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ..analysis.compositing_benchmark import compositing_benchmark
+from ..analysis.curves import CurveSettings, measure_run
 from ..analysis.evaluation import evaluate
 from ..config import parse_config
 from ..data import build_loader
@@ -118,3 +119,11 @@ def run_compositing_benchmark(model, cfg: Dict[str, Any], out_folder: PathLike, 
     """The compositing benchmark (``compositing.json`` and one grid per factor in ``out_folder``)."""
     return compositing_benchmark(model, cfg=parse_config(dict(cfg)), scenes=scenes, reference_spp=reference_spp,
                                  seed=0, out_folder=out_folder, progress=progress)
+
+
+def measure_curves(folder: PathLike, cfg: Dict[str, Any], reference_spp: int, reference_batches: Optional[int],
+                   compositing_scenes: int, device: Optional[str] = None, progress: bool = True) -> Dict[str, Any]:
+    """Learning curves of the run in ``folder`` (every checkpoint not measured yet; ``curves/``)."""
+    settings = CurveSettings(reference_spp=reference_spp, reference_batches=reference_batches,
+                             compositing_scenes=compositing_scenes)
+    return measure_run(folder, parse_config(dict(cfg)), settings, device=device or "cpu", progress=progress)

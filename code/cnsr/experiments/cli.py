@@ -12,7 +12,9 @@ from .suite import DEFAULT_SUITE, SCALES, Suite, SuiteError
 
 EXAMPLES = """examples:
   python code/run-experiments.py --list
-  python code/run-experiments.py                                  # the whole small suite (about an hour on 2 cores)
+  python code/run-experiments.py --scale tiny --out_folder /tmp/t  # smoke test: the whole suite in about a minute
+  python code/run-experiments.py --only room_adaptive             # the CPU recipe: data ~10 min + training ~30 min
+  python code/run-experiments.py                                  # the whole small suite (hours on 2 cores: see README)
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
   python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
   python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
@@ -40,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
     p.add_argument("--scale", default="small", choices=SCALES,
-                   help="small: 32 px, small networks, minutes per run on a CPU (default); paper: the "
+                   help="tiny: every run at 16 px for 4 iterations, a smoke test of about a minute; small: the "
+                        "CPU recipe, 32 px, about 30 minutes per run on 2 cores (default); paper: the "
                         "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
     p.add_argument("--threads", type=int, default=0, metavar="T",
@@ -92,7 +95,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..config import ConfigError
     from ..data.exrbatch import DatasetError
     from ..engine.checkpoint import CheckpointError
-    from .columns import MEASURE_SETTINGS, MeasureSettings
     from .runner import Runner
 
     for flag, least in (("iterations", 1), ("reference_batches", 1), ("reference_spp", 1), ("compositing_scenes", 2)):
@@ -105,12 +107,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         only = [n.strip() for n in args.only.split(",") if n.strip()]
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
-        base = MEASURE_SETTINGS.get(args.scale, MeasureSettings())
-        measure = dataclasses.replace(base, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
-                                                                          "compositing_scenes")
-                                               if getattr(args, k) is not None})
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress, measure=measure)
+                        progress=not args.no_progress)
+        runner.measure_settings = dataclasses.replace(
+            runner.measure_settings, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
+                                                                      "compositing_scenes")
+                                        if getattr(args, k) is not None})
         if args.list:
             print(list_experiments(runner, experiments))
             return 0

@@ -12,6 +12,7 @@ dimensions) and ``run`` (iterations, training time). Register further groups wit
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,10 +78,22 @@ class MeasureSettings:
     reference_batches: Optional[int] = None
     reference_spp: int = 256
     compositing_scenes: int = 32
+    curves: bool = True
+
+    @classmethod
+    def from_suite(cls, spec: Dict[str, Any], where: str = "measure") -> "MeasureSettings":
+        """The settings of a suite scale's ``measure`` object (missing keys keep the defaults)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**spec)
 
 
-#: the measurements' cost per scale: at paper scale more scenes, for smaller standard errors
-MEASURE_SETTINGS = {"small": MeasureSettings(), "paper": MeasureSettings(reference_batches=16, compositing_scenes=64)}
+#: the measurements' cost per scale when a suite file does not say (its scales' ``measure``)
+MEASURE_SETTINGS = {"tiny": MeasureSettings(reference_batches=1, reference_spp=2, compositing_scenes=2),
+                    "small": MeasureSettings(),
+                    "paper": MeasureSettings(reference_batches=16, compositing_scenes=64, curves=False)}
 
 
 def _output_key(run: RunContext, metrics: Dict[str, Any]) -> str:
@@ -153,9 +166,49 @@ def partition_columns(run: RunContext) -> Dict[str, Any]:
     stats = backend.partition_stats(run.model)
     out.update(lighting=100 * stats["lighting_percentage"], geometry=100 * stats["geometry_percentage"],
                material=100 * stats["material_percentage"])
-    if "empty_percentage" in stats:
-        out["null"] = 100 * stats["empty_percentage"]
+    if "null_percentage" in stats:
+        out["null"] = 100 * stats["null_percentage"]
     out["active_dims"] = stats.get("active_size", float(r_dim))
+    return out
+
+
+def curves_columns(run: RunContext) -> Dict[str, Any]:
+    """Learning curves (:mod:`cnsr.analysis.curves`): every kept checkpoint of the run measured
+    like the final one (clean-reference metrics, compositing benchmark, losses) into
+    ``<run>/curves/curves.json`` and ``curves.png``; the columns say when the effect appeared:
+    per factor the first measured iteration at which it was read from the observations
+    (E_none - E_full beyond 2 standard errors and >= 30 % of E_none, RMSE) and at which its
+    transfer score reached 0.8 (RMSE and MAPE); and the final point's gaps and leaks."""
+    s = run.settings
+    out: Dict[str, Any] = {"points": None}
+    if not s.curves:
+        return out
+    t0 = time.time()
+    curves = backend.measure_curves(run.folder, run.config, s.reference_spp, s.reference_batches,
+                                    s.compositing_scenes, run.device, progress=run.progress)
+    points = curves["points"]
+    out["points"] = len(points)
+    out["first_iteration"] = points[0]["iteration"] if points else None
+    for f in FACTORS:
+        summ = curves.get("summary", {}).get(f, {})
+        out[f"{f}_read_at"] = summ.get("rmse", {}).get("first_read")
+        for m in TRANSFER_METRICS:
+            out[f"{f}_transfer_0.8_at_{m}"] = summ.get(m, {}).get("first_transfer_0.8")
+        last = points[-1] if points else {}
+        read = (last.get("read") or {}).get(f, {}).get("rmse")
+        comp = (last.get("compositing") or {}).get(f)
+        out[f"{f}_gap_rmse"] = read["gap"] if read else None
+        out[f"{f}_gap_rmse_se"] = read["gap_se"] if read else None
+        out[f"{f}_gap_fraction"] = read["fraction"] if read else None
+        out[f"{f}_none_rmse"] = comp["errors"]["none"]["rmse"] if comp else None
+        for kind in ("full", "composite"):
+            out[f"{f}_{kind}_rmse"] = comp["errors"][kind]["rmse"] if comp else None
+        for m in TRANSFER_METRICS:
+            out[f"{f}_transfer_{m}"] = comp["transfer"][m] if comp else None
+            out[f"{f}_leak_{m}"] = comp["leak"][m] if comp else None
+    last = points[-1] if points else {}
+    out.update({f"final_{m}": (last.get("reference") or {}).get(m) for m in QUALITY_METRICS})
+    out["wall_s"] = time.time() - t0
     return out
 
 
@@ -173,6 +226,7 @@ COLUMN_GROUPS: Dict[str, GroupFn] = {
     "reference": reference_columns,
     "compositing": compositing_columns,
     "partition": partition_columns,
+    "curves": curves_columns,
     "run": run_columns,
 }
 #: groups recomputed on every report (cheap, and they change while nothing is retrained)

@@ -188,6 +188,91 @@ def null_partition_table(suite: Suite, results: Dict[str, Any]) -> Table:
                       "(the loss is beta r/256 (1 - p_null))."]}
 
 
+#: the targets of the CPU recipe (README, "Experiments"): on the final checkpoint of a run
+TARGETS = {"read_fraction": 0.3, "transfer": {"lighting": 0.95, "material": 0.9}, "leak_of_gap": 0.2,
+           "rmse": 0.35, "mape": 0.5, "ssim": 0.7}
+
+
+def _at(v: Any) -> Optional[str]:
+    return None if v is None else f"{v:,}"
+
+
+def curves_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    """When the effect appears: from each run's learning curves."""
+    rows = []
+    for e in suite.experiments:
+        c = _group(results, e.name, "curves")
+        if not c.get("points"):
+            continue
+        row = {"experiment": e.name, "partitioning": _partitioning_label(e.config), "points": c["points"]}
+        for f in ("lighting", "material"):
+            row[f"{f}_read_at"] = _at(c.get(f"{f}_read_at")) or "never"
+            row[f"{f}_t08"] = "/".join(_at(c.get(f"{f}_transfer_0.8_at_{m}")) or "never" for m in ("rmse", "mape"))
+            frac = c.get(f"{f}_gap_fraction")
+            row[f"{f}_read_final"] = None if frac is None else f"{100 * frac:.0f} %"
+        rows.append(row)
+    return {"title": "When the effect appears (learning curves of every kept checkpoint)",
+            "columns": [("experiment", "experiment"), ("partitioning", "partitioning"), ("points", "checkpoints"),
+                        ("lighting_read_at", "lighting read at"), ("lighting_t08", "lighting transfer >= 0.8 at (RMSE/MAPE)"),
+                        ("lighting_read_final", "lighting read, final"),
+                        ("material_read_at", "material read at"), ("material_t08", "material transfer >= 0.8 at (RMSE/MAPE)"),
+                        ("material_read_final", "material read, final")],
+            "rows": rows,
+            "notes": ["'read at': the first measured iteration at which seeing the changed scene lowered the error "
+                      "measurably (E_none - E_full beyond 2 standard errors) and by at least 30 % of E_none (RMSE); "
+                      "'read, final': (E_none - E_full) / E_none at the last checkpoint. Figures: <run>/curves/curves.png, "
+                      "and the runs of each table overlaid in curves_<table>.png."]}
+
+
+def _check(ok: Optional[bool], text: str) -> str:
+    return text if ok is None else f"{text} {'✓' if ok else '✗'}"
+
+
+def targets_table(suite: Suite, results: Dict[str, Any]) -> Table:
+    """The CPU recipe's targets (:data:`TARGETS`) on the final checkpoint of each partitioned run."""
+    rows = []
+    t = TARGETS
+    for e in suite.experiments:
+        c = _group(results, e.name, "curves")
+        if not c.get("points") or not e.config.get("latent_separation"):
+            continue
+        row = {"experiment": e.name}
+        for f in ("lighting", "material"):
+            gap, se, frac = c.get(f"{f}_gap_rmse"), c.get(f"{f}_gap_rmse_se"), c.get(f"{f}_gap_fraction")
+            ok = None if gap is None or se is None or frac is None else bool(gap > 2 * se and frac >= t["read_fraction"])
+            row[f"{f}_read"] = None if frac is None else _check(ok, f"{100 * frac:.0f} % ({gap / se:.1f} SE)"
+                                                             if se else f"{100 * frac:.0f} %")
+            parts = []
+            for m in ("rmse", "mape"):
+                v = c.get(f"{f}_transfer_{m}")
+                parts.append("undef." if v is None else f"{v:.2f}")
+            vals = [c.get(f"{f}_transfer_{m}") for m in ("rmse", "mape")]
+            ok = None if gap is None else all(v is not None and v >= t["transfer"][f] for v in vals)
+            row[f"{f}_transfer"] = _check(ok, " / ".join(parts))
+            leak = c.get(f"{f}_leak_rmse")
+            ok = None if leak is None or not gap or gap <= 0 else bool(leak <= t["leak_of_gap"] * gap)
+            row[f"{f}_leak"] = None if leak is None or not gap else _check(ok, f"{100 * leak / gap:.0f} %")
+        for m, better in (("rmse", "low"), ("mape", "low"), ("ssim", "high")):
+            v = c.get(f"final_{m}")
+            ok = None if v is None else (v <= t[m] if better == "low" else v >= t[m])
+            row[m] = None if v is None else _check(ok, f"{v:.3g}")
+        rows.append(row)
+    return {"title": "The CPU recipe's targets on the final checkpoint (✓ met, ✗ missed)",
+            "columns": [("experiment", "experiment"),
+                        ("lighting_read", "lighting read (>= 30 %, > 2 SE)"),
+                        ("lighting_transfer", "lighting transfer RMSE / MAPE (>= 0.95)"),
+                        ("lighting_leak", "lighting leak / gap (<= 20 %)"),
+                        ("material_read", "material read (>= 30 %, > 2 SE)"),
+                        ("material_transfer", "material transfer RMSE / MAPE (>= 0.9)"),
+                        ("material_leak", "material leak / gap (<= 20 %)"),
+                        ("rmse", "RMSE (<= 0.35)"), ("mape", "MAPE (<= 0.5)"), ("ssim", "SSIM (>= 0.7)")],
+            "rows": rows,
+            "notes": ["read: (E_none - E_full) / E_none of the compositing benchmark (RMSE) and the gap in standard "
+                      "errors of the paired per-scene differences; leak / gap: the error moved by swapping a wrong "
+                      "partition (mean over both, RMSE) as a share of E_none - E_full; quality against the "
+                      "clean references of the test split."]}
+
+
 def runs_table(suite: Suite, results: Dict[str, Any]) -> Table:
     rows = []
     for e in suite.experiments:
@@ -210,8 +295,15 @@ TABLE_BUILDERS: Dict[str, Callable[[Suite, Dict[str, Any]], Table]] = {
     "compositing": compositing_table,
     "partition_sizes": partition_sizes_table,
     "null_partition": null_partition_table,
+    "curves": curves_table,
+    "targets": targets_table,
     "runs": runs_table,
 }
+
+#: figures of the report: file name -> (title, the table whose runs it overlays)
+CURVE_FIGURES = {"curves_partitioning.png": ("Fig. 9 runs: learning curves", "partitioning"),
+                 "curves_partition_sizes.png": ("Table 1 runs: learning curves", "partition_sizes"),
+                 "curves_null_partition.png": ("Figs. 10-11 runs: learning curves", "null_partition")}
 
 
 def machine_description() -> str:
@@ -248,6 +340,8 @@ def to_markdown(report: Dict[str, Any]) -> str:
             for k, v in report["datasets"].items()), ""]
     for tid, t in report["tables"].items():
         headers = report["_headers"][tid]
+        if not t["rows"] and tid in ("curves", "targets"):
+            continue
         lines += [f"## {t['title']}", ""]
         lines.append("| " + " | ".join(headers[c] for c in t["columns"]) + " |")
         lines.append("|" + "---|" * len(t["columns"]))
@@ -258,6 +352,11 @@ def to_markdown(report: Dict[str, Any]) -> str:
             lines.append(f"- {n}")
         if t["notes"]:
             lines.append("")
+    figures = report.get("figures") or {}
+    if figures:
+        lines += ["## Learning curves", ""]
+        for name, title in figures.items():
+            lines += [f"![{title}]({name})", ""]
     return "\n".join(lines)
 
 

@@ -5,7 +5,8 @@ Layout of the output folder ``D``::
     D/datasets/<dataset>/{train,test}/batch*.exr   generated once, shared by that family's runs
     D/datasets/<dataset>/generation.json           how long generating took
     D/<run>/config.json                            the effective training config
-    D/<run>/<run>_<iteration>.pt                   checkpoints (the newest few)
+    D/<run>/<run>_<iteration>.pt                   checkpoints (all of them at small scale: the curves)
+    D/<run>/curves/                                curves.json, curves.png and the cached references
     D/<run>/train_log.json                         one entry per training session (wall time, it/s)
     D/<run>/tensorboard/                           TensorBoard logs
     D/<run>/evaluation/                            metrics.json and image grid against clean references
@@ -29,7 +30,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from ..io.atomic import atomic_path
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
-from .report import build_report, write_report
+from ..analysis.curves import load_curves, plot_compare
+from .report import CURVE_FIGURES, build_report, write_report
 from .suite import Experiment, Suite
 
 PathLike = Union[str, os.PathLike]
@@ -64,7 +66,11 @@ class Runner:
                  device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None,
                  measure: Optional[MeasureSettings] = None):
         self.suite = suite
-        self.measure_settings = measure or MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
+        if measure is None:
+            base = MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
+            MeasureSettings.from_suite(suite.measure, f"{suite.path}: scales.{suite.scale}.measure")   # checks keys
+            measure = dataclasses.replace(base, **suite.measure)
+        self.measure_settings = measure
         self.out = Path(out_folder)
         self.iterations = iterations
         self.device = device or None
@@ -136,7 +142,8 @@ class Runner:
         _write_json(folder / "config.json", cfg)
         start = 1 if last is None else last[0] + 1
         self.log(f"{e.name}: training iterations {start}..{target}" + (f" (resuming {last[1].name})" if last else ""))
-        summary = backend.train(cfg, folder, self.device, last[1] if last else None, progress=self.progress)
+        summary = backend.train(cfg, folder, self.device, last[1] if last else None, progress=self.progress,
+                                keep_checkpoints=self.suite.keep_checkpoints)
         log_path = folder / "train_log.json"
         log = _read_json(log_path, {"segments": []})
         log["segments"].append({k: summary[k] for k in ("start_iteration", "iterations_run", "wall_s", "it_per_s",
@@ -206,7 +213,26 @@ class Runner:
                               "test_batches": spec.test_batches, "batch_size": cfg.batch_size,
                               "render_size": cfg.max_render_size(), "samples_per_pixel": cfg.samples_per_pixel,
                               "generation_s": gen.get("seconds")}
-        return write_report(build_report(self.suite, results, datasets), self.out)
+        report = build_report(self.suite, results, datasets)
+        report["figures"] = self.curve_figures()
+        return write_report(report, self.out)
+
+    def curve_figures(self) -> Dict[str, str]:
+        """Overlay the learning curves of each table's runs (those measured) in ``D/curves_<table>.png``;
+        returns file name -> title of the figures written."""
+        written = {}
+        for name, (title, table) in CURVE_FIGURES.items():
+            paths = [(e.name, self.run_folder(e) / "curves" / "curves.json") for e in self.suite.experiments
+                     if table in e.tables]
+            paths = [(n, p) for n, p in paths if p.is_file()]
+            if not paths:
+                continue
+            figure = self.out / name
+            newest = max(p.stat().st_mtime for _, p in paths)
+            if not figure.is_file() or figure.stat().st_mtime < newest:     # drawn again only when a run changed
+                plot_compare([(n, load_curves(p)) for n, p in paths], figure, title=title)
+            written[name] = title
+        return written
 
     # ------------------------------------------------------------------ everything
     def run(self, experiments: Sequence[Experiment], train: bool = True, remeasure: Sequence[str] = ()) -> bool:

@@ -10,8 +10,14 @@ A suite file (``configs/experiments/suite.json``) lists
   (``partitioning``: Fig. 9, ``partition_sizes``: Table 1, ``null_partition``: Figs. 10-11),
   the paper's numbers for that row (``paper_result``) and per scale (``small``, ``paper``) a
   training ``config`` plus optional ``set`` overrides;
-- ``scales``: overrides applied to every experiment of a scale (``set``), e.g. the paper's
-  iteration count.
+- ``scales``: per scale, overrides applied to every experiment (``set``: the recipe of a scale,
+  e.g. its iteration count and learning-rate schedule), how many checkpoints a run keeps
+  (``keep_checkpoints``, 0 = all: learning curves need them) and how its finished runs are
+  measured (``measure``: ``reference_batches``, ``reference_spp``, ``compositing_scenes``,
+  ``curves``). A scale may name another as its ``base``: an experiment or dataset without a
+  part for the scale then takes the base scale's part, with the scale's ``set`` applied on
+  top (and for datasets its ``dataset_set``, ``train_batches`` and ``test_batches``): the
+  ``tiny`` smoke-test scale is the ``small`` suite shrunk this way.
 
 ``set`` maps dotted key paths to values, ``model.representations.0.representation_dim: 512``
 included. The effective config of a run is its config file with the scale's and the run's
@@ -31,7 +37,7 @@ from ..io.jsonfile import read_json_file
 
 #: The suite shipped with cnsr.
 DEFAULT_SUITE = REPO_DIR / "configs" / "experiments" / "suite.json"
-SCALES = ("small", "paper")
+SCALES = ("tiny", "small", "paper")
 #: The tables a run can be a row of, in report order.
 TABLES = ("partitioning", "partition_sizes", "null_partition")
 
@@ -132,7 +138,23 @@ class Suite:
         if not isinstance(scales, dict):
             raise SuiteError(f"{self.path}: scales: must be an object")
         scale_spec = scales.get(scale, {}) or {}
-        self.scale_set = scale_spec.get("set", {}) if isinstance(scale_spec, dict) else {}
+        if not isinstance(scale_spec, dict):
+            raise SuiteError(f"{self.path}: scales.{scale}: must be an object")
+        self.scale_spec = scale_spec
+        self.scale_set = scale_spec.get("set", {}) or {}
+        self.base = scale_spec.get("base")
+        if self.base is not None and (self.base not in SCALES or self.base == scale):
+            raise SuiteError(f"{self.path}: scales.{scale}.base: another scale, one of {', '.join(SCALES)}; "
+                             f"got {self.base!r}")
+        base_spec = scales.get(self.base, {}) if self.base is not None else {}
+        self.base_set = (base_spec or {}).get("set", {}) or {}
+        keep = scale_spec.get("keep_checkpoints", 0)
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+            raise SuiteError(f"{self.path}: scales.{scale}.keep_checkpoints: an integer >= 0, got {keep!r}")
+        self.keep_checkpoints = keep
+        self.measure = scale_spec.get("measure", {}) or {}
+        if not isinstance(self.measure, dict):
+            raise SuiteError(f"{self.path}: scales.{scale}.measure: must be an object")
         self.datasets: Dict[str, DatasetSpec] = {}
         ds_raw = raw.get("datasets")
         if not isinstance(ds_raw, dict) or not ds_raw:
@@ -163,9 +185,15 @@ class Suite:
 
     def _scale_part(self, spec: Dict[str, Any], where: str) -> Dict[str, Any]:
         part = spec.get(self.scale)
+        if part is None and self.base is not None:
+            part = spec.get(self.base)
         if not isinstance(part, dict):
             raise SuiteError(f"{self.path}: {where}.{self.scale}: missing (an object with 'config')")
         return part
+
+    def _inherited(self, spec: Dict[str, Any]) -> bool:
+        """Whether ``spec`` has no part of its own at this scale (it takes the base scale's)."""
+        return self.scale not in spec and self.base is not None
 
     def _dataset(self, name: str, spec: Any) -> DatasetSpec:
         where = f"datasets.{name}"
@@ -178,6 +206,11 @@ class Suite:
         data = apply_overrides(data, part.get("set"), f"{w}.set")
         train = _need(part, "train_batches", int, w)
         test = _need(part, "test_batches", int, w)
+        if self._inherited(spec):
+            sw = f"{self.path}: scales.{self.scale}"
+            data = apply_overrides(data, self.scale_spec.get("dataset_set"), f"{sw}.dataset_set")
+            train = _need(self.scale_spec, "train_batches", int, sw) if "train_batches" in self.scale_spec else train
+            test = _need(self.scale_spec, "test_batches", int, sw) if "test_batches" in self.scale_spec else test
         if train < 1 or test < 1:
             raise SuiteError(f"{w}: train_batches and test_batches must be >= 1")
         ds = DatasetSpec(name, data, path, train, test)
@@ -207,8 +240,13 @@ class Suite:
         part = self._scale_part(spec, where)
         rel = _need(part, "config", str, f"{w}.{self.scale}")
         path, data = self._load_config(rel, f"{where}.{self.scale}")
-        data = apply_overrides(data, self.scale_set, f"{self.path}: scales.{self.scale}.set")
-        data = apply_overrides(data, part.get("set"), f"{w}.{self.scale}.set")
+        if self._inherited(spec):     # the base scale's recipe and part, then this scale's overrides
+            data = apply_overrides(data, self.base_set, f"{self.path}: scales.{self.base}.set")
+            data = apply_overrides(data, part.get("set"), f"{w}.{self.base}.set")
+            data = apply_overrides(data, self.scale_set, f"{self.path}: scales.{self.scale}.set")
+        else:
+            data = apply_overrides(data, self.scale_set, f"{self.path}: scales.{self.scale}.set")
+            data = apply_overrides(data, part.get("set"), f"{w}.{self.scale}.set")
         data["job_name"] = name
         data["dataset"] = self.datasets[dataset].config.get("dataset", data.get("dataset"))
         try:

@@ -5,14 +5,16 @@ of ``preview-scenes.py``, the TensorBoard images of training, the grids of ``eva
 strips of ``composite.py`` and the tiles of the interactive viewer; so one pass looks the same
 everywhere.
 
-:func:`display` maps a linear pass to RGB in [0, 1] by its kind:
+:func:`display` maps a linear pass to RGB in [0, 1] by its display kind, the ``display`` column of
+the pass table (:data:`cnsr.passes.PASS_TABLE`):
 
-* radiance (``beauty``, ``direct``, ``indirect``, ``diffuse``, ``specular``): times ``exposure``,
+* ``radiance`` (``beauty``, ``direct``, ``indirect``, ``diffuse``, ``specular``): times ``exposure``,
   Reinhard ``x / (1 + x)`` per channel (highlights roll off instead of clipping), then the sRGB
   curve; negative values and NaN/Inf show as 0;
 * ``albedo`` (a reflectance in [0, 1]): clipped to [0, 1], then the sRGB curve;
-* unit directions (``normal``, ``mirror``, ``mirror_normal``): ``0.5 * x + 0.5``, i.e. [-1, 1] -> [0, 1];
-* positions (``position``, ``mirror_hit``): each channel min-max normalised per image;
+* ``direction``, unit vectors (``normal``, ``mirror``, ``mirror_normal``): ``0.5 * x + 0.5``, i.e.
+  [-1, 1] -> [0, 1];
+* ``position`` (``position``, ``mirror_hit``): each channel min-max normalised per image;
 * ``depth``: ``1 - 0.85 * d / d_max`` per image where ``d > 0`` (near is bright, the farthest hit
   0.15), 0 where nothing was hit (``d <= 0``);
 * ``id`` (the stored ``material id / max id``): the integer id ``round(v * M)``, M the smallest
@@ -21,7 +23,8 @@ everywhere.
   ids), coloured by the fixed
   16-colour :data:`ID_PALETTE`; 0 (id 0 and nothing hit) is black. Distinct ids of one image
   (up to 16) always get distinct colours;
-* anything else (``roughness``, ``shadows``, ``ao``, unknown names): the value clipped to [0, 1], grey.
+* ``grey`` (``roughness``, ``shadows``, ``ao``, and names not in the table): the value clipped to
+  [0, 1].
 
 One-channel results are repeated to RGB. Per-image normalisation (positions, depth) is over
 each image's pixels, never across a batch.
@@ -40,15 +43,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..passes import SHADING_PASSES
+from ..passes import PASS_TABLE
 from .png import linear_to_srgb, tonemap, write_png
 
-#: passes shown as radiance (Reinhard + sRGB)
-RADIANCE = frozenset(SHADING_PASSES)
-#: passes holding unit vectors ([-1, 1] -> [0, 1])
-DIRECTIONS = frozenset({"normal", "mirror", "mirror_normal"})
-#: passes holding world positions (min-max per image and channel)
-POSITIONS = frozenset({"position", "mirror_hit"})
+#: the display kinds, one mapping each (the module docstring)
+DISPLAY_KINDS = ("radiance", "albedo", "direction", "position", "depth", "id", "grey")
 #: grey of the space between and around tiles
 BACKGROUND = 0.12
 #: pixels between a label and the tiles, and around it
@@ -65,16 +64,10 @@ def _torch_tensor(x: Any) -> bool:
 
 
 def display_kind(pass_name: str) -> str:
-    """``'radiance'``, ``'albedo'``, ``'direction'``, ``'position'``, ``'depth'``, ``'id'`` or ``'grey'``."""
-    if pass_name in RADIANCE:
-        return "radiance"
-    if pass_name in DIRECTIONS:
-        return "direction"
-    if pass_name in POSITIONS:
-        return "position"
-    if pass_name in ("albedo", "depth", "id"):
-        return pass_name
-    return "grey"
+    """How a pass is shown: its ``display`` in the pass table (one of :data:`DISPLAY_KINDS`);
+    ``'grey'`` for a name the table does not have."""
+    info = PASS_TABLE.get(pass_name)
+    return info.display if info is not None else "grey"
 
 
 #: colours of ids 1, 2, ... (id 0, and nothing hit, are black); repeats after 16 ids
@@ -144,8 +137,10 @@ def _display_hwc(pass_name: str, img: np.ndarray, exposure: float) -> np.ndarray
         out = np.where(valid, 1.0 - 0.85 * d / far, 0.0)
     elif kind == "id":
         out = _id_colours(img[..., 0])
-    else:
+    elif kind == "grey":
         out = img
+    else:
+        raise ValueError(f"pass {pass_name!r}: unknown display kind {kind!r}; one of {', '.join(DISPLAY_KINDS)}")
     out = np.asarray(out, dtype=np.float64)
     if out.shape[-1] == 1:
         out = np.repeat(out, 3, axis=-1)

@@ -2,12 +2,12 @@
 
 ``build_model(cfg)`` builds the model of a config; ``load_reference_state_dict`` loads the
 paper's checkpoints (and ours) into it. See docs/ARCHITECTURE.md for the batch layout.
-:mod:`.registry` holds the tables of encoders, generators and losses that configs name.
+The encoders, generators and losses register in :mod:`cnsr.registry`, where configs find them.
 """
 import importlib
 
-# Lazy: ``cnsr.config`` imports the torch-free ``cnsr.models.registry`` and ``.sharpness``,
-# which must not pull torch in through this package's import.
+# Lazy: importing a subpackage (``cnsr.models.encoders`` from the registry, say) must not
+# build every module of the package first.
 _EXPORTS = {
     "Encoder": "encoders", "PoolEncoder": "encoders",
     "PyramidEncoder": "encoders", "TowerEncoder": "encoders",

@@ -6,8 +6,9 @@ compare ``Y`` with ``log1p(y)``; the others compare with ``y`` directly. Each re
 scalar (mean over the batch and pixels). SSIM is ``pytorch_msssim``'s with a gaussian
 window of 11 pixels and sigma 1.5 (data range 1, as the reference's SSIM constants).
 
-Each loss registers itself (``@register_loss(name, log_space)``) in the one loss table,
-:func:`cnsr.models.registry.losses`, which config validation and the generators both read.
+Each loss registers itself (``@register_loss(name, log_space)``) in the one loss registry,
+:data:`cnsr.registry.LOSSES`, which config validation and the generators both read. A new loss
+is one registered function here.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Dict, Sequence
 import torch
 from pytorch_msssim import ssim as _ssim
 
-from .registry import losses as loss_table, register_loss
+from ..registry import LOSSES, register_loss
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -73,12 +74,10 @@ def nll(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
 
 def predicts_log(losses: Sequence[str]) -> bool:
     """Whether a generator trained with ``losses`` predicts log1p values (any of them is a log loss)."""
-    table = loss_table()
-    return any(table[name].log_space for name in losses)
+    return any(LOSSES[name].log_space for name in losses)
 
 
 def image_losses(names: Sequence[str], Y: torch.Tensor, y: torch.Tensor, iteration: int = 0
                  ) -> Dict[str, torch.Tensor]:
     """Evaluate each named loss on (Y, y): name -> scalar tensor."""
-    table = loss_table()
-    return {name: table[name].function(Y, y, iteration) for name in names}
+    return {name: LOSSES[name].function(Y, y, iteration) for name in names}

@@ -21,9 +21,8 @@ import torch.nn.functional as F
 
 from ..config import Config, load_config
 from ..passes import channels, total_channels
-from . import registry
+from ..registry import ENCODERS, GENERATORS, EncoderIO, GeneratorIO, generator_entry
 from .inputs import observation_tensor, query_tensor, split_passes
-from .registry import GeneratorIO
 
 Batch = Mapping[str, Any]
 
@@ -43,13 +42,13 @@ class RepresentationNetworks(nn.Module):
         self.sizes = [s.render_size for s in specs]
         self.detach = [s.detach for s in specs]
         self.representations = nn.ModuleList()
-        encoders = registry.encoders()
         for s in specs:
             sharp = dict(start=s.start_sigmoid, end=s.end_sigmoid, sharpen=s.sharpen_sigmoid,
                          sharpening=s.sharpening, final_sharpening=s.final_sharpening)
-            self.representations.append(encoders[s.type](
-                total_channels(s.observation_passes), s.representation_dim, cfg.model.pose_dim,
-                s.render_size, aggregation=s.aggregation_func,
+            io = EncoderIO(x_dim=total_channels(s.observation_passes), r_dim=s.representation_dim,
+                           v_dim=cfg.model.pose_dim, render_size=s.render_size)
+            self.representations.append(ENCODERS[s.type].build(
+                s.settings, io, aggregation=s.aggregation_func,
                 latent_separation=cfg.latent_separation, adaptive_separation=cfg.adaptive_separation,
                 empty_partition=cfg.empty_partition, partition_loss=cfg.partition_loss,
                 sharpness=sharp, gradient_reg=s.gradient_reg))
@@ -88,12 +87,21 @@ class GeneratorChain(nn.Module):
         self.specs = cfg.model.generators
         self.generators = nn.ModuleList()
         v_dim = cfg.model.pose_dim
-        entries = registry.generators()
         for g in self.specs:
             io = GeneratorIO(x_dim=total_channels(g.query_passes), out_dim=total_channels(g.output_passes),
                              r_dim=sum(reps[i].representation_dim for i in g.representations), v_dim=v_dim,
                              render_size=g.render_size, query_channels=tuple(channels(p) for p in g.query_passes))
-            self.generators.append(entries[g.type].build(g.settings, io, list(self.generators)))
+            self.generators.append(GENERATORS[g.type].build(g.settings, io, list(self.generators)))
+
+    def per_pixel(self, reps: List[torch.Tensor]) -> bool:
+        """Whether every output pixel depends only on the query buffers at that pixel, so that the
+        chain can run on any crop of the query: every generator is per pixel (its registry
+        entry says so; a Copy is what it copies) and the representations it reads are pooled
+        (1 x 1). ``reps``: the encoders' representations, as :meth:`SceneRepresentationModel.encode`
+        gives them."""
+        return all(generator_entry(self.specs, j).per_pixel and
+                   all(reps[i].shape[-2:] == (1, 1) for i in spec.representations)
+                   for j, spec in enumerate(self.specs))
 
     @staticmethod
     def _representation(reps: List[torch.Tensor], indices: List[int], like: torch.Tensor) -> torch.Tensor:
@@ -209,7 +217,7 @@ class SceneRepresentationModel(nn.Module):
         return self.generator.sample(batch, reps, size)
 
     def partition_stats(self) -> Dict[str, float]:
-        """Partition fractions (lighting/geometry/material[/empty]_percentage) and active size,
+        """Partition fractions (lighting/geometry/material[/null]_percentage) and active size,
         per encoder (keys prefixed ``representation{i}_`` when there are several)."""
         out = {}
         encs = self.representation.representations

@@ -18,11 +18,13 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
-from .sharpness import DEFAULT_SHARPNESS, SharpnessSchedule
+from ..schedules import DEFAULT_SHARPNESS, SharpnessSchedule
 
-#: Partition names in representation order; the null partition ("empty") only exists with
-#: ``empty_partition``.
-PARTITIONS = ("lighting", "geometry", "material", "empty")
+#: Partition names in representation order; the null partition only exists with the config's
+#: ``empty_partition`` (the reference's key; its logs called the partition "empty").
+PARTITIONS = ("lighting", "geometry", "material", "null")
+#: The partitions of the three factors (0 lighting, 1 geometry, 2 material).
+FACTOR_PARTITIONS = PARTITIONS[:3]
 
 #: Boundaries and sharpness the reference uses for gradient regularization with static partitions.
 STATIC_BOUNDARIES = (0.33, 0.66, 1.0)

@@ -37,19 +37,22 @@ Factors and batches (partition training). Factor ids are ``LIGHTING = 0``, ``GEO
   with its own stream; ``rz.state()`` / ``rz.load_state(s)`` save and restore a scene;
   ``rz.factor_parts(scene)`` splits a scene dict into what each factor controls (used by tests).
 
-Datasets (``DATASETS``): ``room``, ``manylightroom``, ``manymaterialroom``, ``manymanyroom``,
-``fewmaterialroom`` (:mod:`cnsr.scenes.room`) and ``archviz`` (:mod:`cnsr.scenes.archviz`).
+Datasets (``DATASETS``, the names of :data:`cnsr.registry.SCENE_FAMILIES`): ``room``,
+``manylightroom``, ``manymaterialroom``, ``manymanyroom``, ``fewmaterialroom``
+(:mod:`cnsr.scenes.room`) and ``archviz`` (:mod:`cnsr.scenes.archviz`). A family registers
+where its randomizer is defined (``@register_scene_family(name, summary)``); a new family is
+one new file in this package, found by the registry without being listed.
 Meshes are referenced by file name (``teapot2.obj``, ``sofa_b.obj``); the renderer resolves a
 name that is not a file in the built-in asset registry (:mod:`cnsr.assets`).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
-from ..config import DATASETS  # the one list: configs are validated against it too
-from .archviz import ArchViz
+from ..registry import SCENE_FAMILIES
 from .base import ALL, FACTORS, GEOMETRY, LIGHTING, MATERIAL, SceneRandomizer
-from .room import PrimitiveRoom, variant as _room_variant
+from .room import PrimitiveRoom          # registration order: the order the datasets are listed in
+from .archviz import ArchViz  # noqa: I001
 
 
 def make_randomizer(name: str, seed: Optional[int] = None, **options) -> SceneRandomizer:
@@ -58,11 +61,14 @@ def make_randomizer(name: str, seed: Optional[int] = None, **options) -> SceneRa
     ``options`` go to the randomizer: ``snap_to_grid`` for the rooms; ``models`` and
     ``wallpapers`` (user OBJ/image files) for ArchViz.
     """
-    if name == "archviz":
-        return ArchViz(seed, **options)
-    if name in DATASETS:
-        return _room_variant(name, seed, **options)
-    raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    return SCENE_FAMILIES.lookup(name).build(seed, **options)
+
+
+def __getattr__(name: str) -> Tuple[str, ...]:
+    # DATASETS is read from the registry when asked for, so that families registered later count
+    if name == "DATASETS":
+        return SCENE_FAMILIES.names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["make_randomizer", "DATASETS", "FACTORS", "LIGHTING", "GEOMETRY", "MATERIAL", "ALL",

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..assets import furniture
 from ..assets.wallpapers import WALLPAPERS
+from ..registry import register_scene_family
 from .base import SceneRandomizer, file_entry, grid_entry, material, room_shell, transform
 from .colors import PALETTES, hsv
 from .layout import Box, rectangles_overlap
@@ -89,6 +90,7 @@ def _obj_bounds(path: str) -> Tuple[Tuple[float, ...], Tuple[float, ...]]:
     return tuple(map(float, p.min(0))), tuple(map(float, p.max(0)))
 
 
+@register_scene_family("archviz", "ArchViz: a furnished interior, lamp and window lights, wallpapers")
 class ArchViz(SceneRandomizer):
     """Randomizer of the ArchViz interiors (see module docstring).
 

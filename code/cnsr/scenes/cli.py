@@ -7,7 +7,7 @@ import time
 from typing import List, Optional
 
 from ..io.png import write_png
-from . import DATASETS
+from ..registry import SCENE_FAMILIES
 from .preview import contact_sheet
 
 EXAMPLES = """examples:
@@ -21,7 +21,9 @@ def preview_main(argv: Optional[List[str]] = None) -> int:
         prog="preview-scenes.py",
         description="Render a contact sheet of random scenes of a dataset (rows = scenes, columns = passes).",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", default="room", choices=DATASETS, help="scene family (default: room)")
+    ap.add_argument("--dataset", default="room", choices=SCENE_FAMILIES.names(),
+                    help="scene family (default: room): " + "; ".join(f"{n}: {e.summary}" for n, e in
+                                                                         SCENE_FAMILIES.items()))
     ap.add_argument("--out", default="preview.png", help="output PNG file (default: preview.png)")
     ap.add_argument("--count", type=int, default=6, help="number of scenes = rows (default: 6)")
     ap.add_argument("--size", type=int, default=96, help="image size in pixels (default: 96)")

@@ -15,10 +15,12 @@ scene is black (the reference could draw ten lights off).
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..registry import register_scene_family
 from .base import SceneRandomizer, file_entry, material, room_shell, sphere_entry, transform
 from .colors import hsv
 
@@ -201,11 +203,23 @@ class PrimitiveRoom(SceneRandomizer):
         return out + room_shell(HALF_ROOM, HALF_ROOM, FLOOR_Y, CEILING_Y, floor="ground")
 
 
+#: dataset name -> (PrimitiveRoom options, what varies: the dataset's summary)
+VARIANTS: Dict[str, tuple] = {
+    "room": ({}, "PrimitiveRoom: up to five primitives with saturated hues, one hidden sphere light"),
+    "manylightroom": ({"many_lights": True}, "10 sphere lights, each on with p = 0.5"),
+    "manymaterialroom": ({"many_materials": True}, "uniform RGB colours, continuous roughness"),
+    "manymanyroom": ({"many_lights": True, "many_materials": True}, "many lights and many materials"),
+    "fewmaterialroom": ({"many_lights": True, "few_materials": True},
+                        "white diffuse objects lit by 10 coloured lights"),
+}
+
+
 def variant(name: str, seed: Optional[int] = None, **options) -> PrimitiveRoom:
     """The PrimitiveRoom randomizer of dataset ``name`` (``room``, ``manylightroom``, ...)."""
-    flags = {"room": {}, "manylightroom": {"many_lights": True}, "manymaterialroom": {"many_materials": True},
-             "manymanyroom": {"many_lights": True, "many_materials": True},
-             "fewmaterialroom": {"many_lights": True, "few_materials": True}}[name]
-    rz = PrimitiveRoom(seed, **{**flags, **options})
+    rz = PrimitiveRoom(seed, **{**VARIANTS[name][0], **options})
     rz.name = name
     return rz
+
+
+for _name, (_, _summary) in VARIANTS.items():
+    register_scene_family(_name, _summary, default=_name == "room")(partial(variant, _name))   # the reference's default

@@ -1,20 +1,17 @@
 """State of ``visualize-attributions.py``, without any GL: the scene and its observations, the
-model, the current gradient x input attribution, the controls (the paper's names), saving and
-restoring them, and the layout of the window's tiles.
+model, the current gradient x input attribution, what the controls ask for, and the layout of the
+window's tiles.
 
-The controls are those of the paper's attribution viewer: the patch (``Pixel X``, ``Pixel Y``,
-``Patch Size``; a red mark on the prediction), ``Activate Mean``, ``Representation Grad``
-(one latent dimension chosen with ``Pixel X``), ``Partition Mean`` (the partition chosen with
-``Pixel X``), ``Range Min`` / ``Range Max``, ``Heatmap``, the query and observation buffer
-lists, ``New Scene``, ``Save`` and ``Replace Light / Geo / Mat / All``. ``Pixel X`` and
-``Pixel Y`` are stored as fractions in [0, 1] as in the paper's tool (its ``settings.txt``
-files load here), and shown as pixels, a latent dimension or a partition.
+The parts live beside it: the controls and their two settings file formats in
+:mod:`.attribution_settings`, the colouring of attributions in :mod:`.colouring`, the scene,
+observation and batch handling shared with the GQN viewer in :mod:`.session`, the background
+thread in :mod:`.background`.
 
 The attributions come from :class:`cnsr.analysis.attribution.AttributionSession`. :meth:`update`
 computes what the controls ask for; it can run in a background thread
-(:class:`BackgroundUpdater`) while the window keeps drawing the last result: a patch update
-publishes the query attributions and the representation's gradient first and the
-observations' attributions (a backward pass through the encoder) after them.
+(:class:`~cnsr.viewer.background.BackgroundUpdater`) while the window keeps drawing the last
+result: a patch update publishes the query attributions and the representation's gradient first
+and the observations' attributions (a backward pass through the encoder) after them.
 
 Canvas tiles (``TILE`` px squares, a whole multiple of the render size):
 
@@ -29,7 +26,6 @@ Canvas tiles (``TILE`` px squares, a whole multiple of the render size):
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import threading
 import time
@@ -41,165 +37,18 @@ import numpy as np
 import torch
 
 from ..analysis import attribution as A
-from ..data.layout import batch_to_device, split_views
-from ..data.views import View, jitter_camera, render_views
-from ..io.atomic import atomic_path
-from ..io.jsonfile import read_json_file
-from ..io.png import to_uint8, write_png
+from ..io.png import to_uint8
 from ..io.preview import display, to_hwc
-from ..render import Renderer
-from ..scenes import make_randomizer
+from ..models.partition import PARTITIONS
 from . import TileCanvas
+from .attribution_settings import (PATCH_MAX, PATCH_MIN, RANGE_MAX_DEFAULT, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE,
+                                   AttributionSettings, SettingsError, frac_to_index, index_to_frac,
+                                   read_view_file, view_document, write_view_folder)
+from .colouring import colorize, representation_plot
+from .session import ViewerSession
 
-#: the release's slider ranges and defaults
-RANGE_MIN_LIMIT = 0.005
-RANGE_MAX_LIMIT = 5.0
-RANGE_MAX_DEFAULT = 0.00025
-PATCH_MIN, PATCH_MAX = 1, 64
-#: the Replace buttons -> the partition they zero
-REPLACE = {"Replace Light": "lighting", "Replace Geo": "geometry", "Replace Mat": "material", "Replace All": "all"}
-#: colours of the partitions (lighting, geometry, material, null) in the representation plot
-PARTITION_COLOURS = np.array([[0.9, 0.25, 0.2], [0.25, 0.8, 0.3], [0.3, 0.5, 1.0], [0.5, 0.5, 0.5]], np.float32)
 COLUMNS = 5
 GAP = 4
-POSITIVE = np.array([1.0, 0.15, 0.1], np.float32)
-NEGATIVE = np.array([0.1, 0.45, 1.0], np.float32)
-MODES = ("patch", "mean", "dimension", "partition", "representation mean")
-
-
-class SettingsError(ValueError):
-    """A settings file that cannot be used; the message names the file and the field."""
-
-
-def frac_to_index(f: float, n: int) -> int:
-    """The release's mapping of a slider fraction to one of ``n`` items: ``int(f * (n - 1))``."""
-    return int(min(max(n - 1, 0), max(0, int(float(f) * (n - 1) + 1e-6))))
-
-
-def index_to_frac(i: int, n: int) -> float:
-    return 0.0 if n <= 1 else float(min(max(int(i), 0), n - 1)) / (n - 1)
-
-
-@dataclass
-class AttributionSettings:
-    """The controls; ``pixel_x``/``pixel_y`` are fractions of the image (release convention)."""
-    activate_mean: bool = False
-    representation_grad: bool = False
-    partition_mean: bool = False
-    heatmap: bool = True
-    range_min: float = 0.0
-    range_max: float = RANGE_MAX_DEFAULT
-    pixel_x: float = 0.5
-    pixel_y: float = 0.5
-    patch_size: int = 1
-    observation_buffer: str = ""
-    query_buffer: str = ""
-    replaced: Optional[str] = None          # lighting | geometry | material | all | None
-
-    def mode(self) -> str:
-        """patch, mean, dimension, partition or representation mean (the release's precedence)."""
-        if self.representation_grad and self.partition_mean:
-            return "partition"
-        if self.representation_grad:
-            return "representation mean" if self.activate_mean else "dimension"
-        return "mean" if self.activate_mean else "patch"
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict, where: str) -> "AttributionSettings":
-        out = cls()
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        for k, v in d.items():
-            if k not in types:
-                raise SettingsError(f"{where}: unknown control {k!r}")
-            want = getattr(out, k)
-            try:
-                if k == "replaced":
-                    if v is not None and v not in REPLACE.values():
-                        raise ValueError(v)
-                elif isinstance(want, bool):
-                    if not isinstance(v, bool):
-                        raise ValueError(v)
-                elif isinstance(want, (int, float)):
-                    v = type(want)(v)
-                elif not isinstance(v, str):
-                    raise ValueError(v)
-            except (TypeError, ValueError):
-                raise SettingsError(f"{where}: control {k!r} has an invalid value {v!r}") from None
-            setattr(out, k, v)
-        return out
-
-    # the paper's settings.txt: 9 lines
-    def to_release_text(self, scene_path: str) -> str:
-        bits = " ".join(str(int(b)) for b in (self.activate_mean, self.representation_grad,
-                                               self.partition_mean, self.heatmap))
-        vals = [bits, self.range_min, self.range_max, self.pixel_x, self.pixel_y, self.observation_buffer,
-                self.query_buffer, float(self.patch_size), scene_path]
-        return "".join(f"{v}\n" for v in vals)
-
-    @classmethod
-    def from_release_text(cls, text: str, where: str) -> Tuple["AttributionSettings", str]:
-        """(settings, scene path) from a release ``settings.txt``."""
-        lines = [ln.strip() for ln in text.splitlines()]
-        if len(lines) < 9:
-            raise SettingsError(f"{where}: a settings.txt has 9 lines, this one {len(lines)}")
-        names = ["checkboxes", "range min", "range max", "pixel x", "pixel y", "observation buffer",
-                 "query buffer", "patch size", "scene path"]
-        try:
-            bits = [bool(int(b)) for b in lines[0].split()]
-            if len(bits) != 4:
-                raise ValueError
-        except ValueError:
-            raise SettingsError(f"{where}: line 1 (checkboxes) must be 4 numbers 0/1, got {lines[0]!r}") from None
-        vals = []
-        for i in (1, 2, 3, 4, 7):
-            try:
-                vals.append(float(lines[i]))
-            except ValueError:
-                raise SettingsError(f"{where}: line {i + 1} ({names[i]}) is not a number: {lines[i]!r}") from None
-        s = cls(activate_mean=bits[0], representation_grad=bits[1], partition_mean=bits[2], heatmap=bits[3],
-                range_min=vals[0], range_max=vals[1], pixel_x=vals[2], pixel_y=vals[3],
-                patch_size=int(round(vals[4])), observation_buffer=lines[5], query_buffer=lines[6])
-        return s, lines[8]
-
-
-def colorize(attr: np.ndarray, lo: float, hi: float, heatmap: bool, base: Optional[np.ndarray] = None) -> np.ndarray:
-    """A signed 2-D attribution map -> RGB in [0, 1]. The magnitude is scaled so that ``lo``
-    is 0 and ``hi`` is 1. ``heatmap``: red for positive, blue for negative, over a half-bright
-    ``base`` image; otherwise the magnitude in grey."""
-    a = np.asarray(attr, np.float32)
-    m = np.clip((np.abs(a) - lo) / max(hi - lo, 1e-12), 0.0, 1.0)[..., None]
-    if not heatmap:
-        return np.repeat(m, 3, axis=-1)
-    col = np.where(a[..., None] >= 0, POSITIVE, NEGATIVE)
-    under = 0.5 * (base if base is not None else np.zeros(a.shape + (3,), np.float32))
-    return np.clip((1.0 - m) * under + m * col, 0.0, 1.0).astype(np.float32)
-
-
-def representation_plot(rep: np.ndarray, contribution: np.ndarray, owner: np.ndarray, width: int,
-                        height: int) -> np.ndarray:
-    """Bars per dimension: the representation's values (top half, around a middle line,
-    scaled by the largest |value|) and its |gradient x value| (bottom half, scaled by the
-    largest), coloured by partition."""
-    out = np.full((height, width, 3), 0.08, np.float32)
-    r = len(rep)
-    if r == 0:
-        return out
-    half = height // 2
-    cols = np.minimum((np.arange(width) * r) // width, r - 1)
-    colour = PARTITION_COLOURS[np.clip(owner[cols], 0, 3)]
-    v = rep[cols] / max(float(np.abs(rep).max()), 1e-12)
-    c = contribution[cols] / max(float(contribution.max()), 1e-12)
-    mid = half // 2
-    ys = np.arange(height)[:, None]
-    top = (ys < half) & (((ys >= mid - v * (mid - 1)) & (ys <= mid)) | ((ys <= mid - v * (mid - 1)) & (ys >= mid)))
-    bottom = (ys >= half) & (ys >= height - 1 - c * (height - half - 2))
-    mask = top | bottom
-    out[mask] = np.broadcast_to(colour[None], out.shape)[mask]
-    out[half - 1:half] = 0.3
-    return out
 
 
 @dataclass
@@ -229,7 +78,7 @@ class Result:
     extra: dict = field(default_factory=dict)
 
 
-class AttributionViewerState:
+class AttributionViewerState(ViewerSession):
     """Everything of the attribution viewer except drawing.
 
     ``update()`` renders what changed and computes the attribution the controls ask for (True
@@ -242,23 +91,12 @@ class AttributionViewerState:
                  settings_file: Optional[str] = None, seed: int = 0, views: Optional[int] = None,
                  size: Optional[int] = None, spp: Optional[int] = None, device="cpu",
                  out_folder: str = "attributions", tile_scale: int = 0):
-        self.cfg, self.model = cfg, model
-        self.device = torch.device(device)
-        self.renderer = renderer or Renderer()
+        super().__init__(cfg, model, renderer, scene_file, seed, views, size, device)
         self.out_folder = Path(out_folder)
-        self.scene_file = scene_file
-        self.views = max(1, int(views if views is not None else cfg.views_per_scene - 1))
-        self.size = int(size or cfg.max_render_size())
         self.spp = max(1, int(spp or cfg.samples_per_pixel))
         self.seed = int(seed)
-        self.passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
         self.query_passes = A.query_passes(model)
         self.observation_passes = A.observation_passes(model)
-        last = model.generator.specs[-1].output_passes
-        op = getattr(cfg.model, "output_pass", None)
-        self.output_pass = op if op in last else ("beauty" if "beauty" in last else last[0])
-        self.rng = np.random.default_rng(seed)
-        self.randomizer = make_randomizer(cfg.dataset, seed) if scene_file is None else None
         self.tile = self.size * (tile_scale or max(1, math.ceil(128 / self.size)))
         qb = self.query_passes[1] if len(self.query_passes) > 1 else (self.query_passes or [""])[0]
         self.settings = AttributionSettings(observation_buffer=(self.observation_passes or [""])[0], query_buffer=qb)
@@ -282,33 +120,12 @@ class AttributionViewerState:
         self._next_seed += self.views + 1
         return seeds
 
-    def _jittered(self, cam: dict) -> List[dict]:
-        return [jitter_camera(cam, self.rng) for _ in range(self.views)]
-
-    def _scene_from_file(self, path: str) -> dict:
-        scene = read_json_file(path, SettingsError, "scene file")
-        cam = scene.get("camera") if isinstance(scene, dict) else None
-        if not isinstance(cam, dict) or "position" not in cam or "lookat" not in cam:
-            raise SettingsError(f"{path}: the scene has no camera (camera.position and camera.lookat)")
-        return scene
-
     def new_scene(self) -> None:
         """'New Scene': a new random scene (or the scene file again with new observations): its
         camera is the query view, the observations are new random views of it."""
-        if self.scene_file is not None:
-            scene = self._scene_from_file(self.scene_file)
-            query_cam = dict(scene["camera"])
-            obs = self._jittered(query_cam)
-        else:
-            rz = self.randomizer
-            rz.random_scene()
-            rz.random_view()
-            scene = rz.to_json()
-            query_cam = dict(scene["camera"])
-            obs = []
-            for _ in range(self.views):
-                rz.random_view()
-                obs.append(dict(rz.to_json()["camera"]))
+        scene = self.draw_scene(SettingsError)
+        query_cam = dict(scene["camera"])
+        obs = self.observation_cameras(query_cam)
         self._set_scene({"scene": scene, "query_camera": query_cam, "observation_cameras": obs,
                          "seeds": self._seeds(), "spp": self.spp, "size": self.size,
                          "source": self.scene_file})
@@ -320,18 +137,12 @@ class AttributionViewerState:
             self._scene_version += 1
 
     def _render_scene(self, version: int, desc: dict) -> SceneData:
-        # a scene file is seen through its path: its relative file names resolve against its folder
-        source = desc["source"] if desc.get("source") and Path(desc["source"]).is_file() else desc["scene"]
-        cams = list(desc["observation_cameras"]) + [desc["query_camera"]]
-        seeds = [int(s) for s in desc["seeds"]]
-        arrays, poses = render_views(self.renderer, [[View(source, cam) for cam in cams]], int(desc["size"]),
-                                     int(desc["spp"]), self.passes, seed=lambda scene, b, v, views: seeds[v])
-        images = {p: arrays[p] for p in self.passes}                                # [1, V+1, C, H, W]
-        n = len(desc["observation_cameras"])
-        batch = split_views(images, poses, -1, n)
-        query = {k: v[0].numpy().copy() for k, v in batch["query_images"].items()}
-        observations = {k: v[0].numpy().copy() for k, v in batch["observation_images"].items()}
-        batch = batch_to_device(batch, self.device)
+        source = self.scene_source(desc["scene"], desc.get("source"))
+        images, poses = self.render(source, list(desc["observation_cameras"]) + [desc["query_camera"]],
+                                    desc["spp"], desc["seeds"])                    # [1, V+1, C, H, W]
+        batch = self.to_batch(images, poses, len(desc["observation_cameras"]))
+        query = {k: v[0].cpu().numpy().copy() for k, v in batch["query_images"].items()}
+        observations = {k: v[0].cpu().numpy().copy() for k, v in batch["observation_images"].items()}
         session = A.AttributionSession(self.model, batch, self.output_pass)
         owner = A.partition_owner(self.model).numpy()
         return SceneData(version, desc, query, observations, session, batch, owner)
@@ -551,8 +362,8 @@ class AttributionViewerState:
             return []
         contrib = np.abs(res.representation * res.representation_grad)
         contrib = contrib.reshape(contrib.shape[0], -1).sum(1)
-        names = ["lighting", "geometry", "material", "null"]
-        parts = [(names[p], float(contrib[sd.owner == p].sum())) for p in range(4) if p < 3 or (sd.owner == 3).any()]
+        parts = [(PARTITIONS[p], float(contrib[sd.owner == p].sum())) for p in range(4)
+                 if p < 3 or (sd.owner == 3).any()]
         groups: List[Tuple[str, Optional[List[Tuple[str, float]]]]] = [("Partitions", parts)]
         if res.observations is None:
             groups += [("Observations", None), ("Observation buffers", None)]
@@ -620,9 +431,7 @@ class AttributionViewerState:
             return cached[1]
         op, qb, ob = self.output_pass, s.query_buffer, s.observation_buffer
         out: Dict[str, np.ndarray] = {}
-        ref = sd.query.get(op, sd.query.get("beauty"))
-        if ref is not None:
-            out["reference"] = display(op, to_hwc(ref))
+        out["reference"] = display(op, to_hwc(sd.query[op]))
         out["prediction"] = display(op, to_hwc(sd.session.prediction[0]))
         if qb in sd.query:
             out["query"] = display(qb, to_hwc(sd.query[qb]))
@@ -727,12 +536,9 @@ class AttributionViewerState:
 
     # ------------------------------------------------------------------ saving
     def settings_dict(self) -> dict:
+        """The ``settings.json`` of the view shown (:func:`~.attribution_settings.view_document`)."""
         sd = self.scene_data
-        desc = sd.desc if sd is not None else self._scene_desc
-        return {"format": "cnsr-attribution-settings", "version": 1, "controls": self.settings.to_dict(),
-                "scene_file": "scene.json", "query_camera": desc["query_camera"],
-                "observation_cameras": desc["observation_cameras"], "seeds": desc["seeds"],
-                "spp": desc["spp"], "size": desc["size"], "source_scene_file": desc.get("source")}
+        return view_document(self.settings, sd.desc if sd is not None else self._scene_desc)
 
     def arrays(self) -> Dict[str, np.ndarray]:
         """The arrays of a result folder: query buffers and their attributions, observation
@@ -755,7 +561,7 @@ class AttributionViewerState:
             idx = np.nonzero(sd.owner == p)[0]
             out[name] = np.array([idx.min(), idx.max() + 1] if idx.size else [-1, -1], np.int64)
         out["prediction"] = res.prediction
-        out["reference"] = sd.query.get(self.output_pass, sd.query.get("beauty"))
+        out["reference"] = sd.query[self.output_pass]
         if self.settings.replaced is not None and self.replaced_image is not None:
             out["replaced"] = self.replaced_image[1]
         out["target"] = np.array(res.target)
@@ -766,23 +572,8 @@ class AttributionViewerState:
         (the release's format), scene.json, figure.png (``figure``, default the canvas) and
         arrays.npz. Returns the folder."""
         self.wait()
-        stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-        folder = self.out_folder / stamp
-        i = 1
-        while folder.exists():
-            i += 1
-            folder = self.out_folder / f"{stamp}_{i}"
-        folder.mkdir(parents=True)
-        with atomic_path(folder / "scene.json") as tmp:
-            tmp.write_text(json.dumps(self.scene_data.desc["scene"], indent=2))
-        with atomic_path(folder / "settings.json") as tmp:
-            tmp.write_text(json.dumps(self.settings_dict(), indent=2))
-        with atomic_path(folder / "settings.txt") as tmp:
-            tmp.write_text(self.settings.to_release_text(str(folder / "scene.json")))
-        write_png(folder / "figure.png", self.canvas() if figure is None else figure)
-        with atomic_path(folder / "arrays.npz") as tmp:
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **self.arrays())
+        folder = write_view_folder(self.out_folder, self.scene_data.desc["scene"], self.settings_dict(),
+                                   self.settings, self.canvas() if figure is None else figure, self.arrays())
         self.last_save = folder
         return folder
 
@@ -791,76 +582,27 @@ class AttributionViewerState:
         render seeds and controls, so the same arrays), or the release's ``settings.txt`` (its
         scene file, new observations). ``scene_file`` replaces the settings' scene. 'New Scene'
         afterwards draws random scenes as usual (new views of ``scene_file`` when given)."""
-        p = Path(path)
-        if p.suffix.lower() == ".json":
-            d = read_json_file(p, SettingsError, "attribution settings file")
-            if not isinstance(d, dict) or d.get("format") != "cnsr-attribution-settings":
-                raise SettingsError(f"{p}: not an attribution settings file (field 'format')")
-            for k in ("controls", "query_camera", "observation_cameras", "seeds", "spp", "size"):
-                if k not in d:
-                    raise SettingsError(f"{p}: missing field {k!r}")
-            settings = AttributionSettings.from_dict(d["controls"], f"{p}: controls")
-            if int(d["size"]) != self.size:
-                raise SettingsError(f"{p}: field 'size' is {d['size']}, the viewer renders at {self.size} "
-                                    f"(use --render_size {d['size']})")
-            scene_path = scene_file or str(p.parent / d.get("scene_file", "scene.json"))
-            scene = self._scene_from_file(scene_path)
-            obs = d["observation_cameras"]
-            if not isinstance(obs, list) or not obs or len(d["seeds"]) != len(obs) + 1:
-                raise SettingsError(f"{p}: fields 'observation_cameras' and 'seeds' do not match "
-                                    "(one seed per observation and one for the query)")
-            self.views = len(obs)
-            self.spp = int(d["spp"])
-            desc = {"scene": scene, "query_camera": d["query_camera"] if scene_file is None else scene["camera"],
-                    "observation_cameras": obs, "seeds": [int(s) for s in d["seeds"]], "spp": self.spp,
-                    "size": self.size, "source": scene_path}
+        view = read_view_file(path)
+        scene_path = scene_file or view.scene_path
+        scene = self.read_scene(scene_path, SettingsError)
+        if view.seeds is not None:
+            if view.size != self.size:
+                raise SettingsError(f"{path}: field 'size' is {view.size}, the viewer renders at {self.size} "
+                                    f"(use --render_size {view.size})")
+            self.views = len(view.observation_cameras)
+            self.spp = view.spp
+            query_cam = view.query_camera if scene_file is None else scene["camera"]
+            obs, seeds = view.observation_cameras, view.seeds
         else:
-            try:
-                text = p.read_text()
-            except OSError as e:
-                raise SettingsError(f"{p}: cannot read the settings file ({e.strerror or e})") from None
-            settings, scene_path = AttributionSettings.from_release_text(text, str(p))
-            if scene_file is not None:
-                scene_path = scene_file
-            elif not Path(scene_path).is_file() and (p.parent / Path(scene_path).name).is_file():
-                scene_path = str(p.parent / Path(scene_path).name)
-            scene = self._scene_from_file(scene_path)
-            desc = {"scene": scene, "query_camera": dict(scene["camera"]),
-                    "observation_cameras": self._jittered(scene["camera"]), "seeds": self._seeds(),
-                    "spp": self.spp, "size": self.size, "source": scene_path}
+            query_cam = dict(scene["camera"])
+            obs, seeds = self.jittered_cameras(query_cam), self._seeds()
+        settings = view.settings
         if settings.observation_buffer not in self.observation_passes:
-            raise SettingsError(f"{p}: observation buffer {settings.observation_buffer!r} is not one of "
+            raise SettingsError(f"{path}: observation buffer {settings.observation_buffer!r} is not one of "
                                 f"{self.observation_passes}")
         if settings.query_buffer not in self.query_passes:
-            raise SettingsError(f"{p}: query buffer {settings.query_buffer!r} is not one of {self.query_passes}")
-        # 'New Scene' afterwards: random scenes again (new views of --scene_file when given)
+            raise SettingsError(f"{path}: query buffer {settings.query_buffer!r} is not one of {self.query_passes}")
         self.settings = settings
         self.set_patch_size(settings.patch_size)
-        self._set_scene(desc)
-
-
-class BackgroundUpdater:
-    """Runs :meth:`AttributionViewerState.update` in a thread whenever the controls ask for a
-    new attribution, so that the window keeps drawing. ``error`` holds the last exception."""
-
-    def __init__(self, state: AttributionViewerState, poll: float = 0.01):
-        self.state, self.poll = state, poll
-        self.error: Optional[BaseException] = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="attribution-update", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self.state.needs_update():
-                    self.state.update(progressive=True)
-                    continue
-            except Exception as e:  # noqa: BLE001 - shown in the window, the thread goes on
-                self.error = e
-                time.sleep(0.5)
-            self._stop.wait(self.poll)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
+        self._set_scene({"scene": scene, "query_camera": query_cam, "observation_cameras": obs, "seeds": seeds,
+                         "spp": self.spp, "size": self.size, "source": scene_path})

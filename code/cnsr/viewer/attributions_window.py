@@ -1,7 +1,7 @@
 """The moderngl-window application of ``visualize-attributions.py``: draws the canvas of
 :class:`cnsr.viewer.attributions.AttributionViewerState` and the ImGui controls (the paper's
 names) with the bars of summed |attribution|; the attributions are computed in a background
-thread (:class:`~cnsr.viewer.attributions.BackgroundUpdater`), so the window keeps drawing.
+thread (:class:`~cnsr.viewer.background.BackgroundUpdater`), so the window keeps drawing.
 
 Mouse: click or drag on the prediction to move the patch. Keys: arrows move the patch,
 +/- patch size, R new scene, S save, M Activate Mean, G Representation Grad, P Partition Mean,
@@ -29,8 +29,9 @@ from ..engine.api import load_model
 from ..engine.checkpoint import CheckpointError
 from ..io.png import write_png
 from ..render.scene import SceneError
-from .attributions import (PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, AttributionViewerState,
-                           BackgroundUpdater, SettingsError)
+from .attribution_settings import PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, SettingsError
+from .attributions import AttributionViewerState
+from .background import BackgroundUpdater
 from .gqn_window import _FRAGMENT, _VERTEX, add_viewer_arguments
 
 #: width of the controls panel at the right of the window

@@ -7,28 +7,22 @@ query render, the model's prediction and the layout of the window's tiles.
 * below the reference: the observation images (beauty); below the prediction: the query
   buffers handed to the last generator.
 
-Scenes come from the config's ``dataset`` randomizer or from a scene JSON file. Observations
-are the randomizer's ``random_view()`` s (as in training); for a scene file, its camera moved
-by a small random offset (5% of the camera-to-lookat distance per axis, lookat kept:
-:func:`cnsr.data.views.jitter_camera`, the rule compositing uses too). Observations are rendered
-with :func:`cnsr.data.views.render_views` and cut into the training batch layout.
+Scenes, observations and batches come from :class:`~cnsr.viewer.session.ViewerSession` (the
+config's dataset randomizer or a scene file; observations as in training, or the scene file's
+camera jittered), as in the attribution viewer.
 """
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
 
-from ..data.layout import batch_to_device, split_views
-from ..data.views import View, jitter_camera, render_views
+from ..data.views import View
 from ..io.preview import display, grid_cells, to_hwc
-from ..render import Renderer
-from ..scenes import make_randomizer
 from . import TileCanvas
+from .session import ViewerSession
 
 SPP_STEP = 10
 SPP_MIN = 1
@@ -42,7 +36,7 @@ def _clamp_spp(v: int) -> int:
     return int(min(SPP_MAX, max(SPP_MIN, int(v))))
 
 
-class GQNViewerState:
+class GQNViewerState(ViewerSession):
     """Everything of the viewer except drawing. ``update()`` re-renders and re-runs the model
     when something changed and returns True if the images changed; ``canvas()`` gives the
     composed window image."""
@@ -50,18 +44,10 @@ class GQNViewerState:
     def __init__(self, cfg, model, renderer=None, scene_file: Optional[str] = None, seed: int = 0,
                  views: Optional[int] = None, size: Optional[int] = None, query_spp: Optional[int] = None,
                  observation_spp: Optional[int] = None, device="cpu", tile_scale: int = 0):
-        self.cfg, self.model = cfg, model
-        self.device = torch.device(device)
-        self.renderer = renderer or Renderer()
-        self.scene_file = scene_file
-        self.views = max(1, int(views if views is not None else cfg.views_per_scene - 1))
-        self.size = int(size or cfg.max_render_size())
+        super().__init__(cfg, model, renderer, scene_file, seed, views, size, device)
         self.query_spp = _clamp_spp(query_spp or cfg.samples_per_pixel)
         self.observation_spp = _clamp_spp(observation_spp or cfg.samples_per_pixel)
-        self.passes = list(dict.fromkeys(list(cfg.needed_passes()) + ["beauty"]))
         self.query_passes = list(model.generator.specs[-1].query_passes)
-        self.rng = np.random.default_rng(seed)
-        self.randomizer = make_randomizer(cfg.dataset, seed) if scene_file is None else None
         # large tile side on the canvas: at least 256 px, a whole multiple of the render size
         self.big = self.size * (tile_scale or max(1, math.ceil(256 / self.size)))
         self.scene: Optional[dict] = None
@@ -80,17 +66,9 @@ class GQNViewerState:
     # ------------------------------------------------------------------ actions
     def new_scene(self) -> None:
         """A new random scene (or the scene file again) with a new view and new observations."""
-        if self.scene_file is not None:
-            scene = json.loads(Path(self.scene_file).read_text())
-            self.renderer.load_scene(self.scene_file)
-        else:
-            self.randomizer.random_scene()
-            self.randomizer.random_view()
-            scene = self.randomizer.to_json()
-            self.renderer.load_scene(scene)
-        cam = scene.get("camera") or {}
-        if "position" not in cam or "lookat" not in cam:
-            raise ValueError(f"{self.scene_file}: the scene has no camera (position and lookat)")
+        scene = self.draw_scene()
+        self.renderer.load_scene(self.scene_source(scene, self.scene_file))
+        cam = scene["camera"]
         self.scene = scene
         self._base_camera = dict(cam)
         self.position = np.asarray(cam["position"], float)
@@ -197,26 +175,19 @@ class GQNViewerState:
     def _observation_views(self) -> List[View]:
         """The next set of observation views: new ``random_view()`` s of the randomizer, or the
         scene file's camera jittered."""
-        views = []
-        for _ in range(self.views):
-            if self.randomizer is not None:
-                self.randomizer.random_view()
-                views.append(View(self.randomizer.to_json()))
-            else:
-                views.append(View(self.scene_file, jitter_camera(self._base_camera, self.rng)))
-        return views
+        source = self.scene_source(self.scene, self.scene_file)
+        return [View(source, cam) for cam in self.observation_cameras(self._base_camera)]
 
     def _render_observations(self) -> None:
         first = self._render_seed + 1          # each render of the viewer takes the next seed
-        self.observations, self.observation_poses = render_views(
-            self.renderer, [self._observation_views()], self.size, self.observation_spp, self.passes,
-            seed=lambda scene, b, v, views: first + v)
+        views = self._observation_views()
+        self.observations, self.observation_poses = self.render(
+            views[0].scene, [v.camera for v in views], self.observation_spp, range(first, first + self.views))
         self._render_seed += self.views
         # encode once per set of observations (the query view is a dummy here)
         images = {p: np.concatenate([a, a[:, -1:]], axis=1) for p, a in self.observations.items()}
-        batch = split_views(images, np.concatenate([self.observation_poses, self.observation_poses[:, -1:]], 1),
-                            -1, self.views)
-        batch = batch_to_device(batch, self.device)
+        batch = self.to_batch(images, np.concatenate([self.observation_poses, self.observation_poses[:, -1:]], 1),
+                              self.views)
         with torch.no_grad():
             self._reps = self.model.encode(batch, -1)[0]
         self.images["observations"] = [display("beauty", to_hwc(self.observations["beauty"][0, v]))
@@ -228,20 +199,17 @@ class GQNViewerState:
         query = self._render(self.query_spp)
         pose = self.renderer.pose()[None, None].astype(np.float32)
         images = {p: np.concatenate([self.observations[p], query[p]], axis=1) for p in self.passes}
-        batch = split_views(images, np.concatenate([self.observation_poses, pose], 1), -1, self.views)
-        batch = batch_to_device(batch, self.device)
+        batch = self.to_batch(images, np.concatenate([self.observation_poses, pose], 1), self.views)
         with torch.no_grad():
             outputs = self.model.generator.sample(batch, self._reps)
         last = outputs[-1]
-        name = self.cfg.model.output_pass if getattr(self.cfg.model, "output_pass", None) in last else next(iter(last))
-        self.output_pass = name
+        name = self.output_pass
         # the buffers the last generator sees: the query G-buffer, updated by earlier generators
         state = dict(batch["query_images"])
         for spec, out in zip(self.model.generator.specs[:-1], outputs[:-1]):
             if spec.override_sample:
                 state.update(out)
-        self.images["reference"] = display(name, to_hwc(query[name][0, 0])) if name in query else \
-            display("beauty", to_hwc(query["beauty"][0, 0]))
+        self.images["reference"] = display(name, to_hwc(query[name][0, 0]))   # the passes rendered hold it
         self.images["prediction"] = display(name, to_hwc(last[name]))
         self.images["buffers"] = [(p, display(p, to_hwc(state[p]))) for p in self.query_passes
                                   if p in state]

@@ -21,7 +21,7 @@ from moderngl_window.integrations.imgui import ModernglWindowRenderer
 from ..config import load_config
 from ..engine.api import load_model
 from ..io.png import to_uint8, write_png
-from .gqn import SPP_MAX, SPP_MIN, GQNViewerState
+from .gqn import SPP_MIN, GQNViewerState
 
 #: width of the options panel at the right of the window
 PANEL = 280

@@ -26,7 +26,7 @@ class Generator(nn.Module):
     ``train_forward`` returns the linear prediction and a dict of named scalar losses;
     ``sample`` returns the linear prediction only (test time). A generator a config can name
     registers with its settings (``@register_generator(name, settings=...)``, see
-    :mod:`cnsr.models.registry`) and builds itself in ``from_config(settings, io, previous)``.
+    :mod:`cnsr.registry`) and builds itself in ``from_config(settings, io, previous)``.
     """
 
     def train_forward(self, x: torch.Tensor, y: torch.Tensor, v: torch.Tensor, r: torch.Tensor,

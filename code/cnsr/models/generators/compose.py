@@ -6,7 +6,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from ..registry import SettingError, Settings, register_generator, setting
+from ...registry import register_generator
+from ...settings import SettingError, Settings, setting
 from .base import Generator
 
 
@@ -15,7 +16,7 @@ class SumSettings(Settings):
     """A ``Sum`` generator has no settings."""
 
 
-@register_generator("Sum", settings=SumSettings)
+@register_generator("Sum", settings=SumSettings, trainable=False, per_pixel=True)
 class SumGenerator(Generator):
     """Adds its query passes (e.g. direct + indirect -> beauty); no parameters, no loss."""
 
@@ -50,7 +51,7 @@ class CopySettings(Settings):
             raise SettingError("index", "must name an earlier generator")
 
 
-@register_generator("Copy", settings=CopySettings)
+@register_generator("Copy", settings=CopySettings, trainable=False, reuses="index")
 def copy_generator(settings: CopySettings, io, previous):
     """The earlier generator itself: its parameters are shared (and counted once)."""
     return previous[settings.index]

@@ -20,8 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...registry import loss_setting, register_generator
+from ...settings import SettingError, Settings, setting
 from ..losses import annealed_sigma, gaussian_nll
-from ..registry import SettingError, Settings, loss_setting, register_generator, setting
 from .base import Generator, broadcast_spatial
 
 
@@ -105,7 +106,7 @@ def normal_kl(mq, sq, mp, sp) -> torch.Tensor:
     return torch.log(sp / sq) + (sq.square() + (mq - mp).square()) / (2 * sp.square()) - 0.5
 
 
-@register_generator("GQN", settings=GQNSettings)
+@register_generator("GQN", settings=GQNSettings, log_space=True, default=True)   # the reference's default type
 class GQNGenerator(Generator):
     """GQN generator. x [B, x_dim, H, W], v [B, v_dim, 1, 1], r [B, r_dim, h, w] -> [B, out_dim, H, W]."""
 

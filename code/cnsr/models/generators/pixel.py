@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..registry import Settings, loss_setting, register_generator, setting
+from ...registry import loss_setting, register_generator
+from ...settings import Settings, setting
 from .base import ImageGenerator
 
 
@@ -53,7 +54,7 @@ def fourier(x: torch.Tensor, octaves: int) -> torch.Tensor:
     return torch.cat([x, torch.sin(scaled), torch.cos(scaled)], dim=-1)
 
 
-@register_generator("PixelCNN", settings=PixelSettings)
+@register_generator("PixelCNN", settings=PixelSettings, per_pixel=True)
 class PixelGenerator(ImageGenerator):
     """Per-pixel MLP: [x_dim + v + r] -> hidden x (1 + layers) -> out_dim.
 

@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..registry import SettingError, Settings, loss_setting, register_generator, setting
+from ...registry import loss_setting, register_generator
+from ...settings import SettingError, Settings, setting
 from .base import ImageGenerator, broadcast_spatial
 
 #: Channels of the down blocks of the paper's U-net (64 px -> 1 px).

@@ -1,25 +1,23 @@
-"""Encoders: observations (G-buffer passes + camera pose) -> a partitioned scene representation.
+"""The encoders' base class: per-view encoding (each subclass), aggregation of the views and
+partitioning of the representation (:mod:`cnsr.models.partition`).
 
-``PoolEncoder`` is the GQN "pool" network, ``TowerEncoder`` the same without the final
-average pooling (a spatial representation at w/4), ``PyramidEncoder`` a strided-conv pyramid.
-Each encodes every observation, then aggregates the N views of a scene (mean or max), or,
-when training on a batch that varies a single factor, partitions the representation
-(:mod:`cnsr.models.partition`). Parameter names match the reference checkpoints
-(``deltas``, ``conv1`` ... ``conv6``, ``skip_conv1/2``; ``in_conv``, ``conv_list.N``, ``out_conv``).
-Each registers under its config name (``@register_encoder("Tower")``, see :mod:`.registry`).
+An encoder maps observations (G-buffer passes + camera pose) to a scene representation. It
+encodes every observation, then aggregates the N views of a scene (mean or max), or, when
+training on a batch that varies a single factor, partitions the representation. The options
+every encoder shares are the keys of a ``representations[i]`` entry and the top-level
+partitioning keys (:meth:`Encoder.__init__`); what one encoder type adds is its ``settings``
+dataclass, beside its class.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Tuple
+from typing import Any, Dict, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from . import partition as P
-from .registry import register_encoder
-from .sharpness import DEFAULT_SHARPNESS
+from .. import partition as P
+from ...schedules import DEFAULT_SHARPNESS
 
 
 class Encoder(nn.Module):
@@ -34,7 +32,7 @@ class Encoder(nn.Module):
         latent_separation / adaptive_separation / empty_partition / partition_loss: the
             top-level config keys of the same names.
         sharpness: dict with any of start, end, sharpen, sharpening, final_sharpening (the k
-            schedule; the others keep :data:`~cnsr.models.sharpness.DEFAULT_SHARPNESS`'s values).
+            schedule; the others keep :data:`~cnsr.schedules.DEFAULT_SHARPNESS`'s values).
         gradient_reg: weight ``g`` of the gradient regularization (0 = off).
     """
 
@@ -55,6 +53,13 @@ class Encoder(nn.Module):
         # The reference always carries the deltas (3, or 4 with the null partition), also when
         # partitioning is off, so checkpoints and parameter counts include them.
         self.deltas = nn.Parameter(torch.ones(4 if empty_partition else 3))
+
+    @classmethod
+    def from_config(cls, settings, io, **options: Any) -> "Encoder":
+        """Build from a registry entry: ``settings`` (the type's Settings dataclass, its fields
+        passed as keyword arguments), ``io`` (:class:`~cnsr.registry.EncoderIO`) and the shared
+        ``options`` (the keyword arguments of :meth:`__init__`)."""
+        return cls(io.x_dim, io.r_dim, io.v_dim, io.render_size, **options, **settings.to_dict())
 
     # ------------------------------------------------------------------ encoding
     def encode_views(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -78,7 +83,7 @@ class Encoder(nn.Module):
         return self.sharpness_schedule(iteration)
 
     def fractions(self) -> torch.Tensor:
-        """Partition fractions ``softmax(deltas)`` (lighting, geometry, material[, empty])."""
+        """Partition fractions ``softmax(deltas)`` (lighting, geometry, material[, null])."""
         return P.partition_fractions(self.deltas)
 
     def factor_mask(self, factor: int, iteration: int, dtype=torch.float32) -> torch.Tensor:
@@ -141,71 +146,6 @@ class Encoder(nn.Module):
         return r, logs, loss
 
 
-def _tile(v: torch.Tensor, size: int) -> torch.Tensor:
+def tile_pose(v: torch.Tensor, size: int) -> torch.Tensor:
     """Poses [M, v, 1, 1] -> [M, v, size, size] (a view; materialised only by a following cat)."""
     return v.expand(-1, -1, size, size)
-
-
-@register_encoder("Tower")
-class TowerEncoder(Encoder):
-    """GQN "tower" encoder: [x_dim, w, w] + pose -> [r, w/4, w/4]."""
-
-    pool = False
-
-    def __init__(self, x_dim: int, r_dim: int, v_dim: int = 16, render_size: int = 64, **kw):
-        super().__init__(x_dim, r_dim, v_dim, render_size, **kw)
-        r, h = r_dim, r_dim // 2
-        self.conv1 = nn.Conv2d(x_dim, r, 2, stride=2)
-        self.conv2 = nn.Conv2d(r, h, 3, padding=1)
-        self.conv3 = nn.Conv2d(h, r, 2, stride=2)
-        self.skip_conv1 = nn.Conv2d(r, r, 2, stride=2)
-        self.skip_conv2 = nn.Conv2d(r + v_dim, r, 3, padding=1)
-        self.conv4 = nn.Conv2d(r + v_dim, h, 3, padding=1)
-        self.conv5 = nn.Conv2d(h, r, 3, padding=1)
-        self.conv6 = nn.Conv2d(r, r, 1)
-
-    def encode_views(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        skip_in = F.relu(self.conv1(x))
-        skip_out = F.relu(self.skip_conv1(skip_in))
-        x = F.relu(self.conv2(skip_in))
-        x = F.relu(self.conv3(x)) + skip_out
-        skip_in = torch.cat([x, _tile(v, x.shape[-1])], dim=1)
-        skip_out = F.relu(self.skip_conv2(skip_in))
-        x = F.relu(self.conv4(skip_in))
-        x = F.relu(self.conv5(x)) + skip_out
-        x = F.relu(self.conv6(x))
-        if self.pool:
-            x = x.mean(dim=(2, 3), keepdim=True)
-        return x
-
-
-@register_encoder("Pool")
-class PoolEncoder(TowerEncoder):
-    """GQN "pool" encoder: the tower followed by average pooling -> [r, 1, 1]."""
-
-    pool = True
-
-
-@register_encoder("Pyramid")
-class PyramidEncoder(Encoder):
-    """Pyramid encoder: cat(images, pose tiled to w) -> strided 2x2 convs -> 8x8 conv -> [r, 1, 1]."""
-
-    filters = 32
-
-    def __init__(self, x_dim: int, r_dim: int, v_dim: int = 16, render_size: int = 64, **kw):
-        super().__init__(x_dim, r_dim, v_dim, render_size, **kw)
-        f = self.filters
-        self.in_conv = nn.Conv2d(x_dim + v_dim, f, 2, stride=2)
-        self.conv_list = nn.ModuleList()
-        d = render_size
-        while d > 16:
-            self.conv_list.append(nn.Conv2d(f, 2 * f, 2, stride=2))
-            f, d = 2 * f, d // 2
-        self.out_conv = nn.Conv2d(f, r_dim, 8, stride=8)
-
-    def encode_views(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.in_conv(torch.cat([x, _tile(v, x.shape[-1])], dim=1)))
-        for conv in self.conv_list:
-            x = F.relu(conv(x))
-        return F.relu(self.out_conv(x))
-
