@@ -211,7 +211,7 @@ def run_config(name: str, path: Path, args, settings, work: Path, rates: dict, o
                 sync(args.device)
                 torch.cuda.reset_peak_memory_stats()
                 base = torch.cuda.memory_allocated()
-            t = make_trainer(cfg, feats, args.device, work / "ckpt", resident)
+            t = make_trainer(cfg, feats, args.device, work / "ckpt" / s, resident)   # a run folder each
             t0 = time.perf_counter()
             # compile: the second iteration recompiles with a dynamic iteration number; CUDA
             # graphs are recorded after warm-up runs

@@ -87,7 +87,8 @@ def test_no_import_cycles():
 #: below it. A registry finds the components of upper layers by importing them by name
 #: (importlib), which is no import of this graph.
 LAYERS = [
-    ("cnsr.passes", "cnsr.config", "cnsr.settings", "cnsr.registry", "cnsr.schedules", "cnsr.metrics", "cnsr.io"),
+    ("cnsr.passes", "cnsr.config", "cnsr.settings", "cnsr.registry", "cnsr.schedules", "cnsr.metrics", "cnsr.io",
+     "cnsr.config_drift", "cnsr.overrides", "cnsr.arguments"),
     ("cnsr.render", "cnsr.assets"),
     ("cnsr.scenes",),
     ("cnsr.data",),

@@ -207,7 +207,7 @@ def _coerce(value: Any, typ, where: str) -> Any:
                 isinstance(value, float) and not (math.isfinite(value) and value == int(value))):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         if not -INT_LIMIT <= int(value) <= INT_LIMIT:
-            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {len(str(abs(value)))} digits"
+            shown = f"{value:.3g}" if isinstance(value, float) else f"an integer of {value.bit_length()} bits"
             raise ConfigError(f"{where}: must be within +-{INT_LIMIT} (a 64-bit integer), got {shown}")
         return int(value)
     if typ is float:
@@ -476,17 +476,27 @@ def output_pass(cfg: Config) -> str:
     return "beauty" if "beauty" in last else last[0]
 
 
+def config_path(config: Union[str, os.PathLike]) -> Path:
+    """A config file's path: as given, else relative to ``code/`` (the reference's working folder)."""
+    path = Path(config)
+    if not path.is_file() and not path.is_absolute() and (CODE_DIR / path).is_file():
+        path = CODE_DIR / path
+    return path
+
+
+def read_config_file(config: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """The JSON object of a config file, not validated yet (:class:`ConfigError` naming the file if
+    it cannot be read or parsed)."""
+    return read_json_file(config_path(config), ConfigError, "config file")
+
+
 def load_config(config: Union[str, os.PathLike, Dict[str, Any], Config]) -> Config:
     """Load and validate a config from a JSON file path, a dict, or pass a :class:`Config` through."""
     if isinstance(config, Config):
         return config
     if isinstance(config, dict):
         return parse_config(copy.deepcopy(config))
-    path = Path(config)
-    if not path.is_file() and not path.is_absolute() and (CODE_DIR / path).is_file():
-        path = CODE_DIR / path
-    data = read_json_file(path, ConfigError, "config file")
-    return parse_config(data, str(path))
+    return parse_config(read_config_file(config), str(config_path(config)))
 
 
 def save_config(cfg: Config, path: Union[str, os.PathLike]) -> None:

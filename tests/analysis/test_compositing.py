@@ -94,7 +94,7 @@ def test_no_partitioning_is_a_clear_error(tiny, tmp_path):
     folder, ckpt = tiny
     res = run("--config", folder / "flat.json", "--checkpoint", ckpt, "--lighting", "room:1", "--geometry",
               "room:2", "--material", "room:3", "--out", tmp_path / "x.png", "--device", "cpu")
-    assert res.returncode == 1 and "latent_separation" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "latent_separation" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_help_and_missing_checkpoint(tiny, tmp_path):
@@ -103,7 +103,7 @@ def test_help_and_missing_checkpoint(tiny, tmp_path):
     folder, _ = tiny
     r = run("--config", folder / "cfg.json", "--checkpoint", tmp_path / "nope.pt", "--lighting", "room:1",
             "--geometry", "room:2", "--material", "room:3", "--out", tmp_path / "x.png", "--device", "cpu")
-    assert r.returncode == 1 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_composite_script_writes_a_strip(tiny, tmp_path):
@@ -128,4 +128,4 @@ def test_bad_scene_is_a_clear_error(tiny, tmp_path):
     folder, ckpt = tiny
     args = ["--config", str(folder / "cfg.json"), "--checkpoint", str(ckpt), "--lighting", "nosuch:1",
             "--geometry", "room:2", "--material", "room:3", "--device", "cpu", "--out", str(tmp_path / "x.png")]
-    assert main(args) == 1
+    assert main(args) == 2

@@ -176,7 +176,7 @@ def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "transfer" in printed and "lighting" in printed and "FLIP" in printed
     # a model without latent_separation: a clear message, exit 1
-    assert evaluate_main(["--config", str(tmp_path / "flat.json")] + args) == 1
+    assert evaluate_main(["--config", str(tmp_path / "flat.json")] + args) == 2
     assert "latent_separation" in capsys.readouterr().err
 
 

@@ -134,7 +134,7 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
 
     run = tmp_path / "run"
     write_run(run, (10,))
-    args = ["--checkpoints", str(run), "--reference_spp", "2", "--batches", "1", "--scenes", "2", "--metrics",
+    args = ["--checkpoints", str(run), "--reference_spp", "2", "--num_batches", "1", "--scenes", "2", "--metrics",
             "rmse,mape,ssim", "--device", "cpu", "--no_progress"]
     assert evaluate_main(args) == 0
     out = capsys.readouterr().out
@@ -142,11 +142,11 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
     assert evaluate_main(["--compare", str(run), str(run / "curves" / "curves.json"), "--labels", "a,b",
                           "--out_folder", str(tmp_path / "cmp")]) == 0
     assert (tmp_path / "cmp" / "compare.png").stat().st_size > 10000
-    # no checkpoints: exit 1 naming the folder; wrong label count: exit 2
+    # no checkpoints: bad input (exit 2) naming the folder; wrong label count: exit 2
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "config.json").write_text(json.dumps(tiny_cfg()))
-    assert evaluate_main(["--checkpoints", str(tmp_path / "empty"), "--no_progress"]) == 1
+    assert evaluate_main(["--checkpoints", str(tmp_path / "empty"), "--no_progress"]) == 2
     assert "no checkpoints" in capsys.readouterr().err
     assert evaluate_main(["--compare", str(run), "--labels", "a,b", "--out_folder", str(tmp_path / "x")]) == 2
-    assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 1
+    assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 2
     assert "no curves.json" in capsys.readouterr().err

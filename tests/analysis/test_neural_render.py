@@ -42,7 +42,7 @@ def test_command_on_the_quickstart_config(quickstart, tmp_path, capsys):
     _, ckpt = quickstart
     out = tmp_path / "out" / "x.exr"
     assert render_neural_main(["--config", str(QUICKSTART), "--checkpoint", str(ckpt), "--scene_file", str(SCENE),
-                               "--size", "40", "--tile", "16", "--reference_spp", "2", "--out", str(out),
+                               "--image_size", "40", "--tile", "16", "--reference_spp", "2", "--out", str(out),
                                "--device", "cpu", "--no_progress"]) == 0
     doc = json.loads((tmp_path / "out" / "x.json").read_text())
     assert doc["size"] == 40 and doc["tiled"] and doc["reference_spp"] == 2
@@ -55,7 +55,7 @@ def test_command_on_the_quickstart_config(quickstart, tmp_path, capsys):
     assert "path tracing" in capsys.readouterr().out
     # bad output name: a clear error
     assert render_neural_main(["--config", str(QUICKSTART), "--checkpoint", str(ckpt), "--scene_file", str(SCENE),
-                               "--out", str(tmp_path / "x.png")]) == 1
+                               "--out", str(tmp_path / "x.png")]) == 2
     assert ".exr" in capsys.readouterr().err
 
 

@@ -68,7 +68,7 @@ def tree(folder):
 
 
 def test_json_files_reproducible_and_layout(tmp_path):
-    argv = ["--config", "../configs/quickstart_data.json", "--size", "2", "--testing_size", "1", "--quiet"]
+    argv = ["--config", "../configs/quickstart_data.json", "--num_batches", "2", "--test_batches", "1", "--quiet"]
     assert create_json_main(argv + ["--out_folder", str(tmp_path / "a")]) == 0
     assert create_json_main(argv + ["--out_folder", str(tmp_path / "b")]) == 0
     a, b = tree(tmp_path / "a"), tree(tmp_path / "b")

@@ -23,7 +23,7 @@ def cfg(tmp_path):
 
 
 def gen(cfg_path, out, *extra):
-    return generate_main(["--config", cfg_path, "--out_folder", str(out), "--size", "2", "--testing_size", "0",
+    return generate_main(["--config", cfg_path, "--out_folder", str(out), "--num_batches", "2", "--test_batches", "0",
                           "--workers", "1", "--threads", "1", "--quiet", *extra])
 
 
@@ -39,7 +39,7 @@ def test_rerun_with_other_settings_is_refused_naming_the_key(tmp_path, cfg, caps
     assert gen(cfg(), out) == 0
     before = json.loads((out / "dataset.json").read_text())
     over, args = change
-    assert gen(cfg(**over), out, *args) == 1
+    assert gen(cfg(**over), out, *args) == 2
     err = capsys.readouterr().err
     assert "dataset.json" in err and key in err and "--force" in err
     assert json.loads((out / "dataset.json").read_text()) == before      # not overwritten
@@ -49,7 +49,7 @@ def test_same_settings_resume_and_may_extend(tmp_path, cfg):
     out = tmp_path / "ds"
     c = cfg()
     assert gen(c, out) == 0
-    assert generate_main(["--config", c, "--out_folder", str(out), "--size", "3", "--testing_size", "0",
+    assert generate_main(["--config", c, "--out_folder", str(out), "--num_batches", "3", "--test_batches", "0",
                           "--workers", "1", "--threads", "1", "--quiet"]) == 0
     assert len(list((out / "train").glob("batch*.exr"))) == 3
     assert json.loads((out / "dataset.json").read_text())["size"] == 3
@@ -62,14 +62,14 @@ def test_force_starts_over(tmp_path, cfg):
     files = sorted((out / "train").glob("batch*.exr"))
     assert len(files) == 2 and all(read_batch_meta(f)["spp"] == 2 for f in files)
     assert json.loads((out / "dataset.json").read_text())["samples_per_pixel"] == 2
-    assert gen(cfg(samples_per_pixel=1), out, "--force", "--shard", "0/2") == 1   # would delete other shards' work
+    assert gen(cfg(samples_per_pixel=1), out, "--force", "--shard", "0/2") == 2   # would delete other shards' work
 
 
 def test_json_folders_are_checked_too(tmp_path, cfg, capsys):
     out = tmp_path / "json"
-    args = ["--out_folder", str(out), "--size", "1", "--testing_size", "0", "--quiet"]
+    args = ["--out_folder", str(out), "--num_batches", "1", "--test_batches", "0", "--quiet"]
     assert create_json_main(["--config", cfg(), *args]) == 0
-    assert create_json_main(["--config", cfg(), "--seed", "9", *args]) == 1
+    assert create_json_main(["--config", cfg(), "--seed", "9", *args]) == 2
     assert "seed" in capsys.readouterr().err
     assert create_json_main(["--config", cfg(), "--seed", "9", "--force", *args]) == 0
     assert json.loads((out / "dataset.json").read_text())["seed"] == 9

@@ -147,7 +147,7 @@ def test_ctrl_c_on_the_script_with_workers(tmp_path):
                                "samples_per_pixel": 4, "render_size": 32, "latent_separation": True}))
     out = tmp_path / "ds"
     cmd = [sys.executable, str(ROOT / "code" / "generate-dataset.py"), "--config", str(cfg), "--out_folder",
-           str(out), "--size", "40", "--testing_size", "0", "--workers", "2", "--quiet"]
+           str(out), "--num_batches", "40", "--test_batches", "0", "--workers", "2", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120    # generous: the machine may be busy
     while time.time() < deadline and not list(out.rglob("*.exr")) and proc.poll() is None:

@@ -200,7 +200,7 @@ def test_convert_reference_npz_folder(tmp_path, capsys):
     (tmp_path / "npz" / "batch000000002.npz").write_bytes(b"broken")
     argv = ["--config", "../configs/quickstart_data.json", "--from_npz", str(tmp_path / "npz"),
             "--out_folder", str(tmp_path / "exr"), "--quiet"]
-    assert generate_main(argv) == 1                       # the broken file is named, the rest done
+    assert generate_main(argv) == 2                       # the broken file is named, the rest done
     assert "batch000000002.npz" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "exr").glob("*.exr")) == ["batch000000000.exr", "batch000000001.exr"]
     (tmp_path / "npz" / "batch000000002.npz").unlink()

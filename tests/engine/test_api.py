@@ -67,7 +67,9 @@ def test_reference_layout_checkpoint_loads(tmp_path, config_file, prefix_style):
     own = model.state_dict()
     for key, value in ckpt.strip_parallel_prefixes(sd).items():
         assert torch.equal(own[key], value), key
-    assert model.iteration == 1000001       # the partition sharpness follows the checkpoint
+    # the partition sharpness follows the checkpoint; the iteration reported is its name's (it stores
+    # the next one to run, as the reference's files do)
+    assert model.iteration == 1000000
     with torch.no_grad():
         out = model.sample(batch())
     assert isinstance(out, list) and out[0]["beauty"].shape == (2, 3, SIZE, SIZE)
@@ -80,10 +82,35 @@ def test_our_checkpoint_reproduces_the_outputs(tmp_path, config_file):
     model = build_model(config_dict()).eval()
     path = ckpt.save_checkpoint(tmp_path, "api", model, torch.optim.Adam(model.parameters()), 99)
     loaded = cnsr.load_model(config_file, path)
-    model.set_iteration(100)
+    assert loaded.iteration == 99
+    model.set_iteration(99)
     with torch.no_grad():
         a, b = model.sample(batch()), loaded.sample(batch())
     assert torch.equal(a[0]["beauty"], b[0]["beauty"])
+
+
+def test_our_checkpoint_loads_with_its_own_config(tmp_path):
+    from cnsr.config import load_config
+    from cnsr.models import build_model
+    cfg = load_config(config_dict())
+    model = build_model(cfg)
+    path = ckpt.save_checkpoint(tmp_path, "api", model, torch.optim.Adam(model.parameters()), 9, config=cfg.to_dict())
+    loaded = cnsr.load_model(checkpoint=path, overrides=["test_batch_size=3"])
+    assert loaded.cfg.model == cfg.model and loaded.cfg.test_batch_size == 3 and loaded.iteration == 9
+    ref = tmp_path / "ref.pt"
+    torch.save({"iteration": 5, "model_state": model.state_dict()}, ref)
+    with pytest.raises(ckpt.CheckpointError, match="ref.pt: carries no config.*--config"):
+        cnsr.load_model(checkpoint=ref)
+
+
+def test_a_device_this_machine_lacks_is_refused(tmp_path, config_file, monkeypatch):
+    from cnsr.engine.devices import DeviceError
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    with pytest.raises(DeviceError, match="--device cuda: this machine has no CUDA device"):
+        cnsr.load_model(config_file, device="cuda")
+    with pytest.raises(DeviceError, match="not a device name"):
+        cnsr.load_model(config_file, device="gpu0")
 
 
 def test_checkpoint_for_another_config_names_file_and_keys(tmp_path):

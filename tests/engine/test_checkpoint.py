@@ -85,11 +85,14 @@ def test_write_is_atomic(tmp_path, monkeypatch):
 
 
 def test_keep_last_k(tmp_path):
+    from cnsr.engine.runfolder import RunFolder
+
     model = _model()
     opt = torch.optim.Adam(model.parameters())
     (tmp_path / "other_3.pt").write_bytes(b"not ours")
+    run = RunFolder(tmp_path, "job").open()
     for it in (10, 2, 30, 20):
-        ckpt.save_checkpoint(tmp_path, "job", model, opt, it, keep_last=2)
+        run.record(ckpt.save_checkpoint(tmp_path, "job", model, opt, it), keep=2)
     assert [i for i, _ in ckpt.list_checkpoints(tmp_path, "job")] == [20, 30]
     assert (tmp_path / "other_3.pt").exists()
     assert ckpt.latest_checkpoint(tmp_path, "job") == tmp_path / "job_30.pt"

@@ -106,9 +106,9 @@ def test_evaluate_refuses_a_changed_config_unless_allowed(tmp_path, capsys):
     path = saved(tmp_path, {**config_dict(), **tiny})
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**swapped_query_passes(), **tiny}))
-    args = ["--config", str(other), "--checkpoint", str(path), "--batches", "1", "--no_progress",
+    args = ["--config", str(other), "--checkpoint", str(path), "--num_batches", "1", "--no_progress",
             "--out_folder", str(tmp_path / "eval"), "--metrics", "rmse"]
-    assert evaluate_main(args) == 1
+    assert evaluate_main(args) == 2
     assert "model.generators[0].query_passes" in capsys.readouterr().err
     assert evaluate_main(args + ["--allow_config_change"]) == 0
     assert (tmp_path / "eval" / "metrics.json").is_file()

@@ -65,7 +65,9 @@ def test_stale_temporary_checkpoints_are_removed(tmp_path):
     for p in (old, other_job, unrelated):
         os.utime(p, (past, past))
     model = torch.nn.Linear(2, 2)
-    ckpt.save_checkpoint(folder, "tiny", model, torch.optim.Adam(model.parameters()), 600)
+    from cnsr.engine.runfolder import RunFolder
+    run = RunFolder(folder, "tiny").open()     # removes them when a run starts and after each save
+    run.record(ckpt.save_checkpoint(folder, "tiny", model, torch.optim.Adam(model.parameters()), 600))
     assert not old.exists()
     assert fresh.exists() and other_job.exists() and unrelated.exists()
     assert (folder / "tiny_600.pt").is_file()

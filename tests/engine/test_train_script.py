@@ -86,15 +86,21 @@ def test_loss_falls_and_resume_continues(tiny):
     state = ckpt.read_checkpoint(out / "tiny_40.pt")
     assert state["iteration"] == 41 and state["config"]["batch_size"] == 4
 
-    # resume from 20 (writes next to the checkpoint) and train on to 30
+    # resume from 20, an earlier checkpoint of that run, and train on to 30: a new run folder beside
+    # it (the run's later checkpoint 40 stays as it was)
     r = run("train-gqn.py", "--config", str(cfg), "--checkpoint", str(out / "tiny_20.pt"), "--iterations", "30",
             "--no_logging", "--no_progress", cwd=os.path.join(ROOT, "code"))
     assert r.returncode == 0, r.stderr
     assert "iterations 21..30" in r.stdout
-    assert ckpt.read_checkpoint(out / "tiny_30.pt")["iteration"] == 31
-    r = run(SCRIPT, "--config", str(cfg), "--checkpoint", str(out / "tiny_30.pt"), "--iterations", "30",
+    branch = folder / "tiny" / "version_0"
+    assert str(branch) in r.stdout
+    assert ckpt.read_checkpoint(branch / "tiny_30.pt")["iteration"] == 31
+    assert [i for i, _ in ckpt.list_checkpoints(out, "tiny")] == [20, 40]
+    # its newest checkpoint continues in its own folder
+    r = run(SCRIPT, "--config", str(cfg), "--checkpoint", str(branch / "tiny_30.pt"), "--iterations", "30",
             "--no_logging", "--no_progress")
     assert r.returncode == 0 and "nothing to train" in r.stdout
+    assert str(branch) in r.stdout and not (folder / "tiny" / "version_1").exists()
 
 
 def test_dry_run_checks_the_data(tiny, tmp_path):
@@ -132,7 +138,7 @@ def test_ddp_two_cpu_processes_through_torchrun(tiny, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 processes (DDP, gloo)" in r.stdout
     # rank 0 alone writes; the result loads into a single-process model
-    assert [p.name for p in out.iterdir()] == ["tiny_4.pt"]
+    assert [p.name for p in out.iterdir() if p.suffix == ".pt"] == ["tiny_4.pt"]
     assert ckpt.read_checkpoint(out / "tiny_4.pt")["iteration"] == 5
 
 

@@ -222,7 +222,7 @@ def test_loading_a_checkpoint_of_another_config_fails_clearly():
     with pytest.raises(ValueError, match="representation.representations.0.conv1"):
         load_reference_state_dict(build_model(other), state)
     state.pop("generator.generators.0.final.bias")
-    with pytest.raises(ValueError, match="missing: generator.generators.0.final.bias"):
+    with pytest.raises(ValueError, match="missing in file: generator.generators.0.final.bias"):
         load_reference_state_dict(build_model(tiny_config()), state)
 
 

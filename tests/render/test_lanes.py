@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from cnsr import _renderer
-from cnsr.render import Renderer
 from render_helpers import box_room
 
 ROOT = Path(__file__).resolve().parents[2]

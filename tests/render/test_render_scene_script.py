@@ -20,7 +20,7 @@ def test_render_scene_writes_named_channels(repo_root, tmp_path):
     scene = tmp_path / "scene.json"
     scene.write_text(json.dumps(box_room()))
     out = tmp_path / "out" / "img.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 2, "--threads", 2, "--out", out, "--png")
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 2, "--threads", 2, "--out", out, "--png")
     assert p.returncode == 0, p.stderr
     assert "rendered" in p.stdout and " s " in p.stdout
     import OpenEXR
@@ -34,7 +34,7 @@ def test_render_scene_writes_named_channels(repo_root, tmp_path):
     assert (tmp_path / "out" / "img.beauty.png").is_file() and (tmp_path / "out" / "img.depth.png").is_file()
 
     half = tmp_path / "half.exr"
-    p = run(repo_root, "--scene_file", scene, "--size", 8, "--spp", 1, "--passes", "beauty,depth", "--half",
+    p = run(repo_root, "--scene_file", scene, "--image_size", 8, "--spp", 1, "--passes", "beauty,depth", "--half",
             "--no-nee", "--seed", 3, "--out", half)
     assert p.returncode == 0, p.stderr
     d = read_exr(half)
@@ -46,12 +46,12 @@ def test_render_scene_reports_bad_input(repo_root, tmp_path):
     scene["geometry"][0]["type"] = "torus"
     f = tmp_path / "bad.json"
     f.write_text(json.dumps(scene))
-    p = run(repo_root, "--scene_file", f, "--size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", f, "--image_size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "torus" in p.stderr
-    p = run(repo_root, "--scene_file", tmp_path / "none.json", "--size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", tmp_path / "none.json", "--image_size", 8, "--spp", 1, "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "none.json" in p.stderr
     f.write_text(json.dumps(box_room()))
-    p = run(repo_root, "--scene_file", f, "--size", 8, "--spp", 1, "--passes", "beauty,shine", "--out", tmp_path / "x.exr")
+    p = run(repo_root, "--scene_file", f, "--image_size", 8, "--spp", 1, "--passes", "beauty,shine", "--out", tmp_path / "x.exr")
     assert p.returncode == 2 and "shine" in p.stderr
 
 
@@ -77,7 +77,7 @@ def test_reference_scene_with_textured_walls_and_a_grid_light(repo_root, referen
     f = tmp_path / "scene.json"
     f.write_text(json.dumps(scene))
     out = tmp_path / "room.exr"
-    p = run(repo_root, "--scene_file", f, "--size", 16, "--spp", 4, "--out", out)
+    p = run(repo_root, "--scene_file", f, "--image_size", 16, "--spp", 4, "--out", out)
     assert p.returncode == 0, p.stderr
     data = read_exr(out)
     assert len(data) == 16

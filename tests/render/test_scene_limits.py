@@ -92,7 +92,7 @@ def test_render_scene_script_reports_a_huge_camera_and_exits_2(repo_root, tmp_pa
     path = tmp_path / "huge.json"
     path.write_text(json.dumps(scene))
     p = subprocess.run([sys.executable, str(repo_root / "code" / "render-scene.py"), "--scene_file", str(path),
-                        "--size", "8", "--spp", "1", "--out", str(tmp_path / "o.exr")],
+                        "--image_size", "8", "--spp", "1", "--out", str(tmp_path / "o.exr")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert "huge.json" in p.stderr and "position" in p.stderr and "Traceback" not in p.stderr

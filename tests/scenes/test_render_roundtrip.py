@@ -64,7 +64,7 @@ def test_preview_script(renderer, repo_root, tmp_path):
     import sys
     out = tmp_path / "grid.png"
     r = subprocess.run([sys.executable, str(repo_root / "code" / "preview-scenes.py"), "--dataset", "manymanyroom",
-                        "--out", str(out), "--count", "2", "--size", "8", "--spp", "1", "--passes", "beauty,depth"],
+                        "--out", str(out), "--count", "2", "--image_size", "8", "--spp", "1", "--passes", "beauty,depth"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     from cnsr.io.png import read_png

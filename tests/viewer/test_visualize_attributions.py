@@ -346,7 +346,7 @@ def test_headless_app_draws_and_saves(tiny, tmp_path):
     pytest.importorskip("moderngl_window")
     shot, out = tmp_path / "shot.png", tmp_path / "results"
     r = subprocess.run([sys.executable, str(SCRIPT), "--config", str(tiny[0]), "--checkpoint", str(tiny[1]),
-                        "--window", "headless", "--size", "640x400", "--frames", "2", "--screenshot", str(shot),
+                        "--window", "headless", "--window-size", "640x400", "--frames", "2", "--screenshot", str(shot),
                         "--save", "--out_folder", str(out), "--auto_range"],
                        capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -160,7 +160,7 @@ def test_headless_app_draws(tiny, tmp_path):
     pytest.importorskip("moderngl_window")
     shot = tmp_path / "shot.png"
     r = subprocess.run([sys.executable, str(SCRIPT), "--config", str(tiny[0]), "--checkpoint", str(tiny[1]),
-                        "--window", "headless", "--size", "400x240", "--frames", "3", "--screenshot", str(shot)],
+                        "--window", "headless", "--window_size", "400x240", "--frames", "3", "--screenshot", str(shot)],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     from PIL import Image
@@ -188,3 +188,37 @@ def test_scene_file_observations_use_the_jitter_rule(tiny):
     views = s._observation_views()
     assert [v.camera for v in views] == [jitter_camera(cam, rng) for _ in range(3)]
     assert all(v.scene == str(scene) for v in views)
+
+
+def test_no_display_and_no_headless_window_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    """The probe's case: a viewer started without a display and without --window headless ended
+    in a traceback from the window library."""
+    pytest.importorskip("moderngl_window")
+    from cnsr.viewer import launch
+    from cnsr.viewer.gqn_window import main
+
+    monkeypatch.setattr(launch, "has_display", lambda: False)
+    assert main(["--config", str(ROOT / "configs" / "quickstart.json")]) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "--window headless" in err and "Traceback" not in err
+
+
+def test_device_and_screenshot_are_checked_before_a_window_opens(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("moderngl_window")
+    import torch
+    from cnsr.viewer import launch
+    from cnsr.viewer.gqn_window import main
+
+    opened = []
+    monkeypatch.setattr("moderngl_window.run_window_config", lambda *a, **k: opened.append(1))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    args = ["--config", str(ROOT / "configs" / "quickstart.json"), "--window", "headless"]
+    assert main(args + ["--device", "cuda"]) == 2
+    assert "--device cuda: this machine has no CUDA device" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(args + ["--screenshot", str(tmp_path / "file" / "s.png")]) == 2
+    assert "--screenshot" in capsys.readouterr().err and not opened
+    # hyphen forms, the old --render_size and --window_size reach the window as they should
+    assert main(args + ["--render-size", "16", "--window_size", "300x200", "--frames", "1"]) == 0 and opened
+    assert "--render_size is deprecated here; it means --image_size" in capsys.readouterr().err

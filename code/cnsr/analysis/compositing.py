@@ -24,7 +24,6 @@ source (the encoder masks them); they are taken from the geometry scene.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -34,6 +33,7 @@ import torch
 
 from ..data.layout import batch_to_device, split_views
 from ..data.views import View, jitter_camera, offset_seeds, render_views
+from ..io.jsonfile import read_json_file
 from ..io.preview import display, grid
 from ..models.partition import dimension_positions, partition_boundaries
 from ..registry import SCENE_FAMILIES
@@ -134,11 +134,9 @@ def scene_views(spec: str, views: int, seed: int = 0) -> list:
     if not path.is_file():
         raise CompositingError(f"{spec}: neither a scene JSON file nor DATASET:SEED "
                                f"(e.g. room:3)")
-    try:
-        cam = json.loads(path.read_text()).get("camera")
-    except (OSError, ValueError) as e:
-        raise CompositingError(f"{spec}: cannot read scene file ({e})") from e
-    if not cam or "position" not in cam or "lookat" not in cam:
+    scene = read_json_file(path, CompositingError, "scene file")
+    cam = scene.get("camera") if isinstance(scene, dict) else None
+    if not isinstance(cam, dict) or not cam or "position" not in cam or "lookat" not in cam:
         raise CompositingError(f"{spec}: the scene file has no camera (position and lookat)")
     rng = np.random.default_rng(seed)
     out = [View(str(path), jitter_camera(cam, rng)) for _ in range(views)]

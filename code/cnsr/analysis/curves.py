@@ -274,6 +274,7 @@ def measure_checkpoint(data: CurveData, path: PathLike, iteration: int,
     cfg, s = data.cfg, data.settings
     state = ckpt.read_checkpoint(path)
     model = load_model(cfg, path, device=data.device, allow_config_change=True)
+    model.set_iteration(iteration)     # the iteration in the file name: its sharpness is the one trained at
     name = output_pass(cfg)
     entry: Dict[str, Any] = {"iteration": int(iteration), "checkpoint": Path(path).name}
     seconds = state.get("train_seconds") if isinstance(state, dict) else None
@@ -295,13 +296,12 @@ def measure_checkpoint(data: CurveData, path: PathLike, iteration: int,
     with torch.no_grad():
         for batch in data.test:
             inputs = {k: v for k, v in batch.items() if k != "references"}
-            loss, _ = model.compute_loss(inputs, iteration + 1)
+            loss, _ = model.compute_loss(inputs, iteration)
             losses.append(float(loss))
             pred = model.sample(inputs)[-1][name].float()
             ref = batch["references"][name].float()
             for m, vals in per_image_metrics(pred, ref, s.metrics).items():
                 per_scene[m].extend(vals)
-    model.set_iteration(iteration + 1)
     entry["test_loss"] = float(np.mean(losses))
     ms = {m: _mean_se(v) for m, v in per_scene.items()}
     entry["reference"] = {m: v[0] for m, v in ms.items()}

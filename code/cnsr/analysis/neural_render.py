@@ -26,7 +26,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from ..data.layout import batch_to_device, split_views
 from ..data.views import offset_seeds, render_views
 from ..io.atomic import atomic_path
 from ..io.exr import write_exr
+from ..io.outputs import OutputError, refuse_overwriting_inputs
 from ..io.png import write_png
 from ..io.preview import display
 from ..metrics import DEFAULT_METRICS, image_metrics
@@ -139,16 +140,43 @@ def neural_render(model, scene_file: PathLike, size: int, cfg=None, views: Optio
             "observation_spp": cfg.samples_per_pixel, "observation_size": cfg.max_render_size()}
 
 
-def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
-    """Write :func:`neural_render`'s result beside ``out`` (module docstring); returns the paths."""
+def output_paths(out: PathLike) -> Dict[str, Path]:
+    """The files :func:`write_neural_render` writes for ``--out`` (an ``.exr``): the prediction,
+    ``<stem>_reference.exr``, PNG previews of both and ``<stem>.json``."""
     out = Path(out)
     if out.suffix.lower() != ".exr":
         raise ValueError(f"{out}: the output must be an .exr file")
-    out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.with_suffix("")
-    paths = {"prediction": out, "reference": Path(f"{stem}_reference.exr"),
-             "prediction_png": Path(f"{stem}.png"), "reference_png": Path(f"{stem}_reference.png"),
-             "json": Path(f"{stem}.json")}
+    return {"prediction": out, "reference": Path(f"{stem}_reference.exr"),
+            "prediction_png": Path(f"{stem}.png"), "reference_png": Path(f"{stem}_reference.png"),
+            "json": Path(f"{stem}.json")}
+
+
+#: Keys every ``<stem>.json`` of :func:`write_neural_render` holds: how an earlier result is told
+#: from a JSON file of another kind (a scene, a config) that must not be overwritten.
+RESULT_KEYS = ("times", "metrics", "files")
+
+
+def check_outputs(paths: Mapping[str, PathLike], inputs: Mapping[str, Optional[PathLike]]) -> None:
+    """Refuse (:class:`~cnsr.io.outputs.OutputError`, naming both paths) outputs that would
+    overwrite an input (the scene file, the config, the checkpoint), or a JSON file beside
+    ``--out`` that an earlier render-neural.py did not write."""
+    refuse_overwriting_inputs({f"output {name}": p for name, p in paths.items()}, inputs)
+    side = Path(paths["json"])
+    if side.exists():
+        try:
+            doc = json.loads(side.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            doc = None
+        if not (isinstance(doc, dict) and all(k in doc for k in RESULT_KEYS)):
+            raise OutputError(f"output {side} exists and is not a render-neural.py result: it would be overwritten; "
+                              f"choose another --out name")
+
+
+def write_neural_render(result: Dict[str, Any], out: PathLike, info: Optional[Dict[str, Any]] = None) -> Dict[str, Path]:
+    """Write :func:`neural_render`'s result beside ``out`` (module docstring); returns the paths."""
+    paths = output_paths(out)
+    paths["prediction"].parent.mkdir(parents=True, exist_ok=True)
     hwc = {k: {p: np.moveaxis(t.numpy(), 0, -1) for p, t in result[k].items()} for k in ("prediction", "reference")}
     write_exr(paths["prediction"], hwc["prediction"])
     write_exr(paths["reference"], hwc["reference"])

@@ -62,6 +62,8 @@ class Task:
     views_per_scene: int = 0
     latent_separation: bool = False
     scenes: int = 0          # scenes in the batch, for the progress bar (0: unknown)
+    views: int = 0           # views per scene (0: unknown)
+    digest: str = ""         # of the JSON folder's files (provenance of a JSON-source batch)
 
 
 def task_scenes(task: Task):
@@ -82,10 +84,20 @@ def render_task(renderer, task: Task, settings: RenderSettings) -> int:
         meta["dataset"] = settings.dataset
     if task.folder is not None:
         meta["json_folder"] = task.folder.name
+        if task.digest:
+            meta["json_digest"] = task.digest
     else:
         meta.update(seed=task.seed, split=task.split, index=task.index)
-    write_batch_exr(task.out, images, poses, factor, compression=settings.compression, meta=meta)
+    write_batch(task.out, images, poses, factor, compression=settings.compression, meta=meta)
     return len(scenes)
+
+
+def write_batch(path: Path, *args, **kwargs) -> None:
+    """:func:`write_batch_exr`, a failure to write (a full disk) naming the batch file."""
+    try:
+        write_batch_exr(path, *args, **kwargs)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
 
 
 # ---------------------------------------------------------------------- task lists
@@ -93,9 +105,47 @@ def json_tasks(in_folder: PathLike, out_folder: PathLike) -> List[Task]:
     """One task per ``IN/batch*`` folder, rendered into ``OUT/<same name>.exr``."""
     out_folder = Path(out_folder)
     folders = list_json_batches(in_folder)
-    # batches of a dataset share one size: count the first one's scenes for the progress bar
-    scenes = sum(1 for p in folders[0].glob("scene*") if p.is_dir())
-    return [Task(out=out_folder / f"{d.name}.exr", folder=d, scenes=scenes) for d in folders]
+    # batches of a dataset share one shape: count the first one's scenes and views (progress, disk space)
+    scene_folders = sorted(p for p in folders[0].glob("scene*") if p.is_dir())
+    views = sum(1 for _ in scene_folders[0].glob("view*.json")) if scene_folders else 0
+    return [Task(out=out_folder / f"{d.name}.exr", folder=d, scenes=len(scene_folders), views=views)
+            for d in folders]
+
+
+def json_batch_digest(folder: PathLike) -> str:
+    """SHA-256 of a JSON batch folder: the names and bytes of its ``factor.txt`` and
+    ``scene*/view*.json`` files. A batch file rendered from the folder records it, and so does the
+    dataset's ``dataset.json``: re-created scene files (another seed) are told from the old ones."""
+    import hashlib
+
+    folder = Path(folder)
+    h = hashlib.sha256()
+    files = [folder / "factor.txt"] + sorted(p for d in sorted(folder.glob("scene*")) if d.is_dir()
+                                             for p in d.glob("view*.json"))
+    for f in files:
+        h.update(str(f.relative_to(folder)).encode() + b"\0")
+        try:
+            h.update(f.read_bytes())
+        except OSError as e:
+            raise DatasetError(f"{f}: cannot read ({e.strerror or e})") from None
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def json_sources(tasks: Sequence[Task]) -> Dict[str, str]:
+    """``{batch name: digest}`` of JSON-source tasks (setting each task's digest)."""
+    for t in tasks:
+        t.digest = json_batch_digest(t.folder)
+    return {t.folder.name: t.digest for t in tasks}
+
+
+def batch_file_bytes(settings: RenderSettings, scenes: int, views: int) -> int:
+    """About the size of an uncompressed batch file: half floats of every stored channel, and
+    the header (poses, the line offset table)."""
+    from ..passes import total_channels
+
+    h = settings.size
+    return scenes * views * (h * h * total_channels(settings.passes) * 2 + 64) + scenes * h * 16 + 4096
 
 
 def random_tasks(dataset: str, out_folder: PathLike, seed: int, sizes: Dict[str, int], batch_size: int,
@@ -107,7 +157,7 @@ def random_tasks(dataset: str, out_folder: PathLike, seed: int, sizes: Dict[str,
         b = batch_size if split == "train" else test_batch_size
         tasks += [Task(out=out_folder / split / f"{batch_name(i)}.exr", dataset=dataset, seed=seed, split=split,
                        index=i, batch_size=b, views_per_scene=views_per_scene,
-                       latent_separation=latent_separation, scenes=b) for i in range(n)]
+                       latent_separation=latent_separation, scenes=b, views=views_per_scene) for i in range(n)]
     return tasks
 
 
@@ -310,15 +360,29 @@ DEFINING_KEYS = ("dataset", "seed", "batch_size", "test_batch_size", "views_per_
 def check_info(path: PathLike, info: dict) -> Optional[dict]:
     """Compare the settings ``info`` of a run with the ``dataset.json`` at ``path`` (if any):
     :class:`DatasetError` naming the file and every differing key if they disagree on a
-    :data:`DEFINING_KEYS` key. Returns the recorded settings (None if there are none)."""
+    :data:`DEFINING_KEYS` key, or on the digest of a JSON batch folder both record (``sources``:
+    the folder's scene files were re-created since its batch was rendered). Returns the recorded
+    settings (None if there are none)."""
     path = Path(path)
     if not path.is_file():
         return None
     recorded = read_json_file(path, DatasetError, "dataset description")
     if not isinstance(recorded, dict):
         raise DatasetError(f"{path}: a dataset description must be a JSON object")
+    if ("format" in recorded) != ("format" in info):
+        kinds = ("batch files", "scene JSON files")
+        there, now = kinds if "format" in recorded else kinds[::-1]
+        raise DatasetError(f"{path}: the folder holds a dataset of {there}; this command makes {now}, and its "
+                           f"dataset.json and files would be mixed with them. Use another --out_folder")
     diffs = [f"{k}: {json.dumps(recorded[k])} in the folder, {json.dumps(info[k])} now"
              for k in DEFINING_KEYS if k in recorded and k in info and recorded[k] != info[k]]
+    before, now = recorded.get("sources"), info.get("sources")
+    if isinstance(before, dict) and isinstance(now, dict):
+        changed = sorted(k for k, digest in before.items() if now.get(k) != digest)
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            diffs.append(f"the scene files of {', '.join(changed[:3])}{more} changed since they were rendered "
+                         f"(re-created with other settings?)")
     if diffs:
         raise DatasetError(
             f"{path}: the folder holds a dataset made with other settings ({'; '.join(diffs)}); its finished "
@@ -370,6 +434,6 @@ def convert_npz_folder(in_folder: PathLike, out_folder: PathLike, shard: Tuple[i
     remove_temp_files(todo)
     for t in tqdm(todo, unit="batch", desc="converting", disable=not progress, dynamic_ncols=True):
         data = read_batch_npz(t.folder)
-        write_batch_exr(t.out, data.images, data.poses, data.factor, compression=compression,
-                        meta={"npz_source": t.folder.name})
+        write_batch(t.out, data.images, data.poses, data.factor, compression=compression,
+                    meta={"npz_source": t.folder.name})
     return {"total": len(tasks), "skipped": len(tasks) - len(todo), "rendered": len(todo)}

@@ -16,6 +16,7 @@ from typing import List, Sequence, Tuple, Union
 
 from tqdm import tqdm
 
+from ..io.jsonfile import read_json_file
 from .batches import make_batch
 from .exrbatch import DatasetError
 
@@ -104,11 +105,7 @@ def list_json_batches(folder: PathLike) -> List[Path]:
 
 def load_view_json(path: PathLike) -> dict:
     """One view's scene description; a clear error names a broken file."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DatasetError(f"{path}: cannot read scene JSON ({e})") from None
+    return read_json_file(path, DatasetError, "scene file")
 
 
 def create_json_dataset(dataset: str, out_folder: PathLike, sizes: dict, seed: int, batch_size: int,

@@ -200,8 +200,25 @@ class BatchLoader:
         if isinstance(sampler, BatchSampler):
             sampler.set_epoch(self.epoch)
         self.epoch += 1
-        for batch in self.loader:
-            yield batch_to_device(batch, self.device, self.to_float)
+        try:
+            for batch in self.loader:
+                yield batch_to_device(batch, self.device, self.to_float)
+        except DatasetError as e:
+            raise DatasetError(worker_message(e)) from None
+
+
+def worker_message(error: BaseException) -> str:
+    """The message of an error raised in a loader worker process, without the worker's traceback
+    that ``DataLoader`` puts into it ("Caught DatasetError in DataLoader worker process 0 ...")."""
+    text = str(error)
+    if "Traceback" not in text:
+        return text
+    name = type(error).__name__
+    for line in reversed(text.strip().splitlines()):
+        head, sep, rest = line.partition(": ")
+        if sep and head.split(".")[-1] == name:
+            return rest
+    return text.strip().splitlines()[-1]
 
 
 def _worker_init(worker_id: int) -> None:

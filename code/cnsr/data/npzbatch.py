@@ -57,6 +57,8 @@ def read_batch_npz(path: PathLike, passes: Optional[Iterable[str]] = None, dtype
             images = {p: np.asarray(z[p], dtype=dtype) for p in wanted}
             poses = np.asarray(z["poses"], dtype=np.float32)
             factor = int(np.asarray(z["factor"]).reshape(-1)[0]) if "factor" in keys else -1
+            if factor not in (-1, 0, 1, 2):
+                raise DatasetError(f"{path}: 'factor' is {factor}, must be -1, 0, 1 or 2")
     except DatasetError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as e:
@@ -71,3 +73,21 @@ def read_batch_npz(path: PathLike, passes: Optional[Iterable[str]] = None, dtype
         if a.ndim != 5 or a.shape[:3] != (B, V, channels(p)):
             raise DatasetError(f"{path}: pass {p!r} has shape {a.shape}, expected [{B}, {V}, {channels(p)}, H, W]")
     return BatchData(images=images, poses=poses, factor=factor)
+
+
+def read_npz_header(path: PathLike) -> Dict[str, object]:
+    """What a reference ``.npz`` batch holds without inflating its images: ``passes``, ``factor``
+    and the poses' shape (:class:`DatasetError` naming the file when it is damaged)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            factor = int(np.asarray(z["factor"]).reshape(-1)[0]) if "factor" in keys else -1
+            poses = tuple(z["poses"].shape) if "poses" in keys else None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, IndexError) as e:
+        raise DatasetError(f"{path}: corrupt or truncated .npz ({type(e).__name__}: {e})") from None
+    if factor not in (-1, 0, 1, 2):
+        raise DatasetError(f"{path}: 'factor' is {factor}, must be -1, 0, 1 or 2")
+    if poses is None or len(poses) < 3 or poses[0] < 1 or poses[1] < 2:
+        raise DatasetError(f"{path}: 'poses' has shape {poses}, expected [B, V, 16, 1, 1] with B >= 1, V >= 2")
+    return {"passes": [p for p in PASS_NAMES if p in keys], "factor": factor, "poses": poses}

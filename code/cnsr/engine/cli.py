@@ -13,14 +13,17 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
-from ..config import CODE_DIR, REPO_DIR, ConfigError, check_trainable, load_config
+from ..arguments import ArgumentParser, add_set_argument, integer, report
+from ..config import CODE_DIR, REPO_DIR, ConfigError, check_trainable
 
 #: Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (as generate-dataset.py).
 STOPPED_EXIT_CODE = 130
 
 EXAMPLES = """examples:
   python code/train-gqn.py --config configs/quickstart.json
-  python code/train-gqn.py --config configs/room_beauty.json --checkpoint checkpoints/room_beauty_id_10000.pt
+  python code/train-gqn.py --config configs/quickstart.json --set batch_size=8 --set iterations=200
+  python code/train-gqn.py --checkpoint checkpoints/quickstart/version_0/quickstart_600.pt --iterations 1000
+  python code/train-gqn.py --config configs/room_beauty.json --checkpoint checkpoints/room_beauty_1000000.pt
   python code/train-gqn.py --config configs/room_beauty.json --dry_run
   torchrun --nproc_per_node=2 code/train-gqn.py --config configs/room_beauty.json
   tensorboard --logdir runs
@@ -28,27 +31,39 @@ EXAMPLES = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="train-gqn.py", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train the encoders and generators of a config (Adam, one batch per iteration). "
-                    "Checkpoints <job_name>_<iteration>.pt go to --out_folder, TensorBoard logs to "
-                    "runs/<job_name>; Ctrl-C writes a checkpoint and stops; --checkpoint resumes exactly.")
-    p.add_argument("--config", required=True,
-                   help="config JSON: a path, or a name in configs/ (e.g. room_beauty)")
+                    "Each run owns a run folder: checkpoints <job_name>_<iteration>.pt, run.json and config.json "
+                    "go to checkpoints/<job_name>/version_<N> (or --out_folder), TensorBoard logs to "
+                    "runs/<job_name>/version_<N>; Ctrl-C writes a checkpoint and stops; --checkpoint resumes "
+                    "exactly (the newest checkpoint of a run continues in its folder, an earlier one starts a "
+                    "new folder beside it).")
+    p.add_argument("--config", default=None,
+                   help="config JSON: a path, or a name in configs/ (e.g. room_beauty); default with --checkpoint: "
+                        "the config the checkpoint was trained with")
     p.add_argument("--config_dir", default="", help="folder to look the config up in (as the reference's)")
+    add_set_argument(p)
     p.add_argument("--checkpoint", default="", help="checkpoint to resume from (ours or the reference's)")
     p.add_argument("--allow_config_change", action="store_true",
                    help="resume from a checkpoint trained with other model-defining config keys (warns, naming "
                         "them; without this flag such a checkpoint is refused)")
+    p.add_argument("--reset_optimizer", action="store_true",
+                   help="resume from a checkpoint without an optimizer state (or ignore its state) with a fresh "
+                        "Adam; without this flag such a checkpoint is refused")
     p.add_argument("--out_folder", default=None,
-                   help="where to write checkpoints (default: the --checkpoint's folder, else checkpoints/)")
+                   help="the run folder to write (default: checkpoints/<job_name>/version_<N>, a new one per run; "
+                        "resuming the newest checkpoint of a run continues in its folder); a folder holding "
+                        "checkpoints of the job is accepted only to continue from its newest")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
-    p.add_argument("--iterations", type=int, default=None, help="train up to this iteration (overrides the config)")
+    p.add_argument("--iterations", type=integer(0), default=None,
+                   help="train up to this iteration (overrides the config)")
     p.add_argument("--dry_run", action="store_true",
                    help="build the model, print its size, check that the data can be opened, and exit")
-    p.add_argument("--keep_checkpoints", type=int, default=5, metavar="K",
-                   help="keep only the K newest checkpoints of the job (0: keep all; default 5)")
-    p.add_argument("--log_dir", default=None, help="TensorBoard folder (default runs/<job_name>)")
+    p.add_argument("--keep_checkpoints", type=integer(0), default=5, metavar="K",
+                   help="keep only the K newest checkpoints this run wrote (0: keep all; default 5); files in "
+                        "the folder that the run did not write are never deleted")
+    p.add_argument("--log_dir", default=None, help="TensorBoard folder (default runs/<job_name>/<run folder name>)")
     p.add_argument("--no_logging", action="store_true", help="no TensorBoard output (overrides 'logging')")
     p.add_argument("--channels_last", action="store_true", help="channels-last memory format (speed)")
     p.add_argument("--compile", nargs="?", const="default", default=None,
@@ -109,12 +124,11 @@ def check_batch_files(cfg, progress: bool = True) -> List[str]:
     """Open the header of every batch file of both splits (cached datasets): a truncated or
     corrupt file, or one that lacks a pass the config reads, raises DatasetError naming it now
     rather than hours into training. Pixels are not read."""
-    import zipfile
-
     from tqdm import tqdm
 
     from ..data.exrbatch import DatasetError, ExrBatchFile
     from ..data.loader import list_batch_files
+    from ..data.npzbatch import read_npz_header
 
     needed = cfg.needed_passes()
     notes = []
@@ -122,14 +136,10 @@ def check_batch_files(cfg, progress: bool = True) -> List[str]:
         files = list_batch_files(cfg.data_dir(split))
         for path in tqdm(files, desc=f"checking {split} files", unit="file", disable=not progress, leave=False):
             if path.suffix == ".exr":
-                with ExrBatchFile(path) as f:
+                with ExrBatchFile(path) as f:     # every header field checked (shape, factor, poses)
                     have = f.passes
             else:
-                try:
-                    with zipfile.ZipFile(path) as z:
-                        have = [n[:-4] for n in z.namelist() if n.endswith(".npy")]
-                except (zipfile.BadZipFile, OSError) as e:
-                    raise DatasetError(f"{path}: corrupt or truncated .npz ({e})") from None
+                have = read_npz_header(path)["passes"]
             missing = [p for p in needed if p not in have]
             if missing:
                 raise DatasetError(f"{path}: lacks the pass(es) {', '.join(missing)} that the config reads")
@@ -164,45 +174,53 @@ def check_training_step(model, batch, scenes: int = 1) -> float:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    p = build_parser()
+    args = p.parse_args(argv)
+    if not args.config and not args.checkpoint:
+        p.error("give --config (a new run) or --checkpoint (a resume; its config is the default)")
     from ..data.exrbatch import DatasetError
-    from .checkpoint import CheckpointError
+    from ..io.outputs import OutputError
+    from .checkpoint import CheckpointError, config_for_checkpoint, read_checkpoint
+    from .devices import DeviceError
 
+    # --iterations and --no_logging are overrides like --set ones: recorded with the run's config
+    overrides = list(args.set) + ([f"iterations={args.iterations}"] if args.iterations is not None else []) \
+        + (["logging=false"] if args.no_logging else [])
     try:
-        cfg = load_config(find_config(args.config, args.config_dir))
+        state = read_checkpoint(args.checkpoint) if args.checkpoint else None
+        config = find_config(args.config, args.config_dir) if args.config else None
+        cfg = config_for_checkpoint(config, state, args.checkpoint or None, overrides)
         check_trainable(cfg)
-        if args.iterations is not None:
-            cfg.iterations = args.iterations
-        if args.no_logging:
-            cfg.logging = False
         if args.dry_run:
-            return dry_run(cfg, args)
-        return train(cfg, args)
-    except (ConfigError, CheckpointError, DatasetError, FileNotFoundError, FloatingPointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+            return dry_run(cfg, args, state)
+        return train(config, overrides, cfg, args, state)
+    except (ConfigError, CheckpointError, DatasetError, OutputError, DeviceError, FileNotFoundError,
+            FloatingPointError, OSError, MemoryError) as e:
+        return report("train-gqn.py", e)
     except ImportError as e:   # typically the renderer, needed for batches rendered on the fly
         hint = " (build the renderer with build_renderer.sh)" if "_renderer" in str(e) else ""
-        print(f"error: {e}{hint}", file=sys.stderr)
+        print(f"train-gqn.py: error: {e}{hint}", file=sys.stderr)
         return 2
 
 
-def dry_run(cfg, args) -> int:
+def dry_run(cfg, args, state) -> int:
     import torch
 
     from ..models import build_model
-    from .distributed import resolve_device
+    from .devices import check_device, move_to
 
+    device = check_device(args.device or None)
     model = build_model(cfg)
     print(f"config: {cfg.source}  (job {cfg.job_name})")
     print(describe_model(model))
-    if args.checkpoint:
+    if state is not None:
         from . import checkpoint as ckpt
-        state = ckpt.read_checkpoint(args.checkpoint)
         ckpt.check_config(state, cfg, args.checkpoint, args.allow_config_change)
         ckpt.check_compatible(model, ckpt.model_state_from(state, args.checkpoint), args.checkpoint)
-        print(f"checkpoint: {args.checkpoint} fits (resumes at iteration {state.get('iteration', 1)})")
-    device = resolve_device(args.device or None)
+        if not args.reset_optimizer:
+            ckpt.require_optimizer_state(state, args.checkpoint)
+        print(f"checkpoint: {args.checkpoint} fits (trained {ckpt.completed_iterations(state)} iterations; "
+              f"resumes at iteration {ckpt.next_iteration(state)})")
     batches: dict = {}
     with torch.no_grad():
         notes = check_data(cfg, device, batches)
@@ -210,21 +228,22 @@ def dry_run(cfg, args) -> int:
         notes += check_batch_files(cfg, progress=not args.no_progress)
     print("data:")
     print("\n".join(notes))
-    from .trainer import move_to
     loss = check_training_step(move_to(model, device), batches["train"])
     print(f"training step: one forward and backward pass on 1 scene, loss {loss:.4f}")
     print("dry run: OK")
     return 0
 
 
-def train(cfg, args) -> int:
+def train(config, overrides, cfg, args, state) -> int:
     from .trainer import Trainer
 
-    trainer = Trainer(cfg, device=args.device or None, checkpoint=args.checkpoint or None,
+    trainer = Trainer(config, device=args.device or None, checkpoint=args.checkpoint or None,
+                      checkpoint_state=state, overrides=overrides, reset_optimizer=args.reset_optimizer,
                       out_folder=args.out_folder, log_dir=args.log_dir, keep_checkpoints=args.keep_checkpoints,
                       channels_last=args.channels_last, compile=args.compile or False,
                       fused_adam=args.fused_adam, tf32=args.tf32, progress=not args.no_progress,
                       allow_config_change=args.allow_config_change)
+    cfg = trainer.cfg
     main_rank = trainer.dist.is_main
     if main_rank:
         print(f"config: {cfg.source}  (job {cfg.job_name})")
@@ -233,8 +252,8 @@ def train(cfg, args) -> int:
         data = "files in " + str(cfg.data_dir("train")) if cfg.cached_dataset else "rendered on the fly"
         print(f"training on {trainer.device}, {where}; data {data}; batch {cfg.batch_size}; "
               f"iterations {trainer.start_iteration}..{cfg.iterations}")
-        print(f"checkpoints: {trainer.out_folder}   TensorBoard: "
-              f"{trainer.log_dir if cfg.logging else '(off)'}")
+        print(f"checkpoints: {trainer.out_folder}  (run {trainer.run_folder.run_id}; {trainer.run_folder_reason})")
+        print(f"TensorBoard: {trainer.log_dir if cfg.logging else '(off)'}")
     t0 = time.time()
     finished = False
     try:

@@ -17,6 +17,8 @@ from typing import Optional, Union
 import torch
 import torch.distributed as dist
 
+from .devices import check_device
+
 
 @dataclass
 class DistributedContext:
@@ -68,13 +70,6 @@ class DistributedContext:
                 dist.destroy_process_group()
 
 
-def resolve_device(device: Union[None, str, torch.device] = None) -> torch.device:
-    """``device`` as given, else the first GPU when there is one, else the CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-
-
 def init_distributed(device: Union[None, str, torch.device] = None,
                      timeout_s: float = 1800.0) -> DistributedContext:
     """Join the process group when launched by ``torchrun`` with ``WORLD_SIZE > 1``.
@@ -84,7 +79,7 @@ def init_distributed(device: Union[None, str, torch.device] = None,
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return DistributedContext(device=resolve_device(device))
+        return DistributedContext(device=check_device(device))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
     wanted = torch.device(device) if device else None

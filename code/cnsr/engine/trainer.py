@@ -23,21 +23,27 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from ..config import REPO_DIR, Config, load_config
+from ..config import REPO_DIR, Config
 from ..data import LoaderFactory, batch_to_device, build_loader
+from ..io.outputs import OutputError, prepare_folder
 from ..metrics import flat_metrics, score_outputs
-from ..schedules import config_learning_rate
 from ..models import build_model
+from ..schedules import config_learning_rate
 from . import checkpoint as ckpt
+from .devices import move_to, to_channels_last
 from .distributed import DistributedContext, init_distributed
 from .monitor import TensorBoardMonitor, flatten_stats
+from .runfolder import RunFolder, RunFolderError, choose_run_folder
+from .seeding import iteration_generator, seed_everything
+
+__all__ = ["Trainer", "select_observations", "iteration_generator", "default_checkpoint_folder",
+           "default_runs_folder"]
 
 Batch = Dict[str, Any]
 
@@ -62,51 +68,6 @@ def default_checkpoint_folder() -> Path:
 def default_runs_folder() -> Path:
     """Parent of the TensorBoard folders ``runs/<job_name>`` (the reference's ``../runs``)."""
     return _project_folder("runs")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
-
-
-def iteration_generator(seed: int, iteration: int, rank: int = 0) -> torch.Generator:
-    """A CPU generator that depends only on (seed, iteration, rank): the per-batch choices are
-    reproducible after a resume without storing any state."""
-    g = torch.Generator()
-    g.manual_seed((int(seed) * 1_000_003 + int(iteration) * 7_919 + int(rank) * 104_729) % (2 ** 63 - 1))
-    return g
-
-
-def convert_tensors(model: torch.nn.Module, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.nn.Module:
-    """Apply ``fn`` to every parameter (in place, keeping the Parameter objects) and buffer.
-
-    What ``Module.to`` does, written out so that it does not depend on submodules leaving
-    ``nn.Module._apply`` alone.
-    """
-    with torch.no_grad():
-        for p in model.parameters():
-            p.data = fn(p.data)
-        for m in model.modules():
-            for k, b in m._buffers.items():
-                if b is not None:
-                    m._buffers[k] = fn(b)
-    return model
-
-
-def move_to(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """``model.to(device)``; nothing to do when every tensor is already there (the CPU case)."""
-    device = torch.device(device)
-    tensors = list(model.parameters()) + list(model.buffers())
-    if all(t.device == device or (device.index is None and t.device.type == device.type) for t in tensors):
-        return model
-    return convert_tensors(model, lambda t: t.to(device))
-
-
-def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
-    """4-D parameters (convolution weights) in channels-last memory format."""
-    return convert_tensors(model, lambda t: t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t)
 
 
 # ------------------------------------------------------------------------- batches
@@ -170,14 +131,25 @@ class Trainer:
     """Trains the model of a config; see the module docstring.
 
     Args:
-        config: a :class:`~cnsr.config.Config`, a dict or a JSON path.
-        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default: a GPU if there is one.
-            Under ``torchrun`` each process takes ``cuda:LOCAL_RANK`` (or the CPU with gloo).
+        config: a :class:`~cnsr.config.Config`, a dict or a JSON path; None with a
+            ``checkpoint``: the config the checkpoint was trained with.
+        device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``...; default: a GPU if there is one (a device
+            this machine lacks is refused at once). Under ``torchrun`` each process takes
+            ``cuda:LOCAL_RANK`` (or the CPU with gloo).
         checkpoint: a checkpoint (ours or the reference's) to resume from.
-        out_folder: where checkpoints go; default the checkpoint's folder when resuming,
-            else ``checkpoints/``.
-        log_dir: TensorBoard folder; default ``runs/<job_name>``.
-        keep_checkpoints: keep only the newest K checkpoints of the job (0 keeps all).
+        checkpoint_state: the ``checkpoint`` already read (:func:`~cnsr.engine.checkpoint.read_checkpoint`),
+            so that a large file is not read twice.
+        out_folder: the run folder, where checkpoints go (:mod:`cnsr.engine.runfolder`): a
+            folder holding checkpoints of this job is accepted only to continue from its newest;
+            default: continue in the checkpoint's run folder when resuming its newest checkpoint,
+            else a new ``checkpoints/<job_name>/version_<N>`` (beside the checkpoint's run, or in
+            the checkpoint's folder, when resuming).
+        log_dir: TensorBoard folder; default ``runs/<job_name>/<run folder name>``.
+        keep_checkpoints: keep only the newest K checkpoints this run wrote (0 keeps all).
+        overrides: ``KEY=VALUE`` config overrides (``--set``), applied to ``config`` (or the
+            checkpoint's), validated like the file and recorded in the run folder.
+        reset_optimizer: resume from a checkpoint without an optimizer state (or ignore its
+            state) with a fresh Adam; without it such a checkpoint is refused.
         model, loader_factory: inject a model / a :class:`cnsr.data.LoaderFactory` (every
             factory takes the same keyword arguments; defaults: ``cnsr.models.build_model``
             and ``cnsr.data.build_loader``).
@@ -191,18 +163,32 @@ class Trainer:
         save_final: checkpoint the last iteration when training ends off the checkpoint interval.
         allow_config_change: resume from a checkpoint whose model-defining config keys differ
             from ``config`` (with a warning naming them) instead of refusing.
+
+    The run folder is checked and locked when the trainer is made (rank 0): a folder that cannot
+    be written or has no room for a checkpoint, one another live run holds, or one whose
+    checkpoints this run would mix with raise :class:`~cnsr.engine.runfolder.RunFolderError`
+    before any training. The lock is held until :meth:`train` returns (taken again by the next
+    :meth:`train`) or :meth:`close`.
     """
 
-    def __init__(self, config: Union[Config, dict, str, os.PathLike], *, device=None,
+    def __init__(self, config: Union[None, Config, dict, str, os.PathLike] = None, *, device=None,
                  checkpoint: Optional[Union[str, os.PathLike]] = None,
+                 checkpoint_state: Optional[Mapping[str, Any]] = None,
                  out_folder: Optional[Union[str, os.PathLike]] = None,
                  log_dir: Optional[Union[str, os.PathLike]] = None, keep_checkpoints: int = 5,
+                 overrides: Sequence[str] = (), reset_optimizer: bool = False,
                  model: Optional[torch.nn.Module] = None, loader_factory: Optional[LoaderFactory] = None,
                  channels_last: bool = False, compile: Union[bool, str] = False,
                  fused_adam: bool = False, tf32: bool = False, progress: bool = True,
                  handle_signals: bool = True, save_final: bool = True,
                  dist: Optional[DistributedContext] = None, allow_config_change: bool = False):
-        self.cfg = load_config(config)
+        if keep_checkpoints < 0:
+            raise ValueError(f"keep_checkpoints must be >= 0 (0 keeps all), got {keep_checkpoints}")
+        # ---- checkpoint to resume from (read first: it carries the run's seed and config)
+        self.checkpoint_source = str(checkpoint) if checkpoint else None
+        state = checkpoint_state if checkpoint_state is not None or not checkpoint else ckpt.read_checkpoint(checkpoint)
+        self.cfg = ckpt.config_for_checkpoint(config, state, self.checkpoint_source, overrides)
+        self.overrides = list(overrides)
         self.dist = dist or init_distributed(device)
         self.device = self.dist.device
         self.channels_last = channels_last
@@ -214,9 +200,6 @@ class Trainer:
         self._updating = False
         self._loader_factory = loader_factory
 
-        # ---- checkpoint to resume from (read first: it carries the run's seed)
-        self.checkpoint_source = str(checkpoint) if checkpoint else None
-        state = ckpt.read_checkpoint(checkpoint) if checkpoint else None
         if state is not None and "seed" in state:
             self.seed = int(state["seed"])
         elif self.cfg.seed >= 0:
@@ -243,14 +226,18 @@ class Trainer:
         self.train_seconds = 0.0
         if state is not None:
             self.train_seconds = float(state.get("train_seconds", 0.0) or 0.0)
-            ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
-                           allow_config_change=allow_config_change)
+            drift = ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
+                                   allow_config_change=allow_config_change, reset_optimizer=reset_optimizer)
             for group in self.optimizer.param_groups:   # the config decides, also on resume
                 group["lr"] = self.cfg.learning_rate
-            self.start_iteration = int(state.get("iteration", 1))
+            self.start_iteration = ckpt.next_iteration(state)
             if "rng_state" in state and not self.dist.enabled:
                 ckpt.restore_rng_state(state["rng_state"])
-            self._warn_config_drift(state.get("config"))
+            if drift.training and self.dist.is_main:
+                print(f"note: {self.checkpoint_source} was trained with other values of: "
+                      f"{'; '.join(drift.training)}")
+            if reset_optimizer and self.dist.is_main:
+                print(f"note: --reset_optimizer: Adam starts afresh at iteration {self.start_iteration}")
         if self.dist.enabled:
             # each rank draws its own GQN latents; parameters come from rank 0 (DDP broadcast)
             torch.manual_seed(self.seed + 7919 * self.dist.rank + self.start_iteration)
@@ -271,17 +258,23 @@ class Trainer:
         if self.cfg.mixed_precision and not self.autocast and self.dist.is_main:
             print("mixed_precision: bf16 autocast is used on CUDA devices only; training in fp32")
 
-        # ---- folders
-        if out_folder is not None:
-            self.out_folder = Path(out_folder)
-        elif checkpoint:
-            self.out_folder = Path(checkpoint).resolve().parent
-        else:
-            self.out_folder = default_checkpoint_folder()
-        self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name
+        # ---- the run folder (rank 0 writes; the others never touch it)
+        self.run_folder: Optional[RunFolder] = None
+        self.out_folder = Path(out_folder) if out_folder is not None else None
+        self.run_folder_reason = ""
         if self.dist.is_main:
-            for p in ckpt.remove_stale_temp_files(self.out_folder, self.cfg.job_name):
-                print(f"removed {p.name}, a checkpoint left half-written by an earlier run", file=sys.stderr)
+            folder, self.run_folder_reason = choose_run_folder(
+                self.cfg.job_name, out_folder, checkpoint, default_checkpoint_folder())
+            self.out_folder = folder
+            self.run_folder = RunFolder(folder, self.cfg.job_name, resume_from=checkpoint,
+                                        resume_iteration=self.start_iteration - 1 if state is not None else None)
+            session = {"config": self.cfg.source, "overrides": self.overrides,
+                       "start_iteration": self.start_iteration}
+            config_file = config if isinstance(config, (str, os.PathLike)) else None
+            self.run_folder.open(needed_bytes=ckpt.estimate_checkpoint_bytes(self.model),
+                                 config=self.cfg.to_dict(), session=session, inputs={"--config": config_file})
+        name = self.out_folder.name if self.out_folder is not None else ""
+        self.log_dir = Path(log_dir) if log_dir else default_runs_folder() / self.cfg.job_name / name
 
         # ---- data (built lazily in train(): a dry run or a test may not want it)
         self._train_iter: Optional[Iterator[Batch]] = None
@@ -294,16 +287,6 @@ class Trainer:
         self.last_checkpoint: Optional[Path] = None
 
     # ---------------------------------------------------------------- helpers
-    def _warn_config_drift(self, saved: Optional[Mapping[str, Any]]) -> None:
-        if not saved or not self.dist.is_main:
-            return
-        now = self.cfg.to_dict()
-        ignore = {"iterations", "checkpoint_interval", "test_interval", "logging", "num_workers",
-                  "train_data_dir", "test_data_dir", "job_group"}
-        changed = sorted(k for k in set(now) | set(saved) if k not in ignore and now.get(k) != saved.get(k))
-        if changed:
-            print(f"note: {self.checkpoint_source} was trained with different values of: {', '.join(changed)}")
-
     def _make_loader(self, split: str):
         factory: LoaderFactory = self._loader_factory or build_loader
         if split == "train":
@@ -343,13 +326,17 @@ class Trainer:
                 signal.signal(s, h)
 
     def save_checkpoint(self, iteration: int) -> Optional[Path]:
-        """Write the checkpoint of a completed ``iteration`` (rank 0 only)."""
+        """Write the checkpoint of a completed ``iteration`` into the run folder and prune this
+        run's older ones beyond ``keep_checkpoints`` (rank 0 only)."""
         if not self.dist.is_main:
             return None
+        extra = {"run_id": self.run_folder.run_id, "train_seconds": self.train_seconds}
+        if self.overrides:
+            extra["overrides"] = self.overrides
         self.last_checkpoint = ckpt.save_checkpoint(
             self.out_folder, self.cfg.job_name, self.model, self.optimizer, iteration,
-            config=self.cfg.to_dict(), seed=self.seed, keep_last=self.keep_checkpoints,
-            extra={"train_seconds": self.train_seconds})
+            config=self.cfg.to_dict(), seed=self.seed, extra=extra)
+        self.run_folder.record(self.last_checkpoint, self.keep_checkpoints)
         return self.last_checkpoint
 
     def _save_after_error(self, completed: int, error: BaseException) -> None:
@@ -461,7 +448,22 @@ class Trainer:
         cfg = self.cfg
         end = int(iterations if iterations is not None else cfg.iterations)
         main = self.dist.is_main
+        if main:
+            self.run_folder.acquire()   # released when train() returns; another run may not take over
+        try:
+            return self._train(end)
+        finally:
+            if main:
+                self.run_folder.release()
+
+    def _train(self, end: int) -> Dict[str, Any]:
+        cfg = self.cfg
+        main = self.dist.is_main
         if main and cfg.logging and self.monitor is None:
+            try:
+                prepare_folder(self.log_dir, "the TensorBoard folder (--log_dir)")
+            except OutputError as e:
+                raise RunFolderError(str(e)) from None
             self.monitor = TensorBoardMonitor(self.log_dir, cfg.model.output_pass)
         if self._train_iter is None:
             self._train_iter = self._make_loader("train")
@@ -543,6 +545,9 @@ class Trainer:
                 "next_iteration": completed + 1}
 
     def close(self) -> None:
+        """Close the TensorBoard writer and let go of the run folder's lock."""
         if self.monitor is not None:
             self.monitor.close()
             self.monitor = None
+        if self.run_folder is not None:
+            self.run_folder.release()

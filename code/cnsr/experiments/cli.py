@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from ..arguments import ArgumentParser, integer, non_negative
 from ..config import REPO_DIR
 from .suite import DEFAULT_SUITE, SCALES, Suite, SuiteError
 
@@ -26,7 +27,7 @@ def default_out_folder(scale: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         prog="run-experiments.py", epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reproduce the paper's partitioning experiments: generate each scene family's dataset, "
                     "train every experiment of the suite (monolithic / static / adaptive partitioning, "
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "half-done runs continue from their last checkpoint.")
     p.add_argument("--only", default="", metavar="NAME[,NAME]",
                    help="run only these experiments (comma-separated; see --list)")
-    p.add_argument("--iterations", type=int, default=None, metavar="N",
+    p.add_argument("--iterations", type=integer(1), default=None, metavar="N",
                    help="train every run up to iteration N instead of its config's")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
@@ -46,15 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "CPU recipe, 32 px, about 30 minutes per run on 2 cores (default); paper: the "
                         "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
-    p.add_argument("--threads", type=int, default=0, metavar="T",
+    p.add_argument("--threads", type=non_negative, default=0, metavar="T",
                    help="torch threads (default 0: torch's choice; 1 avoids the slowdown of several "
                         "threads on a machine that other jobs keep busy)")
-    p.add_argument("--reference_batches", type=int, default=None, metavar="B",
+    p.add_argument("--reference_batches", type=integer(1), default=None, metavar="B",
                    help="test batches scored against clean references (Fig. 9's metrics; default all at small "
                         "scale, 16 at paper scale)")
-    p.add_argument("--reference_spp", type=int, default=None, metavar="K",
+    p.add_argument("--reference_spp", type=integer(1), default=None, metavar="K",
                    help="samples per pixel of the clean references and of the compositing benchmark's (default 256)")
-    p.add_argument("--compositing_scenes", type=int, default=None, metavar="N",
+    p.add_argument("--compositing_scenes", type=integer(2), default=None, metavar="N",
                    help="base scenes of the compositing benchmark (default 32 at small scale, 64 at paper scale); "
                         "changing a measurement setting measures the finished runs again")
     p.add_argument("--remeasure", default="", metavar="GROUP[,GROUP]",
@@ -97,11 +98,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     from ..engine.checkpoint import CheckpointError
     from .runner import Runner
 
-    for flag, least in (("iterations", 1), ("reference_batches", 1), ("reference_spp", 1), ("compositing_scenes", 2)):
-        value = getattr(args, flag)
-        if value is not None and value < least:
-            print(f"run-experiments.py: error: --{flag} must be at least {least}", file=sys.stderr)
-            return 2
+    from ..engine.devices import DeviceError, check_device
+
+    try:
+        check_device(args.device or None)
+    except DeviceError as e:
+        print(f"run-experiments.py: error: {e}", file=sys.stderr)
+        return 2
     try:
         suite = Suite(args.suite, args.scale)
         only = [n.strip() for n in args.only.split(",") if n.strip()]

@@ -14,7 +14,8 @@ _EXPORTS = {
     "GQNGenerator": "generators", "PixelGenerator": "generators", "SumGenerator": "generators",
     "UnetGenerator": "generators",
     "GeneratorChain": "model", "RepresentationNetworks": "model", "SceneRepresentationModel": "model",
-    "build_model": "model", "load_reference_state_dict": "model", "reference_key": "model",
+    "build_model": "model", "load_reference_state_dict": "model", "reference_key": "state_dicts",
+    "CheckpointError": "state_dicts",
 }
 
 __all__ = list(_EXPORTS)

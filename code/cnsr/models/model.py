@@ -12,7 +12,6 @@ Batch layout (see docs/ARCHITECTURE.md)::
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 from ..config import Config, load_config
 from ..passes import channels, total_channels
 from ..registry import ENCODERS, GENERATORS, EncoderIO, GeneratorIO, generator_entry
+from . import state_dicts
 from .inputs import observation_tensor, query_tensor, split_passes
 
 Batch = Mapping[str, Any]
@@ -247,43 +247,15 @@ def build_model(cfg: Union[Config, str, Dict[str, Any]]) -> SceneRepresentationM
     return SceneRepresentationModel(load_config(cfg))
 
 
-#: a ``module.`` path segment (at the start or after a dot; nested wrappers give several)
-_MODULE = re.compile(r"(?<![^.])module\.")
-
-
-def reference_key(key: str) -> str:
-    """A state-dict key with every DataParallel/DDP ``module.`` segment removed."""
-    return _MODULE.sub("", key)
-
-
 def load_reference_state_dict(model: SceneRepresentationModel, state_dict: Mapping[str, Any],
                               strict: bool = True):
-    """Load a state dict (or a whole checkpoint) laid out like the reference's into ``model``.
+    """Load a state dict (or a whole checkpoint) laid out like ours or the reference's into ``model``.
 
     Accepts ``model_state`` dicts with or without ``module.`` segments (DataParallel puts one
     after every ``representations.i`` / ``generators.j``; DistributedDataParallel one in front),
     and the older split layout ``{'representation_state', 'generator_state'}``. Raises
-    ``ValueError`` naming missing, unexpected and mis-shaped parameters.
+    :class:`~cnsr.models.state_dicts.CheckpointError` (a ``ValueError``) naming missing,
+    unexpected and mis-shaped parameters; ``strict=False`` allows missing and unexpected ones.
+    The same path as every checkpoint load (:mod:`cnsr.models.state_dicts`).
     """
-    if "model_state" in state_dict:
-        state_dict = state_dict["model_state"]
-    elif "representation_state" in state_dict and "generator_state" in state_dict:
-        merged = {f"representation.{k}": v for k, v in state_dict["representation_state"].items()}
-        merged.update({f"generator.{k}": v for k, v in state_dict["generator_state"].items()})
-        state_dict = merged
-    clean = {reference_key(k): v for k, v in state_dict.items()}
-    own = model.state_dict()
-    shape_errors = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                    for k, v in clean.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    missing = [k for k in own if k not in clean]
-    unexpected = [k for k in clean if k not in own]
-    if shape_errors or (strict and (missing or unexpected)):
-        parts = []
-        if shape_errors:
-            parts.append("shape mismatch: " + "; ".join(shape_errors[:8]))
-        if missing:
-            parts.append("missing: " + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
-        if unexpected:
-            parts.append("unexpected: " + ", ".join(unexpected[:8]) + (" ..." if len(unexpected) > 8 else ""))
-        raise ValueError("checkpoint does not fit the model built from this config (" + "; ".join(parts) + ")")
-    return model.load_state_dict(clean, strict=strict)
+    return state_dicts.load_state(model, state_dict, "state dict", strict=strict)

@@ -9,7 +9,6 @@ scene, the entry and the field, before anything reaches C++.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..io.jsonfile import read_json_file
+from ..io.jsonfile import parse_json_text, read_json_file
 from .. import assets
 
 SceneSource = Union[str, os.PathLike, Dict[str, Any]]
@@ -82,10 +81,7 @@ def read_scene(source: SceneSource) -> Tuple[Dict[str, Any], str, Optional[Path]
         except UnicodeDecodeError:
             raise SceneError("<bytes>: a scene must be UTF-8 JSON text") from None
     if isinstance(source, str) and source.lstrip().startswith("{"):
-        try:
-            return json.loads(source), "<json string>", None
-        except json.JSONDecodeError as e:
-            raise SceneError(f"<json string>: invalid JSON: {e}") from None
+        return parse_json_text(source, SceneError, "<json string>", "scene"), "<json string>", None
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         data = read_json_file(path, SceneError, "scene file")

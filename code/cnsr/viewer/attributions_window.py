@@ -12,7 +12,6 @@ T Heatmap, A auto range, 1/2/3/4 Replace Light/Geo/Mat/All, 0 no replacement.
 from __future__ import annotations
 
 import os
-import sys
 from typing import Optional, Sequence
 
 import imgui
@@ -23,16 +22,13 @@ import torch
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
-from ..config import ConfigError, load_config
-from ..data.exrbatch import DatasetError
-from ..engine.api import load_model
-from ..engine.checkpoint import CheckpointError
+from ..arguments import integer, non_negative
 from ..io.png import write_png
-from ..render.scene import SceneError
 from .attribution_settings import PATCH_MAX, PATCH_MIN, RANGE_MAX_LIMIT, RANGE_MIN_LIMIT, REPLACE, SettingsError
 from .attributions import AttributionViewerState
 from .background import BackgroundUpdater
-from .gqn_window import _FRAGMENT, _VERTEX, add_viewer_arguments
+from .gqn_window import _FRAGMENT, _VERTEX, add_viewer_arguments, load_viewer_model
+from .launch import run_viewer
 
 #: width of the controls panel at the right of the window
 PANEL = 330
@@ -52,8 +48,9 @@ class AttributionWindow(mglw.WindowConfig):
         parser.add_argument("--settings", default=None,
                             help="settings.json of a saved result folder (or the paper's settings.txt)")
         parser.add_argument("--out_folder", default="attributions", help="where Save writes its folders")
-        parser.add_argument("--spp", type=int, default=None, help="samples per pixel (default: the config's)")
-        parser.add_argument("--threads", type=int, default=0,
+        parser.add_argument("--spp", type=integer(1, 1 << 20), default=None,
+                            help="samples per pixel (default: the config's)")
+        parser.add_argument("--threads", type=non_negative, default=0,
                             help="torch threads (default: the cores less one, for the window and the renderer)")
         parser.add_argument("--save", action="store_true", help="press Save after the last frame (with --frames)")
         parser.add_argument("--auto_range", action="store_true",
@@ -64,11 +61,10 @@ class AttributionWindow(mglw.WindowConfig):
         a = self.argv
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
         torch.set_num_threads(a.threads or max(1, cores - 1))
-        device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        cfg = load_config(a.config)
-        model = load_model(cfg, a.checkpoint, device=device).requires_grad_(False)
+        model, cfg, device = load_viewer_model(a)
+        model.requires_grad_(False)
         self.state = AttributionViewerState(cfg, model, scene_file=a.scene_file, settings_file=a.settings,
-                                            seed=a.seed, views=a.views, size=a.render_size, spp=a.spp,
+                                            seed=a.seed, views=a.views, size=a.image_size, spp=a.spp,
                                             device=device, out_folder=a.out_folder)
         # scripted runs (--frames) show the finished attribution; interactive ones compute in a thread
         self.updater = None if a.frames else BackgroundUpdater(self.state)
@@ -312,14 +308,4 @@ class AttributionWindow(mglw.WindowConfig):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    # the headless window needs EGL on machines without X
-    if any(a in ("headless", "--window=headless", "-wnd=headless") for a in args) and \
-            not any(a.startswith("--backend") for a in args):
-        args += ["--backend", "egl"]
-    try:
-        mglw.run_window_config(AttributionWindow, args=args)
-    except (ConfigError, CheckpointError, DatasetError, SceneError, SettingsError) as e:
-        print(f"visualize-attributions: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return run_viewer(AttributionWindow, argv, "visualize-attributions.py", errors=(SettingsError,))

@@ -67,8 +67,10 @@ class GQNViewerState(ViewerSession):
     def new_scene(self) -> None:
         """A new random scene (or the scene file again) with a new view and new observations."""
         scene = self.draw_scene()
+        cam = scene.get("camera") or {}
+        if "position" not in cam or "lookat" not in cam:
+            raise ValueError(f"{self.scene_file}: the scene has no camera (position and lookat)")
         self.renderer.load_scene(self.scene_source(scene, self.scene_file))
-        cam = scene["camera"]
         self.scene = scene
         self._base_camera = dict(cam)
         self.position = np.asarray(cam["position"], float)

@@ -7,7 +7,6 @@ hold SPACE and use WASD, or drag with the left mouse button, to move the camera.
 """
 from __future__ import annotations
 
-import sys
 from typing import Optional, Sequence
 
 import imgui
@@ -18,10 +17,11 @@ import torch
 from moderngl_window import geometry
 from moderngl_window.integrations.imgui import ModernglWindowRenderer
 
-from ..config import load_config
+from ..arguments import add_deprecated_alias, add_set_argument, integer, non_negative, positive, seed
 from ..engine.api import load_model
 from ..io.png import to_uint8, write_png
-from .gqn import SPP_MIN, GQNViewerState
+from .gqn import SPP_MAX, SPP_MIN, GQNViewerState
+from .launch import run_viewer
 
 #: width of the options panel at the right of the window
 PANEL = 280
@@ -47,16 +47,30 @@ void main() { color = vec4(texture(canvas, uv).rgb, 1.0); }
 def add_viewer_arguments(parser) -> None:
     """The options both viewers share: the model, the scene, the device and views, and the
     headless run (--frames, --screenshot)."""
-    parser.add_argument("--config", required=True, help="the model's config JSON")
     parser.add_argument("--checkpoint", default=None, help="checkpoint file (ours or the paper's)")
+    parser.add_argument("--config", default=None,
+                        help="the model's config JSON (default: the config the checkpoint was trained with)")
+    add_set_argument(parser)
     parser.add_argument("--scene_file", default=None, help="a scene JSON instead of random scenes")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: a GPU if there is one)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random scenes and views")
-    parser.add_argument("--views", type=int, default=None,
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random scenes and views")
+    parser.add_argument("--views", type=positive, default=None,
                         help="observations (default: the config's views_per_scene - 1)")
-    parser.add_argument("--render_size", type=int, default=None, help="render size (default: the config's)")
-    parser.add_argument("--frames", type=int, default=0, help="exit after this many frames (0: run until closed)")
+    size = parser.add_argument("--image_size", type=integer(1, 4096), default=None,
+                               help="image side of the renders in pixels (default: the config's render size)")
+    add_deprecated_alias(parser, "--render_size", size)
+    parser.add_argument("--frames", type=non_negative, default=0,
+                        help="exit after this many frames (0: run until closed)")
     parser.add_argument("--screenshot", default=None, help="write the last frame to this PNG")
+    parser.add_argument("--window_size", default=None, metavar="WxH",
+                        help="window size, e.g. 1100x560 (the window library's --size)")
+
+
+def load_viewer_model(a):
+    """The model (and its config) the viewer options name, on the device they name."""
+    device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_model(a.config, a.checkpoint, device=device, overrides=a.set)
+    return model, model.cfg, device
 
 
 class GQNWindow(mglw.WindowConfig):
@@ -70,17 +84,17 @@ class GQNWindow(mglw.WindowConfig):
     @classmethod
     def add_arguments(cls, parser) -> None:
         add_viewer_arguments(parser)
-        parser.add_argument("--query_spp", type=int, default=None, help="query samples per pixel")
-        parser.add_argument("--observation_spp", type=int, default=None, help="observation samples per pixel")
+        parser.add_argument("--query_spp", type=integer(SPP_MIN, SPP_MAX), default=None,
+                            help="query samples per pixel")
+        parser.add_argument("--observation_spp", type=integer(SPP_MIN, SPP_MAX), default=None,
+                            help="observation samples per pixel")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         a = self.argv
-        device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        cfg = load_config(a.config)
-        model = load_model(cfg, a.checkpoint, device=device)
+        model, cfg, device = load_viewer_model(a)
         self.state = GQNViewerState(cfg, model, scene_file=a.scene_file, seed=a.seed, views=a.views,
-                                    size=a.render_size, query_spp=a.query_spp,
+                                    size=a.image_size, query_spp=a.query_spp,
                                     observation_spp=a.observation_spp, device=device)
         imgui.create_context()
         self.imgui = ModernglWindowRenderer(self.wnd)
@@ -219,10 +233,4 @@ class GQNWindow(mglw.WindowConfig):
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    # the headless window needs EGL on machines without X
-    if any(a in ("headless", "--window=headless", "-wnd=headless") for a in args) and \
-            not any(a.startswith("--backend") for a in args):
-        args += ["--backend", "egl"]
-    mglw.run_window_config(GQNWindow, args=args)
-    return 0
+    return run_viewer(GQNWindow, argv, "visualize-gqn.py")

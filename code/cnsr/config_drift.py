@@ -1,0 +1,103 @@
+"""Which config keys define a trained model, and how two configs differ in them.
+
+A checkpoint carries the config it was trained with. Loading it under another config is
+refused where a **model-defining** key differs (the networks would compute something else, even
+where every parameter shape fits: say the order of ``query_passes``), and noted where any other
+key differs (a learning rate, a batch size, the iterations: a resumed run may change those).
+The one list that decides which is which lives here:
+
+- model-defining: everything under ``model`` except :data:`TRAINING_ONLY_KEYS`, plus the
+  partitioning switches :data:`MODEL_TOP_KEYS`;
+- everything else only shapes training.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping
+
+from .config import Config, ConfigError, parse_config
+
+#: Top-level config keys that change what a trained model computes (besides everything under
+#: ``model``): the partitioning switches.
+MODEL_TOP_KEYS = ("latent_separation", "adaptive_separation", "empty_partition")
+#: Keys under ``model`` that only shape training (losses, their schedules, gradient flow), so a
+#: checkpoint may be resumed or evaluated under other values of them.
+TRAINING_ONLY_KEYS = ("loss", "sigma_start", "sigma_end", "sigma_steps", "discard_loss", "detach",
+                      "override_train", "gradient_reg")
+
+
+def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> None:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Mapping) for v in value):
+        for i, v in enumerate(value):
+            _flatten(v, f"{prefix}[{i}]", out)
+    else:
+        out[prefix] = list(value) if isinstance(value, tuple) else value
+
+
+def flat_config(config: Any) -> Dict[str, Any]:
+    """Every key of a config (a :class:`~cnsr.config.Config` or its dict) flattened to
+    ``model.generators[0].query_passes``-style names. A dict is validated first so that keys
+    left out take their defaults (an invalid one is compared as it is)."""
+    if isinstance(config, Mapping):
+        try:
+            config = parse_config(json.loads(json.dumps(config)))
+        except (ConfigError, TypeError, ValueError):
+            pass
+    d = config.to_dict() if isinstance(config, Config) else dict(config)
+    out: Dict[str, Any] = {}
+    _flatten(d, "", out)
+    return out
+
+
+def is_model_defining(key: str) -> bool:
+    """Whether a flattened key (``model.generators[0].settings.loss``) defines the trained model."""
+    if not key.startswith("model."):
+        return key in MODEL_TOP_KEYS
+    parts = key.replace("[", ".").replace("]", "").split(".")
+    return not any(p in TRAINING_ONLY_KEYS for p in parts)
+
+
+def model_defining_config(config: Any) -> Dict[str, Any]:
+    """The model-defining keys of a config (see the module docstring), flattened."""
+    return {k: v for k, v in flat_config(config).items() if is_model_defining(k)}
+
+
+@dataclass
+class Drift:
+    """How a config differs from the one a checkpoint was trained with: one
+    ``key (checkpoint: X, config: Y)`` line per differing key."""
+    model: List[str] = field(default_factory=list)       # model-defining keys: refused unless allowed
+    training: List[str] = field(default_factory=list)    # every other key: noted
+
+    def __bool__(self) -> bool:
+        return bool(self.model or self.training)
+
+
+def _show(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def config_drift(saved: Any, current: Any) -> Drift:
+    """The keys in which ``current`` differs from ``saved`` (the checkpoint's config)."""
+    a, b = flat_config(saved), flat_config(current)
+    missing = object()
+    drift = Drift()
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k, missing), b.get(k, missing)
+        if va != vb:
+            show = lambda v: "absent" if v is missing else _show(v)
+            (drift.model if is_model_defining(k) else drift.training).append(
+                f"{k} (checkpoint: {show(va)}, config: {show(vb)})")
+    return drift
+
+
+def config_differences(saved: Any, current: Any) -> List[str]:
+    """``key (checkpoint: X, config: Y)`` for every model-defining key that differs."""
+    return config_drift(saved, current).model
