@@ -1,11 +1,15 @@
 #include "accel.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "lanemath.h"
+#include "lights.h"
 #include "simd.h"
 
 namespace cnsr {
@@ -40,19 +44,41 @@ void throw_on_embree_error(const char* what) {
     }
 }
 
+void sphere_bounds_callback(const RTCBoundsFunctionArguments* args) {
+    const SphereSet& S = *static_cast<const SphereSet*>(args->geometryUserPtr);
+    const unsigned k = args->primID;
+    // padded by a relative 1e-5: the bounds must hold every point the ray/sphere test accepts
+    const float r = S.r[k] * (1.f + 1e-5f) + 1e-7f * std::max(std::fabs(S.cx[k]), std::max(std::fabs(S.cy[k]), std::fabs(S.cz[k])));
+    RTCBounds* b = args->bounds_o;
+    b->lower_x = S.cx[k] - r, b->lower_y = S.cy[k] - r, b->lower_z = S.cz[k] - r;
+    b->upper_x = S.cx[k] + r, b->upper_y = S.cy[k] + r, b->upper_z = S.cz[k] + r;
+}
+
 }  // namespace
 
-// The sphere lane loops, for the x86-64 baseline and for AVX2 (simd.h).
-namespace spheres_baseline {
-#include "sphere_lanes.inc"
-}  // namespace spheres_baseline
-#ifdef CNSR_HAVE_AVX2_LANES
-#pragma GCC push_options
-#pragma GCC target("avx2")
-namespace spheres_avx2 {
-#include "sphere_lanes.inc"
-}  // namespace spheres_avx2
-#pragma GCC pop_options
+/// What the queries' lane loops read of an Accel.
+struct AccelData {
+    const SphereSet& spheres;
+    const SphereSet& bvh_spheres;
+    unsigned sphere_geom;
+    RTCScene scene;
+};
+
+// The queries' lane loops and the sphere callbacks, for the x86-64 baseline, AVX2 and AVX-512 (simd.h).
+namespace queries_baseline {
+#include "accel_lanes.inc"
+}  // namespace queries_baseline
+#ifdef CNSR_HAVE_WIDE_LANES
+CNSR_BEGIN_AVX2
+namespace queries_avx2 {
+#include "accel_lanes.inc"
+}  // namespace queries_avx2
+CNSR_END_WIDE
+CNSR_BEGIN_AVX512
+namespace queries_avx512 {
+#include "accel_lanes.inc"
+}  // namespace queries_avx512
+CNSR_END_WIDE
 #endif
 
 RayCounter& thread_ray_counter() {
@@ -60,31 +86,43 @@ RayCounter& thread_ray_counter() {
     return counter;
 }
 
+void SphereSet::add(const Shape& s, int shape_index) {
+    cx.push_back(s.center.x);
+    cy.push_back(s.center.y);
+    cz.push_back(s.center.z);
+    r.push_back(s.radius);
+    shape.push_back(shape_index);
+    mask.push_back(s.mask);
+    emitter.push_back(s.emitter_group ? 1 : 0);
+}
+
 Accel::~Accel() {
-    if (scene_all_) rtcReleaseScene(scene_all_);
+    if (scene_) rtcReleaseScene(scene_);
     if (scene_noemit_) rtcReleaseScene(scene_noemit_);
 }
 
-void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes) {
+void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_bvh_min) {
     RTCDevice device = embree_device();
     g_embree_error.clear();
-    scene_all_ = rtcNewScene(device);
-    scene_noemit_ = rtcNewScene(device);
-    for (RTCScene sc : {scene_all_, scene_noemit_}) {
+    scene_ = rtcNewScene(device);
+    // An Embree built without ray masks (EMBREE_RAY_MASK off) cannot skip the emitters by mask:
+    // then a second scene without them serves the queries that skip them.
+    static const bool masks = rtcGetDeviceProperty(device, RTC_DEVICE_PROPERTY_RAY_MASK_SUPPORTED) != 0;
+    if (!masks) scene_noemit_ = rtcNewScene(device);
+    for (RTCScene sc : {scene_, scene_noemit_}) {
+        if (!sc) continue;
+        // LOW: measured faster to build and to traverse than MEDIUM / HIGH on the benchmark's scenes
         rtcSetSceneBuildQuality(sc, RTC_BUILD_QUALITY_LOW);
         rtcSetSceneFlags(sc, RTC_SCENE_FLAG_NONE);
     }
+    int plain_spheres = 0;
+    for (const auto& s : shapes) plain_spheres += s->type == ShapeType::Sphere && !s->emitter_group;
+    const bool bvh = plain_spheres >= std::max(1, sphere_bvh_min);
     for (size_t id = 0; id < shapes.size(); ++id) {
         const Shape& s = *shapes[id];
         RTCGeometry g;
         if (s.type == ShapeType::Sphere) {
-            spheres_.cx.push_back(s.center.x);
-            spheres_.cy.push_back(s.center.y);
-            spheres_.cz.push_back(s.center.z);
-            spheres_.r.push_back(s.radius);
-            spheres_.shape.push_back(int(id));
-            spheres_.mask.push_back(s.mask);
-            spheres_.emitter.push_back(s.emitter_group ? 1 : 0);
+            (bvh && !s.emitter_group ? bvh_spheres_ : spheres_).add(s, int(id));
             continue;
         }
         if (s.type == ShapeType::Quad) {
@@ -116,242 +154,49 @@ void Accel::build(const std::vector<std::unique_ptr<Shape>>& shapes) {
                 throw_on_embree_error("allocating geometry buffers");
                 throw std::runtime_error("could not allocate geometry buffers");
             }
-            for (size_t i = 0; i < s.vertices.size(); ++i) {
-                vb[3 * i] = s.vertices[i].x;
-                vb[3 * i + 1] = s.vertices[i].y;
-                vb[3 * i + 2] = s.vertices[i].z;
-            }
-            for (size_t i = 0; i < s.indices.size(); ++i) ib[i] = s.indices[i];
+            static_assert(sizeof(Vec3) == 3 * sizeof(float), "Vec3 must be three packed floats");
+            std::memcpy(vb, s.vertices.data(), s.vertices.size() * sizeof(Vec3));
+            std::memcpy(ib, s.indices.data(), s.indices.size() * sizeof(uint32_t));
         }
         rtcSetGeometryMask(g, s.mask);
         rtcCommitGeometry(g);
-        // The same geometry (and ID) goes into both scenes; emitters only into the full one.
-        rtcAttachGeometryByID(scene_all_, g, unsigned(id));
-        if (!s.emitter_group) rtcAttachGeometryByID(scene_noemit_, g, unsigned(id));
+        rtcAttachGeometryByID(scene_, g, unsigned(id));
+        if (scene_noemit_ && !s.emitter_group) rtcAttachGeometryByID(scene_noemit_, g, unsigned(id));
         rtcReleaseGeometry(g);
         throw_on_embree_error("building the scene");
     }
-    rtcCommitScene(scene_all_);
-    rtcCommitScene(scene_noemit_);
+    if (bvh_spheres_.size() > 0) {
+        RTCGeometry g = rtcNewGeometry(device, RTC_GEOMETRY_TYPE_USER);
+        rtcSetGeometryUserPrimitiveCount(g, unsigned(bvh_spheres_.size()));
+        rtcSetGeometryUserData(g, &bvh_spheres_);
+        rtcSetGeometryBoundsFunction(g, sphere_bounds_callback, nullptr);
+        rtcSetGeometryIntersectFunction(g, CNSR_LANE_DISPATCH(queries, sphere_intersect_callback));
+        rtcSetGeometryOccludedFunction(g, CNSR_LANE_DISPATCH(queries, sphere_occluded_callback));
+        uint32_t mask = 0;
+        for (uint32_t m : bvh_spheres_.mask) mask |= m;
+        rtcSetGeometryMask(g, mask);
+        rtcCommitGeometry(g);
+        sphere_geom_ = unsigned(shapes.size());  // no shape has this ID
+        rtcAttachGeometryByID(scene_, g, sphere_geom_);
+        if (scene_noemit_) rtcAttachGeometryByID(scene_noemit_, g, sphere_geom_);  // (no emitters in it)
+        rtcReleaseGeometry(g);
+        throw_on_embree_error("building the scene");
+    }
+    rtcCommitScene(scene_);
+    if (scene_noemit_) rtcCommitScene(scene_noemit_);
     throw_on_embree_error("building the acceleration structure");
 }
 
-bool Accel::intersect(const Ray& ray, bool with_emitters, PrimHit* hit) const {
-    RTCRayHit rh;
-    rh.ray.org_x = ray.o.x;
-    rh.ray.org_y = ray.o.y;
-    rh.ray.org_z = ray.o.z;
-    rh.ray.dir_x = ray.d.x;
-    rh.ray.dir_y = ray.d.y;
-    rh.ray.dir_z = ray.d.z;
-    rh.ray.tnear = ray.tnear;
-    rh.ray.tfar = ray.tfar;
-    rh.ray.time = 0.f;
-    rh.ray.mask = 0xFFFFFFFFu;
-    rh.ray.id = 0;
-    rh.ray.flags = 0;
-    rh.hit.geomID = RTC_INVALID_GEOMETRY_ID;
-    rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
-    rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
-    ++thread_ray_counter().intersect;
-    const int valid = -1;
-    int sphere = -1;
-    intersect_spheres(1, &valid, &rh.ray.org_x, &rh.ray.org_y, &rh.ray.org_z, &rh.ray.dir_x, &rh.ray.dir_y,
-                      &rh.ray.dir_z, &rh.ray.tnear, &rh.ray.tfar, &sphere, with_emitters);
-    embree_intersect(with_emitters ? scene_all_ : scene_noemit_, &rh);
-    if (rh.hit.geomID != RTC_INVALID_GEOMETRY_ID) {
-        hit->geom = rh.hit.geomID;
-        hit->prim = rh.hit.primID;
-        hit->u = rh.hit.u;
-        hit->v = rh.hit.v;
-        hit->t = rh.ray.tfar;
-        hit->ng = Vec3(rh.hit.Ng_x, rh.hit.Ng_y, rh.hit.Ng_z);
-        return true;
-    }
-    if (sphere < 0) return false;
-    *hit = sphere_hit(ray, sphere, rh.ray.tfar);
-    return true;
+void Accel::intersect(const int* valid, RayHitPacket& rh, bool with_emitters, bool coherent) const {
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, with_emitters || !scene_noemit_ ? scene_ : scene_noemit_};
+    thread_ray_counter().intersect += uint64_t(
+        CNSR_LANE_DISPATCH(queries, intersect_packet(a, valid, rh, with_emitters, coherent)));
 }
 
-PrimHit Accel::sphere_hit(const Ray& ray, int k, float t) const {
-    PrimHit h;
-    h.geom = unsigned(spheres_.shape[k]);
-    h.t = t;
-    h.ng = Vec3(ray.o.x + t * ray.d.x - spheres_.cx[k], ray.o.y + t * ray.d.y - spheres_.cy[k],
-                ray.o.z + t * ray.d.z - spheres_.cz[k]);
-    return h;
-}
-
-void Accel::intersect_spheres(int n, const int* valid, const float* ox, const float* oy, const float* oz,
-                              const float* dx, const float* dy, const float* dz, const float* tnear, float* tfar,
-                              int* sphere, bool with_emitters) const {
-#ifdef CNSR_HAVE_AVX2_LANES
-    if (use_avx2_lanes())
-        return spheres_avx2::intersect_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, sphere,
-                                               with_emitters);
-#endif
-    spheres_baseline::intersect_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, sphere, with_emitters);
-}
-
-int Accel::occlude_spheres(int n, int* valid, const float* ox, const float* oy, const float* oz, const float* dx,
-                           const float* dy, const float* dz, const float* tnear, float* tfar, const uint32_t* mask,
-                           bool with_emitters) const {
-#ifdef CNSR_HAVE_AVX2_LANES
-    if (use_avx2_lanes())
-        return spheres_avx2::occlude_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, mask,
-                                             with_emitters);
-#endif
-    return spheres_baseline::occlude_spheres(spheres_, n, valid, ox, oy, oz, dx, dy, dz, tnear, tfar, mask,
-                                             with_emitters);
-}
-
-void Accel::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, PrimHit* hits,
-                             bool* found, bool coherent) const {
-    alignas(64) int valid[kPacket];
-    alignas(64) RTCRayHitPacket rh;
-    int n = 0;
-    for (int i = 0; i < kPacket; ++i) {
-        found[i] = false;
-        valid[i] = active[i] ? -1 : 0;
-        if (!active[i]) continue;
-        ++n;
-        const Ray& r = rays[i];
-        rh.ray.org_x[i] = r.o.x;
-        rh.ray.org_y[i] = r.o.y;
-        rh.ray.org_z[i] = r.o.z;
-        rh.ray.dir_x[i] = r.d.x;
-        rh.ray.dir_y[i] = r.d.y;
-        rh.ray.dir_z[i] = r.d.z;
-        rh.ray.tnear[i] = r.tnear;
-        rh.ray.tfar[i] = r.tfar;
-        rh.ray.time[i] = 0.f;
-        rh.ray.mask[i] = 0xFFFFFFFFu;
-        rh.ray.id[i] = unsigned(i);
-        rh.ray.flags[i] = 0;
-        rh.hit.geomID[i] = RTC_INVALID_GEOMETRY_ID;
-        rh.hit.primID[i] = RTC_INVALID_GEOMETRY_ID;
-        rh.hit.instID[0][i] = RTC_INVALID_GEOMETRY_ID;
-    }
-    if (n == 0) return;
-    thread_ray_counter().intersect += uint64_t(n);
-    int sphere[kPacket];
-    for (int i = 0; i < kPacket; ++i) sphere[i] = -1;
-    intersect_spheres(kPacket, valid, rh.ray.org_x, rh.ray.org_y, rh.ray.org_z, rh.ray.dir_x, rh.ray.dir_y,
-                      rh.ray.dir_z, rh.ray.tnear, rh.ray.tfar, sphere, with_emitters);
-    embree_intersect_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &rh, coherent);
-    for (int i = 0; i < kPacket; ++i) {
-        if (!active[i]) continue;
-        if (rh.hit.geomID[i] != RTC_INVALID_GEOMETRY_ID) {
-            found[i] = true;
-            PrimHit& h = hits[i];
-            h.geom = rh.hit.geomID[i];
-            h.prim = rh.hit.primID[i];
-            h.u = rh.hit.u[i];
-            h.v = rh.hit.v[i];
-            h.t = rh.ray.tfar[i];
-            h.ng = Vec3(rh.hit.Ng_x[i], rh.hit.Ng_y[i], rh.hit.Ng_z[i]);
-        } else if (sphere[i] >= 0) {
-            found[i] = true;
-            hits[i] = sphere_hit(rays[i], sphere[i], rh.ray.tfar[i]);
-        }
-    }
-}
-
-bool Accel::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
-    RTCRay r;
-    r.org_x = o.x;
-    r.org_y = o.y;
-    r.org_z = o.z;
-    r.dir_x = d.x;
-    r.dir_y = d.y;
-    r.dir_z = d.z;
-    r.tnear = 0.f;
-    r.tfar = tfar;
-    r.time = 0.f;
-    r.mask = mask;
-    r.id = 0;
-    r.flags = 0;
-    ++thread_ray_counter().occluded;
-    int valid = -1;
-    if (occlude_spheres(1, &valid, &r.org_x, &r.org_y, &r.org_z, &r.dir_x, &r.dir_y, &r.dir_z, &r.tnear, &r.tfar,
-                        &r.mask, with_emitters) == 0)
-        return true;
-    embree_occluded(with_emitters ? scene_all_ : scene_noemit_, &r);
-    return r.tfar < 0.f;
-}
-
-namespace {
-
-// Lane i of an occlusion packet: the segment o + t d, t in [0, tfar], against the geometry in `mask`.
-void set_shadow_lane(RTCRayPacket& r, int i, const Vec3& o, const Vec3& d, float tfar, uint32_t mask) {
-    r.org_x[i] = o.x;
-    r.org_y[i] = o.y;
-    r.org_z[i] = o.z;
-    r.dir_x[i] = d.x;
-    r.dir_y[i] = d.y;
-    r.dir_z[i] = d.z;
-    r.tnear[i] = 0.f;
-    r.tfar[i] = tfar;
-    r.time[i] = 0.f;
-    r.mask[i] = mask;
-    r.id[i] = unsigned(i);
-    r.flags[i] = 0;
-}
-
-}  // namespace
-
-void Accel::trace_occlusion_packet(int* valid, int n, RTCRayPacket& r, bool with_emitters, bool* occluded) const {
-    if (n == 0) return;
-    thread_ray_counter().occluded += uint64_t(n);
-    bool traced[kPacket];
-    for (int i = 0; i < kPacket; ++i) traced[i] = valid[i] != 0;
-    // spheres first (analytic); Embree only for the lanes they left open
-    if (occlude_spheres(kPacket, valid, r.org_x, r.org_y, r.org_z, r.dir_x, r.dir_y, r.dir_z, r.tnear, r.tfar,
-                        r.mask, with_emitters) > 0)
-        embree_occluded_packet(valid, with_emitters ? scene_all_ : scene_noemit_, &r);
-    for (int i = 0; i < kPacket; ++i)
-        if (traced[i]) occluded[i] = r.tfar[i] < 0.f;
-}
-
-void Accel::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const uint32_t* mask, const bool* active,
-                            bool with_emitters, bool* occluded) const {
-    alignas(64) int valid[kPacket];
-    alignas(64) RTCRayPacket r;
-    int n = 0;
-    for (int i = 0; i < kPacket; ++i) {
-        occluded[i] = false;
-        valid[i] = active[i] ? -1 : 0;
-        if (!active[i]) continue;
-        ++n;
-        set_shadow_lane(r, i, o[i], d[i], tfar[i], mask ? mask[i] : 0xFFFFFFFFu);
-    }
-    trace_occlusion_packet(valid, n, r, with_emitters, occluded);
-}
-
-void Accel::occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                           const float* dz, const float* tfar, const uint32_t* mask, const int* active,
-                           bool with_emitters, bool* occluded) const {
-    alignas(64) int valid[kPacket];
-    alignas(64) RTCRayPacket r;
-    int n = 0;
-    for (int i = 0; i < kPacket; ++i) {
-        occluded[i] = false;
-        valid[i] = active[i] != 0 ? -1 : 0;
-        n += active[i] != 0;
-        r.org_x[i] = ox[i];
-        r.org_y[i] = oy[i];
-        r.org_z[i] = oz[i];
-        r.dir_x[i] = dx[i];
-        r.dir_y[i] = dy[i];
-        r.dir_z[i] = dz[i];
-        r.tnear[i] = 0.f;
-        r.tfar[i] = tfar[i];
-        r.time[i] = 0.f;
-        r.mask[i] = mask[i];
-        r.id[i] = unsigned(i);
-        r.flags[i] = 0;
-    }
-    trace_occlusion_packet(valid, n, r, with_emitters, occluded);
+void Accel::occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
+    const AccelData a{spheres_, bvh_spheres_, sphere_geom_, with_emitters || !scene_noemit_ ? scene_ : scene_noemit_};
+    thread_ray_counter().occluded += uint64_t(
+        CNSR_LANE_DISPATCH(queries, occluded_packet(a, rays, with_emitters, occluded)));
 }
 
 }  // namespace cnsr

@@ -1,26 +1,32 @@
-// The acceleration structure and the ray queries: Embree BVHs over the meshes and quads (one
-// with every shape, one without the emitter group), analytic spheres tested outside Embree in
-// structure-of-arrays form, and single-ray and packet (kPacketWidth lanes) queries. Answers are
-// primitive hit records; Scene turns them into surface hits.
+// The acceleration structure and the ray queries, for packets of kPacketWidth rays in Embree's
+// structure-of-arrays layout: one Embree BVH over the meshes and quads (geometry masks keep the
+// emitters out of the queries that skip them, and let a shadow ray skip the light it aims at;
+// an Embree without ray masks gets a second BVH without the emitters),
+// and the spheres, tested analytically in lane loops while they are few; the non-emitting
+// spheres of a scene with many go into the BVH as one user geometry that runs the same
+// ray/sphere test. Answers are primitive hits; the shapes turn them into surface hits (shapes.h).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "camera.h"
 #include "embree.h"
 #include "shapes.h"
 
 namespace cnsr {
 
-/// The closest hit of a ray: shape index, primitive (triangle or 0), Embree's barycentrics and
-/// distance; `ng` is the unnormalised sphere normal (hit point minus centre) for spheres and
-/// Embree's geometric normal otherwise.
-struct PrimHit {
-    unsigned geom = 0, prim = 0;
-    float u = 0.f, v = 0.f, t = 0.f;
-    Vec3 ng;
+/// Embree's ray-and-hit packet of kPacketWidth lanes (structure of arrays).
+using RayHitPacket = RTCRayHitPacket;
+
+/// Shadow rays of a packet's lanes (structure of arrays): origin, unit direction, tfar, the
+/// ray mask, and trace = -1 for the lanes to trace (0: skip).
+struct ShadowRays {
+    alignas(64) float ox[kPacketWidth], oy[kPacketWidth], oz[kPacketWidth];
+    alignas(64) float dx[kPacketWidth], dy[kPacketWidth], dz[kPacketWidth];
+    alignas(64) float tfar[kPacketWidth];
+    alignas(64) uint32_t mask[kPacketWidth];
+    alignas(64) int trace[kPacketWidth];
 };
 
 /// Rays traced by the calling thread since the last reset (closest-hit and shadow queries);
@@ -30,19 +36,23 @@ struct RayCounter {
 };
 RayCounter& thread_ray_counter();
 
-/// Analytic spheres, intersected outside Embree (a user geometry's callbacks cost more than
-/// the few ray/sphere tests a scene needs), in structure-of-arrays form.
+/// Spheres in structure-of-arrays form (the analytic ones, or those of the BVH's user geometry).
 struct SphereSet {
     std::vector<float> cx, cy, cz, r;
     std::vector<int> shape;
     std::vector<uint32_t> mask;
     std::vector<uint8_t> emitter;  // in the emitter group (skipped when emitters are)
     int size() const { return int(r.size()); }
+    void add(const Shape& s, int shape_index);
 };
 
 class Accel {
 public:
     static constexpr int kPacket = kPacketWidth;
+    /// Scenes with at least this many non-emitting spheres put them into the BVH (fewer are
+    /// tested in lane loops, which is cheaper for a handful); both give the same hits
+    /// (tests/render/test_lanes.py).
+    static constexpr int kDefaultSphereBvhMin = 12;
 
     Accel() = default;
     ~Accel();
@@ -51,48 +61,28 @@ public:
 
     /// Builds the structures over `shapes` (shape i gets Embree geometry ID i; its `mask` and
     /// `emitter_group` must be final). Embree errors are thrown as std::runtime_error.
-    void build(const std::vector<std::unique_ptr<Shape>>& shapes);
+    void build(const std::vector<std::unique_ptr<Shape>>& shapes, int sphere_bvh_min = kDefaultSphereBvhMin);
 
-    /// Closest hit on (tnear, tfar); emitters are skipped when with_emitters is false.
-    bool intersect(const Ray& ray, bool with_emitters, PrimHit* hit) const;
-    /// Is anything hit on (0, tfar) from o along unit d? Geometry whose mask shares no bit with
-    /// `mask` may be skipped (Embree ray masks; an optimisation only, never needed for correctness).
-    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask = 0xFFFFFFFFu) const;
+    /// Closest hits of the lanes with valid[i] != 0 of `rh`, whose ray part (org, dir, tnear,
+    /// tfar) is set; emitters are skipped when with_emitters is false. Sets for those lanes
+    /// rh.hit.geomID (the index of the shape hit, or RTC_INVALID_GEOMETRY_ID), primID (the
+    /// triangle), u, v (its barycentrics) and rh.ray.tfar (the distance). `coherent`: the rays
+    /// are nearly parallel with nearby origins (camera rays of one pixel).
+    void intersect(const int* valid, RayHitPacket& rh, bool with_emitters, bool coherent = false) const;
+    /// Is anything hit on (0, tfar) of the shadow rays with trace set (the others report false)?
+    /// Geometry whose mask shares no bit with a ray's may be skipped (how a shadow ray skips the
+    /// light it aims at).
+    void occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const;
 
-    /// Packet versions for up to kPacket lanes (inactive lanes are skipped and report no hit);
-    /// the result of each lane is identical to the single-ray query's.
-    /// `coherent`: the rays are nearly parallel with nearby origins (camera rays of one pixel).
-    void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, PrimHit* hits, bool* found,
-                          bool coherent = false) const;
-    /// `mask` per lane, or nullptr for all bits.
-    void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const uint32_t* mask, const bool* active,
-                         bool with_emitters, bool* occluded) const;
-
-    /// The same from structure-of-arrays lanes: origin, unit direction, tfar and mask per lane,
-    /// traced where active[i] != 0.
-    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
-                        bool* occluded) const;
+    /// Are the spheres' non-emitters in the BVH (else all are tested in lane loops)?
+    bool spheres_in_bvh() const { return bvh_spheres_.size() > 0; }
 
 private:
-    // Traces the `n` filled lanes (`valid`) of an occlusion packet; sets occluded[i] for them.
-    void trace_occlusion_packet(int* valid, int n, RTCRayPacket& r, bool with_emitters, bool* occluded) const;
-    /// Closest sphere hit of `n` rays (SoA; lanes with valid[i] == 0 skipped): where a sphere is
-    /// hit in (tnear, tfar), tfar is shortened to it and sphere[i] set to its index.
-    void intersect_spheres(int n, const int* valid, const float* ox, const float* oy, const float* oz,
-                           const float* dx, const float* dy, const float* dz, const float* tnear, float* tfar,
-                           int* sphere, bool with_emitters) const;
-    /// Marks the rays blocked by a sphere on (tnear, tfar) whose mask shares a bit with the ray's: valid[i] = 0,
-    /// tfar[i] = -inf. Returns the number of rays still valid.
-    int occlude_spheres(int n, int* valid, const float* ox, const float* oy, const float* oz, const float* dx,
-                        const float* dy, const float* dz, const float* tnear, float* tfar, const uint32_t* mask,
-                        bool with_emitters) const;
-    /// The record of a hit at distance t on sphere k of ray o + t d.
-    PrimHit sphere_hit(const Ray& ray, int k, float t) const;
-
-    SphereSet spheres_;
-    RTCScene scene_all_ = nullptr;     // every shape
-    RTCScene scene_noemit_ = nullptr;  // every shape but the emitters
+    SphereSet spheres_;       // tested analytically
+    SphereSet bvh_spheres_;   // the BVH's user geometry
+    unsigned sphere_geom_ = RTC_INVALID_GEOMETRY_ID;  // its Embree geometry ID
+    RTCScene scene_ = nullptr;
+    RTCScene scene_noemit_ = nullptr;  // without the emitters: only where Embree has no ray masks
 };
 
 }  // namespace cnsr

@@ -10,8 +10,9 @@
 #include "integrator.h"
 #include "material.h"
 #include "passes.h"
-#include "scene.h"
 #include "lanemath.h"
+#include "scene.h"
+#include "shading.h"
 #include "simd.h"
 
 namespace py = pybind11;
@@ -30,6 +31,43 @@ std::vector<Vec3> to_vec3s(const FloatArray& a, const char* what) {
     auto r = a.unchecked<2>();
     for (py::ssize_t i = 0; i < a.shape(0); ++i) out[size_t(i)] = Vec3(r(i, 0), r(i, 1), r(i, 2));
     return out;
+}
+
+int rows3(const FloatArray& a, const char* what) {
+    if (a.ndim() != 2 || a.shape(1) != 3) throw py::value_error(std::string(what) + " must have shape (n, 3)");
+    return int(a.shape(0));
+}
+
+MaterialLobes lobes(float roughness, float ior) {
+    Material m;
+    m.roughness = roughness;
+    m.ior = ior;
+    return material_lobes(m);
+}
+
+/// A light for the test hooks: {"type": "sphere", "center", "radius"} or {"type": "quad",
+/// "corner", "e1", "e2", "normal"} (radiance 1).
+Light light_from(const py::dict& d) {
+    auto vec = [&](const char* k) { return to_vec3(d[k].cast<std::array<float, 3>>()); };
+    const std::string type = d["type"].cast<std::string>();
+    Light l;
+    l.radiance = Vec3(1.f);
+    if (type == "sphere") {
+        l.type = LightType::Sphere;
+        l.center = vec("center");
+        l.radius = d["radius"].cast<float>();
+        l.area = 4.f * kPi * l.radius * l.radius;
+    } else if (type == "quad") {
+        l.type = LightType::Quad;
+        l.corner = vec("corner");
+        l.e1 = vec("e1");
+        l.e2 = vec("e2");
+        l.normal = normalize(vec("normal"));
+        l.area = length(cross(l.e1, l.e2));
+    } else {
+        throw py::value_error("light type must be 'sphere' or 'quad'");
+    }
+    return l;
 }
 
 }  // namespace
@@ -111,7 +149,11 @@ PYBIND11_MODULE(_renderer, m) {
             py::arg("corner"), py::arg("e1"), py::arg("e2"), py::arg("normal"), py::arg("material") = 0,
             py::arg("emitter_group") = false,
             "Adds the parallelogram corner + s e1 + t e2 (uv = (s, t)), front side facing `normal`.")
-        .def("commit", &Scene::commit, py::call_guard<py::gil_scoped_release>())
+        .def("commit", &Scene::commit, py::arg("sphere_bvh_min") = int(Accel::kDefaultSphereBvhMin),
+             py::call_guard<py::gil_scoped_release>(),
+             "Builds the lights and the acceleration structure. Scenes with at least sphere_bvh_min\n"
+             "non-emitting spheres put them into the BVH (the same hits as the lane loops).")
+        .def_property_readonly("spheres_in_bvh", &Scene::spheres_in_bvh)
         .def_property_readonly("committed", &Scene::committed)
         .def_property_readonly("num_lights", [](const Scene& s) { return int(s.lights().size()); })
         .def_property_readonly("num_shapes", &Scene::num_shapes)
@@ -141,7 +183,6 @@ PYBIND11_MODULE(_renderer, m) {
              },
              "World-to-camera lookAt matrix, 16 floats, column-major (translation at 12, 13, 14).");
 
-    // Test hooks: the material model evaluated and sampled in the local frame (z = normal).
     m.def(
         "_lane_sincos",
         [](const std::vector<float>& x) {
@@ -152,36 +193,64 @@ PYBIND11_MODULE(_renderer, m) {
         "sin and cos as the lane loops compute them (for tests).");
     m.attr("packet_width") = kPacketWidth;  // paths traced in lockstep (CMake: CNSR_PACKET_WIDTH)
     m.def("lanes_isa", &lanes_isa,
-          "The instruction set of the shading and sphere lane loops: 'avx2', or 'baseline' (no AVX2, or "
-          "the environment variable CNSR_NO_AVX2 set before the first render).");
+          "The instruction set of the lane loops: 'avx512', 'avx2' or 'baseline', the widest the CPU has "
+          "unless the environment variable CNSR_LANES (baseline, avx2) or CNSR_NO_AVX2 asked for a narrower "
+          "one before the first render.");
+    // Test hooks: the renderer's BSDF and light sampler (the lane kernels) on n inputs.
     m.def(
         "_bsdf_eval",
-        [](std::array<float, 3> albedo, float roughness, float ior, std::array<float, 3> wo, std::array<float, 3> wi) {
-            Material mat;
-            mat.roughness = roughness;
-            Bsdf b(to_vec3(albedo), mat.spec_weight(), roughness, ior);
-            BsdfEval e = b.eval(normalize(to_vec3(wo)), normalize(to_vec3(wi)));
-            return py::make_tuple(std::array<float, 3>{e.f_diffuse.x, e.f_diffuse.y, e.f_diffuse.z},
-                                  std::array<float, 3>{e.f_specular.x, e.f_specular.y, e.f_specular.z},
-                                  e.pdf_diffuse, e.pdf_specular);
+        [](std::array<float, 3> albedo, float roughness, float ior, const FloatArray& wo, const FloatArray& wi) {
+            const int n = rows3(wo, "wo");
+            if (rows3(wi, "wi") != n) throw py::value_error("wo and wi must have the same shape");
+            py::array_t<float> fd({n, 3}), fs(n), pd(n), ps(n);
+            bsdf_eval_lanes(to_vec3(albedo), lobes(roughness, ior), n, wo.data(), wi.data(), fd.mutable_data(),
+                            fs.mutable_data(), pd.mutable_data(), ps.mutable_data());
+            return py::make_tuple(fd, fs, pd, ps);
         },
         py::arg("albedo"), py::arg("roughness"), py::arg("ior"), py::arg("wo"), py::arg("wi"),
-        "(f_diffuse, f_specular, pdf_diffuse, pdf_specular) of the material model (test hook).");
+        "(f_diffuse (n, 3), f_specular (n,), pdf_diffuse (n,), pdf_specular (n,)) of the BSDF at unit\n"
+        "directions wo, wi (n, 3) in the shading frame (z = normal), as the path tracer evaluates it.");
     m.def(
         "_bsdf_sample",
-        [](std::array<float, 3> albedo, float roughness, float ior, std::array<float, 3> wo,
-           std::array<float, 3> u) -> py::object {
-            Material mat;
-            mat.roughness = roughness;
-            Bsdf b(to_vec3(albedo), mat.spec_weight(), roughness, ior);
-            BsdfSample s;
-            if (!b.sample(normalize(to_vec3(wo)), u[0], u[1], u[2], &s)) return py::none();
-            Vec3 f = s.eval.f();
-            return py::make_tuple(std::array<float, 3>{s.wi.x, s.wi.y, s.wi.z}, std::array<float, 3>{f.x, f.y, f.z},
-                                  s.eval.pdf(), s.diffuse_lobe);
+        [](std::array<float, 3> albedo, float roughness, float ior, const FloatArray& wo, const FloatArray& u) {
+            const int n = rows3(wo, "wo");
+            if (rows3(u, "u") != n) throw py::value_error("u must have shape (n, 3) like wo");
+            py::array_t<float> wi({n, 3}), weight({n, 3}), pdf(n), pdf_d(n), lobe(n);
+            bsdf_sample_lanes(to_vec3(albedo), lobes(roughness, ior), n, wo.data(), u.data(), wi.mutable_data(),
+                              weight.mutable_data(), pdf.mutable_data(), pdf_d.mutable_data(), lobe.mutable_data());
+            return py::make_tuple(wi, weight, pdf, pdf_d, lobe);
         },
         py::arg("albedo"), py::arg("roughness"), py::arg("ior"), py::arg("wo"), py::arg("u"),
-        "(wi, f, pdf, diffuse_lobe) or None: one sample of the material model (test hook).");
+        "(wi (n, 3), f cos / pdf (n, 3), pdf (n,), pdf_diffuse (n,), diffuse_lobe (n,)): BSDF samples drawn\n"
+        "as a path vertex with normal +z draws them from the uniforms u (n, 3); weight and pdfs are 0\n"
+        "where no direction was sampled.");
+    m.def(
+        "_light_sample",
+        [](const py::dict& light, const FloatArray& p, const FloatArray& u) {
+            const LightTable lt(std::vector<Light>{light_from(light)});
+            const int n = rows3(p, "p");
+            if (u.ndim() != 2 || u.shape(0) != n || u.shape(1) != 2) throw py::value_error("u must have shape (n, 2)");
+            py::array_t<float> w({n, 3}), q({n, 3}), pdf(n), ok(n);
+            light_sample_lanes(lt, 0, n, p.data(), u.data(), w.mutable_data(), q.mutable_data(), pdf.mutable_data(),
+                               ok.mutable_data());
+            return py::make_tuple(w, q, pdf, ok);
+        },
+        py::arg("light"), py::arg("p"), py::arg("u"),
+        "(w (n, 3), q (n, 3), pdf (n,), ok (n,)): samples of a light (dict: type 'sphere' with center,\n"
+        "radius, or 'quad' with corner, e1, e2, normal) from points p (n, 3) with uniforms u (n, 2).");
+    m.def(
+        "_light_pdf",
+        [](const py::dict& light, const FloatArray& p, const FloatArray& w, const FloatArray& dist) {
+            const LightTable lt(std::vector<Light>{light_from(light)});
+            const int n = rows3(p, "p");
+            if (rows3(w, "w") != n || dist.ndim() != 1 || dist.shape(0) != n)
+                throw py::value_error("w must have shape (n, 3) and dist (n,) like p");
+            py::array_t<float> pdf(n);
+            light_pdf_lanes(lt, 0, n, p.data(), w.data(), dist.data(), pdf.mutable_data());
+            return pdf;
+        },
+        py::arg("light"), py::arg("p"), py::arg("w"), py::arg("dist"),
+        "Solid-angle density of the unit directions w (n, 3) from points p (n, 3) that reach the light at dist.");
 
     m.def(
         "render",

@@ -63,6 +63,9 @@ public:
     }
 
     const Vec3& forward() const { return forward_; }
+    const Vec3& right() const { return right_; }
+    const Vec3& up() const { return up_; }
+    float tan_half_fov() const { return tan_half_; }
 
 private:
     Vec3 forward_{0.f, 0.f, -1.f}, right_{1.f, 0.f, 0.f}, up_{0.f, 1.f, 0.f};

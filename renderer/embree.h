@@ -5,6 +5,8 @@
 #define CNSR_EMBREE_VERSION 3
 #endif
 
+#include "simd.h"
+
 #if CNSR_EMBREE_VERSION >= 4
 #include <embree4/rtcore.h>
 #else
@@ -13,40 +15,7 @@
 
 namespace cnsr {
 
-/// Closest hit of a single incoherent ray.
-inline void embree_intersect(RTCScene scene, RTCRayHit* rh) {
-#if CNSR_EMBREE_VERSION >= 4
-    RTCIntersectArguments args;
-    rtcInitIntersectArguments(&args);
-    args.flags = RTC_RAY_QUERY_FLAG_INCOHERENT;
-    rtcIntersect1(scene, rh, &args);
-#else
-    RTCIntersectContext ctx;
-    rtcInitIntersectContext(&ctx);
-    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
-    rtcIntersect1(scene, &ctx, rh);
-#endif
-}
-
-/// Any hit of a single ray; on return ray->tfar is -inf if something was hit.
-inline void embree_occluded(RTCScene scene, RTCRay* ray) {
-#if CNSR_EMBREE_VERSION >= 4
-    RTCOccludedArguments args;
-    rtcInitOccludedArguments(&args);
-    args.flags = RTC_RAY_QUERY_FLAG_INCOHERENT;
-    rtcOccluded1(scene, ray, &args);
-#else
-    RTCIntersectContext ctx;
-    rtcInitIntersectContext(&ctx);
-    ctx.flags = RTC_INTERSECT_CONTEXT_FLAG_INCOHERENT;
-    rtcOccluded1(scene, &ctx, ray);
-#endif
-}
-
-// Ray packets: the integrator traces kPacketWidth paths in lockstep.
-#ifndef CNSR_PACKET_WIDTH
-#define CNSR_PACKET_WIDTH 8
-#endif
+// Ray packets: the integrator traces kPacketWidth paths in lockstep (simd.h).
 #if CNSR_PACKET_WIDTH == 16
 using RTCRayHitPacket = RTCRayHit16;
 using RTCRayPacket = RTCRay16;
@@ -60,7 +29,7 @@ using RTCRayPacket = RTCRay8;
 #else
 #error "CNSR_PACKET_WIDTH must be 8 or 16"
 #endif
-constexpr int kPacketWidth = CNSR_PACKET_WIDTH;
+static_assert(kPacketWidth == CNSR_PACKET_WIDTH, "simd.h and embree.h disagree on the packet width");
 
 /// Closest hits of a packet of rays (valid[i] = -1 for active lanes, 0 otherwise).
 inline void embree_intersect_packet(const int* valid, RTCScene scene, RTCRayHitPacket* rh, bool coherent = false) {

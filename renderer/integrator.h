@@ -23,8 +23,9 @@ struct RenderOptions {
     bool nee = true;
     Vec3 background{0.f, 0.f, 0.f};
     PassSet passes = PassSet::all();
-    /// Optional: polled about every 50 ms by the calling thread (which then renders nothing
-    /// itself); returning true cancels the render, which throws RenderCancelled.
+    /// Optional: called about every 50 ms by the calling thread (which renders tiles too, and
+    /// calls it between its packets); returning true cancels the render, which throws
+    /// RenderCancelled.
     std::function<bool()> should_cancel;
 };
 

@@ -5,17 +5,13 @@
 
 #include <cstdint>
 
-#if defined(__GNUC__)
-#define CNSR_LANE_INLINE inline __attribute__((always_inline))
-#else
-#define CNSR_LANE_INLINE inline
-#endif
+#include "simd.h"
 
 namespace cnsr {
 
 /// sin(x) and cos(x) for |x| <= 2^20 (the samplers use [-pi, 2 pi]): reduction by pi/2 in three
 /// parts (Cody & Waite), then the minimax polynomials of Cephes' sinf/cosf on [-pi/4, pi/4].
-/// Absolute error below 2e-7 on the samplers' range (tests/render/test_lanemath.py).
+/// Absolute error below 2e-7 on the samplers' range (tests/render/test_lanes.py).
 CNSR_LANE_INLINE void sincos_lane(float x, float* s, float* c) {
     const float k = x * 0.63661977236758134f;            // x / (pi / 2)
     const float j = (k + 12582912.f) - 12582912.f;         // round to nearest (1.5 * 2^23 trick)

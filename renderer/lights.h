@@ -1,6 +1,6 @@
-// Emitters that next-event estimation samples: spheres (solid-angle cone sampling) and
-// one-sided quads (area sampling), built from the scene's emissive shapes. Emitted radiance =
-// emission / area.
+// The lights that next-event estimation samples, built from the scene's emissive shapes:
+// spheres and one-sided quads; emitted radiance = emission / area. They are sampled by the
+// lane kernels (shading_lanes.inc: sample_light_lane, light_pdf_lane).
 #pragma once
 
 #include <cstdint>
@@ -26,30 +26,21 @@ struct Light {
     float area = 0.f;
 };
 
-/// Embree geometry mask of light i: lights 0..30 get a bit of their own so that a shadow ray can
-/// skip the light it aims at; everything else has bit 0 and is never skipped.
-inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 31 ? (2u << i) : 1u; }
+/// Geometry masks (Embree ray masks): bit 0 for the shapes outside the emitter group (what a
+/// query that skips emitters hits), bits 1..30 for lights 0..29 (so that a shadow ray can skip
+/// the light it aims at), bit 31 for the other emitters.
+constexpr uint32_t kMaskNonEmitter = 1u;
+constexpr uint32_t kMaskOtherEmitter = 1u << 31;
+inline uint32_t light_mask_bit(int i) { return i >= 0 && i < 30 ? (2u << i) : kMaskOtherEmitter; }
+/// The ray mask of a shadow ray aimed at light i: every bit but the light's own, where it has one.
+inline uint32_t shadow_ray_mask(int i) {
+    const uint32_t bit = light_mask_bit(i);
+    return bit != kMaskOtherEmitter ? ~bit : ~0u;
+}
 
 /// The lights of a scene, in shape order: every emissive sphere or quad becomes one. Sets each
 /// emissive shape's `radiance` (emission / area; emissive meshes too, which are hit but never
-/// sampled) and, for the light shapes, `light` (their index) and `mask` (light_mask_bit).
+/// sampled), for the light shapes `light` (their index), and every shape's `mask`.
 std::vector<Light> build_lights(std::vector<std::unique_ptr<Shape>>& shapes, const std::vector<Material>& materials);
-
-/// A point sampled on a light as seen from a shading point.
-struct LightSample {
-    Vec3 point;   // the sampled point on the light
-    Vec3 wi;      // unit direction from the shading point to the light point
-    float dist;   // distance to the light point
-    Vec3 Le;      // radiance leaving the light point towards the shading point
-    float pdf;    // solid-angle density of wi at the shading point (this light only)
-};
-
-/// Samples a direction towards `light` from point p; false if the light cannot be seen from p
-/// (p inside a sphere light, or behind a one-sided quad).
-bool sample_light(const Light& light, const Vec3& p, float u1, float u2, LightSample* out);
-
-/// Solid-angle density with which sample_light would produce direction wi from p, given that
-/// the ray p + t wi hits the light's front side at distance `dist`.
-float light_pdf(const Light& light, const Vec3& p, const Vec3& wi, float dist);
 
 }  // namespace cnsr

@@ -4,49 +4,62 @@
 
 #include <cstdint>
 
+#include "lanemath.h"
+#include "simd.h"
 #include "vecmath.h"
 
 namespace cnsr {
 
 /// 64-bit mix (splitmix64 finaliser): hashes (seed, pixel, sample) into independent streams.
-inline uint64_t mix64(uint64_t z) {
+CNSR_LANE_INLINE uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
 }
 
-/// PCG32 (O'Neill 2014). One generator per (seed, pixel, sample) makes renders independent of
-/// how pixels are distributed over threads.
-class Rng {
-public:
-    Rng() = default;
-    Rng(uint64_t seed, uint64_t pixel, uint64_t sample) {
-        uint64_t s = mix64(seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
-        s = mix64(s ^ (pixel + 0x8cb92ba72f3d8dd7ULL));
-        uint64_t stream = mix64(s ^ (sample * 0xd1342543de82ef95ULL + 1));
-        state_ = 0;
-        inc_ = (stream << 1u) | 1u;
-        next_u32();
-        state_ += s;
-        next_u32();
-    }
-    uint32_t next_u32() {
-        uint64_t old = state_;
-        state_ = old * 6364136223846793005ULL + inc_;
-        uint32_t xorshifted = uint32_t(((old >> 18u) ^ old) >> 27u);
-        uint32_t rot = uint32_t(old >> 59u);
-        return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
-    }
-    /// Uniform float in [0, 1).
-    float uniform() { return float(next_u32() >> 8) * 0x1p-24f; }
-
-private:
-    uint64_t state_ = 0, inc_ = 1;
+/// PCG32 (O'Neill 2014), one generator per path: seeded by (seed, pixel, sample), so that renders
+/// do not depend on how pixels are distributed over threads. The generators of a packet's lanes
+/// are kept in structure-of-arrays form and drawn from in lane loops.
+struct RngLanes {
+    alignas(64) uint64_t state[kPacketWidth];
+    alignas(64) uint64_t inc[kPacketWidth];
 };
 
-struct Vec2 {
-    float x, y;
-};
+CNSR_LANE_INLINE uint32_t pcg32_step(uint64_t& state, uint64_t inc) {
+    const uint64_t old = state;
+    state = old * 6364136223846793005ULL + inc;
+    const uint32_t xorshifted = uint32_t(((old >> 18u) ^ old) >> 27u);
+    const uint32_t rot = uint32_t(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31));
+}
+
+/// Seeds lane i's generator from (seed, pixel[i], sample[i]).
+CNSR_LANE_INLINE void rng_seed_lanes(RngLanes& r, uint64_t seed, const uint64_t* pixel, const uint64_t* sample) {
+    const uint64_t s0 = mix64(seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL);
+    for (int i = 0; i < kPacketWidth; ++i) {
+        const uint64_t s = mix64(s0 ^ (pixel[i] + 0x8cb92ba72f3d8dd7ULL));
+        const uint64_t stream = mix64(s ^ (sample[i] * 0xd1342543de82ef95ULL + 1));
+        uint64_t state = 0;
+        const uint64_t inc = (stream << 1u) | 1u;
+        pcg32_step(state, inc);
+        state += s;
+        pcg32_step(state, inc);
+        r.state[i] = state;
+        r.inc[i] = inc;
+    }
+}
+
+/// A uniform float in [0, 1) from each lane with draw[i] != 0 (those generators advance; the
+/// others keep their state and get 0).
+CNSR_LANE_INLINE void rng_uniform_lanes(RngLanes& r, const int* draw, float* out) {
+    for (int i = 0; i < kPacketWidth; ++i) {
+        uint64_t state = r.state[i];
+        const uint32_t x = pcg32_step(state, r.inc[i]);
+        const bool d = draw[i] != 0;
+        r.state[i] = d ? state : r.state[i];
+        out[i] = d ? float(int32_t(x >> 8)) * 0x1p-24f : 0.f;
+    }
+}
 
 /// Cosine-weighted direction on the hemisphere around +z (Malley's method); pdf = cos / pi.
 inline Vec3 sample_cosine_hemisphere(float u1, float u2) {
@@ -67,18 +80,6 @@ inline Vec3 sample_cosine_hemisphere(float u1, float u2) {
     float z = std::sqrt(std::max(0.f, 1.f - x * x - y * y));
     return {x, y, z};
 }
-
-inline float cosine_hemisphere_pdf(float cos_theta) { return cos_theta > 0.f ? cos_theta * kInvPi : 0.f; }
-
-/// Uniform direction in the cone of half-angle acos(cos_max) around +z; pdf = 1 / (2 pi (1 - cos_max)).
-inline Vec3 sample_uniform_cone(float u1, float u2, float cos_max) {
-    float cos_t = 1.f - u1 * (1.f - cos_max);
-    float sin_t = std::sqrt(std::max(0.f, 1.f - cos_t * cos_t));
-    float phi = 2.f * kPi * u2;
-    return {std::cos(phi) * sin_t, std::sin(phi) * sin_t, cos_t};
-}
-
-inline float uniform_cone_pdf(float cos_max) { return 1.f / (2.f * kPi * (1.f - cos_max)); }
 
 /// Balance heuristic weight of a strategy with pdf `pa` against one with pdf `pb` (one sample each).
 inline float balance_heuristic(float pa, float pb) {

@@ -1,5 +1,6 @@
 #include "scene.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -89,88 +90,15 @@ int Scene::add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Ve
     return int(shapes_.size()) - 1;
 }
 
-void Scene::commit() {
+void Scene::commit(int sphere_bvh_min) {
     if (committed_) return;
     // lights: every emissive sphere or quad is sampled by next-event estimation; this sets the
     // shapes' radiance and masks, which the acceleration structure reads
     lights_ = build_lights(shapes_, materials_);
-    accel_.build(shapes_);
+    shape_table_ = ShapeTable();
+    for (const auto& s : shapes_) shape_table_.add(*s);
+    accel_.build(shapes_, sphere_bvh_min);
     committed_ = true;
-}
-
-SurfaceHit Scene::surface_hit(const Ray& ray, const PrimHit& ph) const {
-    SurfaceHit h;
-    fill_surface_hit(*shapes_[ph.geom], int(ph.geom), ray, ph.prim, ph.u, ph.v, ph.ng, ph.t, &h);
-    return h;
-}
-
-bool Scene::intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const {
-    PrimHit ph;
-    if (!accel_.intersect(ray, with_emitters, &ph)) return false;
-    *hit = surface_hit(ray, ph);
-    return true;
-}
-
-void Scene::intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                             bool* found, bool coherent) const {
-    PrimHit ph[kPacket];
-    accel_.intersect_packet(rays, active, with_emitters, ph, found, coherent);
-    for (int i = 0; i < kPacket; ++i)
-        if (found[i]) hits[i] = surface_hit(rays[i], ph[i]);
-}
-
-bool Scene::occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask) const {
-    return accel_.occluded(o, d, tfar, with_emitters, mask);
-}
-
-void Scene::occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
-                            bool* occluded) const {
-    accel_.occluded_packet(o, d, tfar, nullptr, active, with_emitters, occluded);
-}
-
-bool Scene::shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
-                           uint32_t* mask) const {
-    *o = offset_ray_origin(h, q - h.p);
-    Vec3 w = q - *o;
-    float dist = length(w);
-    if (!(dist > 0.f)) return false;
-    *d = w / dist;
-    *tfar = dist * (1.f - 1e-4f);
-    // The target light cannot block its own sampled (visible) point: skip it where it has a bit.
-    const uint32_t bit = light >= 0 ? light_mask_bit(light) : 1u;
-    *mask = bit != 1u ? ~bit : 0xFFFFFFFFu;
-    return true;
-}
-
-bool Scene::segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light) const {
-    Vec3 o, d;
-    float tfar;
-    uint32_t mask;
-    if (!shadow_segment(h, q, light, &o, &d, &tfar, &mask)) return false;
-    return occluded(o, d, tfar, with_emitters, mask);
-}
-
-void Scene::segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
-                                     bool with_emitters, bool* occluded) const {
-    Vec3 o[kPacket], d[kPacket];
-    float tfar[kPacket];
-    uint32_t mask[kPacket];
-    bool valid[kPacket];
-    for (int i = 0; i < kPacket; ++i)
-        valid[i] = active[i] && shadow_segment(from[i], q[i], light[i], &o[i], &d[i], &tfar[i], &mask[i]);
-    accel_.occluded_packet(o, d, tfar, mask, valid, with_emitters, occluded);
-}
-
-Vec3 Scene::albedo(const Material& m, const SurfaceHit& h) const {
-    if (m.texture < 0) return m.color;
-    float u = h.u, v = h.v;
-    if (shapes_[h.shape]->type == ShapeType::Sphere) {
-        // longitude / colatitude about +Y, v = 1 at the top
-        const Vec3& n = h.ng;
-        u = 0.5f + std::atan2(n.z, n.x) * (0.5f * kInvPi);
-        v = 1.f - std::acos(std::min(1.f, std::max(-1.f, n.y))) * kInvPi;
-    }
-    return m.color * textures_[m.texture].lookup(u * m.freq_u, v * m.freq_v);
 }
 
 }  // namespace cnsr

@@ -1,6 +1,6 @@
 // The scene: the container of materials, textures and shapes, built up by the add_* calls and
 // immutable after commit(), which derives the lights (lights.h) and builds the acceleration
-// structure (accel.h). Its queries return surface hits (shapes.h) for the integrator.
+// structure (accel.h). Its closest-hit queries return the surface hits of ray packets (shapes.h).
 #pragma once
 
 #include <cstdint>
@@ -33,58 +33,41 @@ public:
     int add_quad(const Vec3& corner, const Vec3& e1, const Vec3& e2, const Vec3& normal, int material,
                  bool emitter_group);
     /// Builds the lights and the acceleration structures; the scene is immutable afterwards.
-    void commit();
+    /// Scenes with at least sphere_bvh_min non-emitting spheres put them into the BVH.
+    void commit(int sphere_bvh_min = Accel::kDefaultSphereBvhMin);
     bool committed() const { return committed_; }
+    bool spheres_in_bvh() const { return accel_.spheres_in_bvh(); }
 
-    /// Closest hit along the ray; emitters are skipped when with_emitters is false.
-    bool intersect(const Ray& ray, bool with_emitters, SurfaceHit* hit) const;
-    /// Is anything hit on (0, tfar) from o along unit d? Geometry whose mask shares no bit with
-    /// `mask` may be skipped (Embree ray masks; an optimisation only, never needed for correctness).
-    bool occluded(const Vec3& o, const Vec3& d, float tfar, bool with_emitters, uint32_t mask = 0xFFFFFFFFu) const;
-    /// Is the segment from hit point h to a point q on a light blocked? The shadow ray starts at
-    /// the offset origin and aims at q itself (not along the direction seen from h.p): near a
-    /// sphere light's silhouette the distance along a fixed direction is ill-conditioned.
-    /// `light` (or -1) is the light q lies on: it cannot block its own visible side, so it is masked out.
-    bool segment_occluded(const SurfaceHit& h, const Vec3& q, bool with_emitters, int light = -1) const;
-
-    /// Packet versions of intersect / segment_occluded for up to kPacket lanes (inactive lanes
-    /// are skipped); results per lane are identical to the single-ray queries.
     static constexpr int kPacket = Accel::kPacket;
-    /// `coherent`: the rays are nearly parallel with nearby origins (camera rays of one pixel).
-    void intersect_packet(const Ray* rays, const bool* active, bool with_emitters, SurfaceHit* hits,
-                          bool* found, bool coherent = false) const;
-    void occluded_packet(const Vec3* o, const Vec3* d, const float* tfar, const bool* active, bool with_emitters,
-                         bool* occluded) const;
-    void segments_occluded_packet(const SurfaceHit* from, const Vec3* q, const int* light, const bool* active,
-                                  bool with_emitters, bool* occluded) const;
-    /// Occlusion of structure-of-arrays shadow rays (Accel::occluded_lanes).
-    void occluded_lanes(const float* ox, const float* oy, const float* oz, const float* dx, const float* dy,
-                        const float* dz, const float* tfar, const uint32_t* mask, const int* active, bool with_emitters,
-                        bool* occluded) const {
-        accel_.occluded_lanes(ox, oy, oz, dx, dy, dz, tfar, mask, active, with_emitters, occluded);
+    /// Closest hits of the lanes with valid[i] != 0 of the packet `rh` (its ray part set: org,
+    /// dir, tnear, tfar) as surface hits in `hits` (shape = -1 for the others and for misses);
+    /// emitters are skipped when with_emitters is false. `coherent`: the rays are nearly
+    /// parallel with nearby origins (camera rays of one pixel).
+    void intersect(const int* valid, RayHitPacket& rh, bool with_emitters, HitLanes* hits,
+                   bool coherent = false) const {
+        accel_.intersect(valid, rh, with_emitters, coherent);
+        surface_hits(shape_table_, rh, hits);
+    }
+    /// Is anything hit on (0, tfar) of the shadow rays with trace set (Accel::occluded)?
+    void occluded(const ShadowRays& rays, bool with_emitters, bool* occluded) const {
+        accel_.occluded(rays, with_emitters, occluded);
     }
 
     const Material& material(int i) const { return materials_[i]; }
     const Shape& shape(int i) const { return *shapes_[i]; }
+    const Texture& texture(int i) const { return textures_[i]; }
     const std::vector<Light>& lights() const { return lights_; }
-    /// Material colour times max(texel) at the hit (spheres: longitude / colatitude about +Y).
-    Vec3 albedo(const Material& m, const SurfaceHit& h) const;
     int num_shapes() const { return int(shapes_.size()); }
     int num_materials() const { return int(materials_.size()); }
     int num_textures() const { return int(textures_.size()); }
 
 private:
     void check_material(int material) const;
-    SurfaceHit surface_hit(const Ray& ray, const PrimHit& ph) const;
-    /// Shadow-ray set-up shared by segment_occluded and its packet version; false when the
-    /// segment is empty (nothing to trace, not occluded).
-    bool shadow_segment(const SurfaceHit& h, const Vec3& q, int light, Vec3* o, Vec3* d, float* tfar,
-                        uint32_t* mask) const;
-
     std::vector<Material> materials_;
     std::vector<Texture> textures_;
     std::vector<std::unique_ptr<Shape>> shapes_;
     std::vector<Light> lights_;
+    ShapeTable shape_table_;
     Accel accel_;
     bool committed_ = false;
 };

@@ -1,29 +1,28 @@
 #include "shapes.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "simd.h"
 
 namespace cnsr {
 
-namespace {
-inline float wrap01(float x) { return x - std::floor(x); }
-}  // namespace
-
-float Texture::lookup(float u, float v) const {
-    if (width <= 0 || height <= 0) return 1.f;
-    // texel centres at (i + 0.5) / width; v = 1 is the top row
-    float x = wrap01(u) * width - 0.5f;
-    float y = (1.f - wrap01(v)) * height - 0.5f;
-    float fx = std::floor(x), fy = std::floor(y);
-    float ax = x - fx, ay = y - fy;
-    int x0 = int(fx), y0 = int(fy);
-    auto wrap = [](int i, int n) { i %= n; return i < 0 ? i + n : i; };
-    int x1 = wrap(x0 + 1, width), y1 = wrap(y0 + 1, height);
-    x0 = wrap(x0, width);
-    y0 = wrap(y0, height);
-    float t00 = texels[size_t(y0) * width + x0], t10 = texels[size_t(y0) * width + x1];
-    float t01 = texels[size_t(y1) * width + x0], t11 = texels[size_t(y1) * width + x1];
-    return (1.f - ay) * ((1.f - ax) * t00 + ax * t10) + ay * ((1.f - ax) * t01 + ax * t11);
-}
+// The hit reconstruction lane loops, for the x86-64 baseline, AVX2 and AVX-512 (simd.h).
+namespace surface_baseline {
+#include "surface_lanes.inc"
+}  // namespace surface_baseline
+#ifdef CNSR_HAVE_WIDE_LANES
+CNSR_BEGIN_AVX2
+namespace surface_avx2 {
+#include "surface_lanes.inc"
+}  // namespace surface_avx2
+CNSR_END_WIDE
+CNSR_BEGIN_AVX512
+namespace surface_avx512 {
+#include "surface_lanes.inc"
+}  // namespace surface_avx512
+CNSR_END_WIDE
+#endif
 
 float Shape::area() const {
     switch (type) {
@@ -43,52 +42,33 @@ float Shape::area() const {
     return 0.f;
 }
 
-void fill_surface_hit(const Shape& s, int shape_id, const Ray& ray, unsigned prim_id, float bu, float bv,
-                      const Vec3& ng_raw, float t, SurfaceHit* hit) {
-    hit->t = t;
-    hit->shape = shape_id;
+void ShapeTable::add(const Shape& s) {
+    Vec3 a, b, c, n;
+    Mesh m;
     switch (s.type) {
-        case ShapeType::Mesh: {
-            const uint32_t* tri = &s.indices[3 * size_t(prim_id)];
-            const Vec3 &v0 = s.vertices[tri[0]], &v1 = s.vertices[tri[1]], &v2 = s.vertices[tri[2]];
-            float b1 = bu, b2 = bv, b0 = 1.f - b1 - b2;
-            hit->p = v0 * b0 + v1 * b1 + v2 * b2;
-            hit->ng = normalize(cross(v1 - v0, v2 - v0));
-            if (!s.normals.empty()) {
-                Vec3 n = s.normals[tri[0]] * b0 + s.normals[tri[1]] * b1 + s.normals[tri[2]] * b2;
-                float l2 = dot(n, n);
-                hit->ns = l2 > 1e-12f ? n * (1.f / std::sqrt(l2)) : hit->ng;
-            } else {
-                hit->ns = hit->ng;
-            }
-            if (!s.uvs.empty()) {
-                const float *t0 = &s.uvs[2 * tri[0]], *t1 = &s.uvs[2 * tri[1]], *t2 = &s.uvs[2 * tri[2]];
-                hit->u = t0[0] * b0 + t1[0] * b1 + t2[0] * b2;
-                hit->v = t0[1] * b0 + t1[1] * b1 + t2[1] * b2;
-            } else {
-                hit->u = b1;
-                hit->v = b2;
-            }
+        case ShapeType::Mesh:
+            m.vertices = &s.vertices[0].x;
+            m.indices = s.indices.data();
+            m.normals = s.normals.empty() ? nullptr : &s.normals[0].x;
+            m.uvs = s.uvs.empty() ? nullptr : s.uvs.data();
             break;
-        }
-        case ShapeType::Quad: {
-            Vec3 p = ray.o + ray.d * t;
-            Vec3 q = p - s.corner;
-            hit->u = dot(q, s.e1) / dot(s.e1, s.e1);
-            hit->v = dot(q, s.e2) / dot(s.e2, s.e2);
-            // project onto the plane to remove the error of the ray parameter
-            hit->p = s.corner + s.e1 * hit->u + s.e2 * hit->v;
-            hit->ng = hit->ns = s.normal;
+        case ShapeType::Quad:
+            a = s.corner, b = s.e1, c = s.e2, n = s.normal;
             break;
-        }
-        case ShapeType::Sphere: {
-            Vec3 n = normalize(ng_raw);
-            hit->p = s.center + n * s.radius;
-            hit->ng = hit->ns = n;
-            hit->u = hit->v = 0.f;  // spherical coordinates are computed by albedo() when a texture needs them
+        case ShapeType::Sphere:
+            a = s.center, b = Vec3(s.radius, 0.f, 0.f);
             break;
-        }
     }
+    kind.push_back(s.type == ShapeType::Mesh ? 0.f : (s.type == ShapeType::Quad ? 1.f : 2.f));
+    ax.push_back(a.x), ay.push_back(a.y), az.push_back(a.z);
+    bx.push_back(b.x), by.push_back(b.y), bz.push_back(b.z);
+    cx.push_back(c.x), cy.push_back(c.y), cz.push_back(c.z);
+    nx.push_back(n.x), ny.push_back(n.y), nz.push_back(n.z);
+    meshes.push_back(m);
+}
+
+void surface_hits(const ShapeTable& shapes, const RTCRayHitPacket& rh, HitLanes* out) {
+    CNSR_LANE_DISPATCH(surface, surface_hits(shapes, rh, *out));
 }
 
 }  // namespace cnsr

@@ -1,23 +1,23 @@
 // Shapes and textures: what the scene is made of (triangle meshes, analytic spheres and
-// parallelogram quads), their areas, single-channel textures, and the reconstruction of a
-// surface hit (position, normals, texture coordinates) from a primitive hit record.
+// parallelogram quads), their areas, single-channel textures, and the reconstruction of the
+// surface hits of a ray packet (position, normals, texture coordinates) from Embree's primitive
+// hits, in lane loops (surface_lanes.inc).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "camera.h"
+#include "embree.h"
 #include "vecmath.h"
 
 namespace cnsr {
 
-/// Single-channel texture (the reference uses only max(r, g, b) of a texel), row 0 = top,
-/// repeat wrapping, bilinear filtering.
+/// Single-channel texture (the reference uses only max(r, g, b) of a texel), row 0 = top;
+/// looked up bilinearly with repeat wrapping by the lane loops (shading_lanes.inc: textured_albedo).
 struct Texture {
     int width = 0, height = 0;
     std::vector<float> texels;
-    /// Bilinear lookup at (u, v), both wrapped to [0, 1); v = 1 is the top row. 1 for an empty texture.
-    float lookup(float u, float v) const;
 };
 
 enum class ShapeType { Mesh, Quad, Sphere };
@@ -43,29 +43,47 @@ struct Shape {
     float area() const;
 };
 
-/// What the integrator needs to know about a ray's closest hit.
-struct SurfaceHit {
-    float t = 0.f;
-    Vec3 p;
-    Vec3 ng;  // unit geometric normal (orientation arbitrary for meshes; used for ray offsets)
-    Vec3 ns;  // unit shading normal (decides the front side)
-    float u = 0.f, v = 0.f;  // texture coordinates
-    int shape = -1;
+/// The surface hits of a packet's lanes (structure of arrays).
+struct HitLanes {
+    alignas(64) float px[kPacketWidth], py[kPacketWidth], pz[kPacketWidth];  // point
+    // unit geometric normal (orientation arbitrary for meshes; used for ray offsets)
+    alignas(64) float gx[kPacketWidth], gy[kPacketWidth], gz[kPacketWidth];
+    // unit shading normal (decides the front side)
+    alignas(64) float nx[kPacketWidth], ny[kPacketWidth], nz[kPacketWidth];
+    alignas(64) float tu[kPacketWidth], tv[kPacketWidth];  // texture coordinates
+    alignas(64) float t[kPacketWidth];                     // distance along the ray
+    alignas(64) int shape[kPacketWidth];                   // the shape hit; -1: none
 };
 
-/// Fills `hit` for a hit of `ray` at distance t on primitive `prim` of shape `s` (index
-/// `shape_id`): (bu, bv) are the barycentrics of a triangle, `ng` the unnormalised geometric
-/// normal for a sphere (hit point minus centre; ignored otherwise). Meshes interpolate normals
-/// and uvs (else the geometric normal and the barycentrics), quads project the hit onto their
-/// plane, spheres put the point on the surface and leave u = v = 0 (see Scene::albedo).
-void fill_surface_hit(const Shape& s, int shape_id, const Ray& ray, unsigned prim, float bu, float bv,
-                      const Vec3& ng, float t, SurfaceHit* hit);
+/// What hit reconstruction reads of a scene's shapes: per shape, its kind and the frame of a
+/// quad or the centre and radius of a sphere as tables (gathered by the lane loops), and the
+/// arrays of a mesh.
+struct ShapeTable {
+    std::vector<float> kind;  // 0 mesh, 1 quad, 2 sphere
+    std::vector<float> ax, ay, az, bx, by, bz, cx, cy, cz;  // quad: corner, e1, e2; sphere: centre, (radius, 0, 0)
+    std::vector<float> nx, ny, nz;  // quad: normal
+    struct Mesh {
+        const float* vertices = nullptr;  // xyz per vertex
+        const uint32_t* indices = nullptr;
+        const float* normals = nullptr;  // xyz per vertex, or nullptr
+        const float* uvs = nullptr;      // uv per vertex, or nullptr
+    };
+    std::vector<Mesh> meshes;  // per shape (empty for quads and spheres)
+    /// Appends shape s (whose arrays must outlive the table).
+    void add(const Shape& s);
+};
 
-/// Ray origin for leaving a hit point in direction w: offset along the geometric normal to the
-/// side of w, so that the new ray does not re-hit the surface it starts on.
-inline Vec3 offset_ray_origin(const SurfaceHit& h, const Vec3& w) {
-    float eps = 2e-5f * (1.f + max_abs_component(h.p));
-    return h.p + h.ng * (dot(h.ng, w) > 0.f ? eps : -eps);
+/// Fills `out` from the closest hits of the packet `rh` (after Accel::intersect; lanes with
+/// hit.geomID = RTC_INVALID_GEOMETRY_ID get shape = -1): meshes interpolate normals and uvs
+/// (else the geometric normal and the barycentrics), quads project the hit onto their plane,
+/// spheres put the point on the surface and leave u = v = 0 (their textures use the normal).
+void surface_hits(const ShapeTable& shapes, const RTCRayHitPacket& rh, HitLanes* out);
+
+/// Ray origin for leaving hit point p (unit geometric normal ng) in direction w: offset along
+/// ng to the side of w, so that the new ray does not re-hit the surface it starts on.
+inline Vec3 offset_ray_origin(const Vec3& p, const Vec3& ng, const Vec3& w) {
+    float eps = 2e-5f * (1.f + max_abs_component(p));
+    return p + ng * (dot(ng, w) > 0.f ? eps : -eps);
 }
 
 }  // namespace cnsr

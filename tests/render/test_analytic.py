@@ -1,5 +1,6 @@
-"""Closed-form checks: closed furnace sphere, white furnace, sphere and quad light irradiance,
-and the material model's sampling densities."""
+"""Closed-form checks of whole renders: closed furnace sphere, white furnaces, sphere and quad
+light irradiance. (The BSDF and the light sampler on their own: test_bsdf.py,
+test_light_sampling.py.)"""
 import math
 
 import numpy as np
@@ -100,35 +101,3 @@ def test_quad_light_irradiance_below_center():
     corners = [np.array([x, h, z]) for x, z in ((-half, -half), (half, -half), (half, half), (-half, half))]
     e = _polygon_irradiance(np.zeros(3), np.array([0, 1.0, 0]), corners, emission / area)
     assert b == pytest.approx(rho / math.pi * e, rel=0.02)
-
-
-def test_bsdf_sampling_matches_evaluation():
-    """E[f cos / pdf] over sampled directions equals the integral of f cos (uniform sampling),
-    the pdf integrates to at most 1, and the BSDF is reciprocal."""
-    from cnsr import _renderer as R
-
-    rng = np.random.default_rng(0)
-    albedo = [0.6, 0.6, 0.6]
-    wo = np.array([0.5, 0.1, 0.7])
-    wo /= np.linalg.norm(wo)
-    for rough in (1.0, 0.7, 0.45):
-        n = 12000
-        est = []
-        for u in rng.random((n, 3)):
-            s = R._bsdf_sample(albedo, rough, 15.0, wo, u)
-            est.append(0.0 if s is None else s[1][0] * s[0][2] / s[2])
-        uni, pint = [], []
-        for u in rng.random((n, 2)):
-            z = u[0]
-            rr = math.sqrt(1 - z * z)
-            wi = [rr * math.cos(2 * math.pi * u[1]), rr * math.sin(2 * math.pi * u[1]), z]
-            fd, fs, pd, ps = R._bsdf_eval(albedo, rough, 15.0, wo, wi)
-            uni.append((fd[0] + fs[0]) * z * 2 * math.pi)
-            pint.append((pd + ps) * 2 * math.pi)
-        assert np.mean(est) == pytest.approx(np.mean(uni), rel=0.03), rough
-        assert np.mean(pint) <= 1.02
-        wi = np.array([-0.3, 0.4, 0.6])
-        wi /= np.linalg.norm(wi)
-        a = R._bsdf_eval(albedo, rough, 15.0, wo, wi)
-        b = R._bsdf_eval(albedo, rough, 15.0, wi, wo)
-        assert np.allclose(np.add(a[0], a[1]), np.add(b[0], b[1]), rtol=1e-4)

@@ -12,7 +12,7 @@ SCRIPT = textwrap.dedent("""
     sys.path[:0] = [{code!r}, {helpers!r}]
     from cnsr.render import Renderer
     from render_helpers import box_room
-    r = Renderer(threads=2)
+    r = Renderer(threads={threads})
     r.load_scene(box_room())
     print("start", flush=True)
     t = time.time()
@@ -26,8 +26,9 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_interrupts_a_render(repo_root):
-    code = SCRIPT.format(code=str(repo_root / "code"), helpers=str(repo_root / "tests" / "render"))
+@pytest.mark.parametrize("threads", [1, 2])  # the calling thread renders too and polls for Ctrl-C
+def test_ctrl_c_interrupts_a_render(repo_root, threads):
+    code = SCRIPT.format(code=str(repo_root / "code"), helpers=str(repo_root / "tests" / "render"), threads=threads)
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert p.stdout.readline().strip() == "start"

@@ -8,6 +8,7 @@ scene, the entry and the field, before anything reaches C++.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -197,13 +198,16 @@ class _Fields:
         if not np.isfinite(m).all():
             raise self.error(key, "holds NaN or Inf")
         check_range(m, self.error, key)
-        if not np.allclose(m[:, 3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
+        if not (np.abs(m[:, 3] - _AFFINE_COLUMN) <= 1e-6 + 1e-5 * _AFFINE_COLUMN).all():  # np.allclose's test
             raise self.error(key, "must be affine in row-vector convention (last column 0, 0, 0, 1; "
                                   f"translation in the last row), got last column {m[:, 3].tolist()}")
         det = np.linalg.det(m[:3, :3])
         if not abs(det) > 1e-12:
             raise self.error(key, "is singular (zero scale)")
         return m
+
+
+_AFFINE_COLUMN = np.array([0.0, 0.0, 0.0, 1.0])
 
 
 def check_range(a: np.ndarray, error, key: str, what: str = "") -> None:
@@ -233,12 +237,20 @@ def _transform_normals(n: np.ndarray, m: np.ndarray) -> np.ndarray:
 def grid_frame(normal: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """In-plane unit axes (u, v) of a grid with ``normal``: v points 'up' in the plane (+y, or
     -z for floors/ceilings) and u = v x n, so that textures read upright and unmirrored from the
-    front side."""
-    n = normal / np.linalg.norm(normal)
+    front side. (Read-only arrays, computed once per normal.)"""
+    return _grid_frame(tuple(float(x) for x in np.asarray(normal, dtype=np.float64).reshape(3)))
+
+
+@functools.lru_cache(maxsize=256)
+def _grid_frame(normal: Tuple[float, float, float]) -> Tuple[np.ndarray, np.ndarray]:
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
     up = np.array([0.0, 0.0, -1.0]) if abs(n[1]) >= max(abs(n[0]), abs(n[2])) else np.array([0.0, 1.0, 0.0])
     v = up - np.dot(up, n) * n
     v /= np.linalg.norm(v)
     u = np.cross(v, n)
+    u.flags.writeable = False
+    v.flags.writeable = False
     return u, v
 
 
@@ -276,8 +288,10 @@ def _resolve_file(name: str, base_dir: Optional[Path]) -> Optional[Path]:
 # compilation
 
 
-def compile_scene(source: SceneSource) -> CompiledScene:
-    """Read, validate and build a scene. Raises SceneError naming the problem."""
+def compile_scene(source: SceneSource, sphere_bvh_min: Optional[int] = None) -> CompiledScene:
+    """Read, validate and build a scene. Raises SceneError naming the problem. ``sphere_bvh_min``:
+    scenes with at least this many non-emitting spheres put them into the BVH (None: the
+    renderer's default; the images are the same either way)."""
     from .. import _renderer  # the C++ extension; imported late so that errors above need no build
 
     data, name, base_dir = read_scene(source)
@@ -358,7 +372,7 @@ def compile_scene(source: SceneSource) -> CompiledScene:
                                           f"{', '.join(sorted(cs.material_index)) or 'none'}")
             _add_shape(cs, f, kind, cs.material_index[mname], emitter=(group == "lights"))
     try:
-        cs.native.commit()
+        cs.native.commit() if sphere_bvh_min is None else cs.native.commit(int(sphere_bvh_min))
     except Exception as e:  # Embree errors
         raise SceneError(f"{name}: building the scene failed: {e}") from None
     cs.num_lights = cs.native.num_lights
@@ -397,19 +411,49 @@ def _add_shape(cs: CompiledScene, f: _Fields, kind: str, material: int, emitter:
             cs.native.add_quad(c.tolist(), e1.tolist(), e2.tolist(), n.tolist(), material, emitter)
         else:
             mesh = _load_mesh(cs, f, kind)
-            v = _transform_points(mesh.vertices.astype(np.float64), m)
-            check_range(v, f.error, "vertices" if kind == "mesh" else "filename",
-                        " for the vertices in world space (after 'transform')")
-            faces = mesh.faces
-            normals = None if mesh.normals is None else _transform_normals(mesh.normals.astype(np.float64), m)
-            if np.linalg.det(m[:3, :3]) < 0:  # a mirroring transform flips the winding
-                faces = faces[:, [0, 2, 1]]
-            cs.native.add_mesh(v.astype(np.float32), faces, None if normals is None else normals.astype(np.float32),
-                               mesh.uvs, material, emitter)
+            def check(world):
+                check_range(world, f.error, "vertices" if kind == "mesh" else "filename",
+                            " for the vertices in world space (after 'transform')")
+            v, faces, normals = _world_mesh(mesh, m, kind == "file" and len(mesh.vertices) <= 65536, check)
+            cs.native.add_mesh(v, faces, normals, mesh.uvs, material, emitter)
     except SceneError:
         raise
     except (ValueError, IndexError, RuntimeError, TypeError) as e:
         raise SceneError(f"{f.where}: {e}") from None
+
+
+#: World-space arrays of recently placed meshes, by (mesh, transform): the scenes of a dataset
+#: batch place the same meshes again (e.g. every scene of a lighting batch), so each is
+#: transformed once. Holds the mesh itself, so that its id is not reused while cached.
+_WORLD_MESHES: "Dict[Tuple[int, bytes], Tuple[Any, np.ndarray, np.ndarray, Optional[np.ndarray]]]" = {}
+_WORLD_MESHES_MAX = 64
+
+
+def _world_mesh(mesh: "assets.Mesh", m: np.ndarray, cache: bool, check):
+    """(vertices float32, faces, normals float32 or None) of ``mesh`` placed by the row-vector
+    transform ``m``; a mirroring transform flips the winding. ``check(vertices)`` validates the
+    world-space vertices (float64) when they are computed. ``cache``: the mesh is a shared
+    asset (not a scene's inline arrays) of modest size, worth keeping."""
+    key = (id(mesh), m.tobytes())
+    hit = _WORLD_MESHES.get(key) if cache else None
+    if hit is not None and hit[0] is mesh:
+        return hit[1:]
+    world = _transform_points(mesh.vertices.astype(np.float64), m)
+    check(world)
+    v = world.astype(np.float32)
+    faces = mesh.faces
+    normals = None if mesh.normals is None else _transform_normals(mesh.normals.astype(np.float64), m)
+    if np.linalg.det(m[:3, :3]) < 0:  # a mirroring transform flips the winding
+        faces = faces[:, [0, 2, 1]]
+    out = (v, faces, None if normals is None else normals.astype(np.float32))
+    if cache:
+        if len(_WORLD_MESHES) >= _WORLD_MESHES_MAX:
+            _WORLD_MESHES.pop(next(iter(_WORLD_MESHES)))
+        for a in out:
+            if a is not None:
+                a.flags.writeable = False
+        _WORLD_MESHES[key] = (mesh,) + out
+    return out
 
 
 def _load_mesh(cs: CompiledScene, f: _Fields, kind: str) -> "assets.Mesh":
