@@ -138,7 +138,11 @@ def test_passes_showing_each_factor():
     cfg = load_config(tiny_cfg())                                         # query: normal only
     assert passes_showing(cfg, "material") == [] and shown_factor_warning(cfg, "material") is None
     assert passes_showing(cfg, "geometry") == ["normal"]
-    quick = load_config(str(ROOT / "configs" / "quickstart.json"))       # normal, position, id, albedo
+    quick = load_config(str(ROOT / "configs" / "quickstart.json"))       # normal, position, id: the paper's
+    assert passes_showing(quick, "material") == [] and shown_factor_warning(quick, "material") is None
+    data = json.loads((ROOT / "configs" / "quickstart.json").read_text())
+    data["model"]["generators"][0]["query_passes"].append("albedo")
+    quick = load_config(data)
     assert passes_showing(quick, "material") == ["albedo"]
     assert passes_showing(quick, "geometry") == ["normal", "position", "id"]
     assert passes_showing(quick, "lighting") == []

@@ -205,14 +205,19 @@ def test_benchmark_library_call_with_static_partitions():
 
 
 def test_caveats_name_the_pass_that_shows_a_factor():
-    """The quick-start model's query G-buffer holds albedo: the material caveat names it."""
+    """A query G-buffer holding albedo: the material caveat names it; the quick start's (no albedo)
+    gets the geometry caveat only."""
     from pathlib import Path
 
     from cnsr.analysis.compositing_benchmark import query_caveats
     from cnsr.config import load_config
 
-    quick = load_config(str(Path(__file__).resolve().parents[2] / "configs" / "quickstart.json"))
-    caveats = query_caveats(quick)
+    path = Path(__file__).resolve().parents[2] / "configs" / "quickstart.json"
+    quick = load_config(str(path))
+    assert set(query_caveats(quick)) == {"geometry"}
+    data = json.loads(path.read_text())
+    data["model"]["generators"][0]["query_passes"].append("albedo")
+    caveats = query_caveats(load_config(data))
     assert set(caveats) == {"geometry", "material"}
     assert "albedo" in caveats["material"] and "S_f's query view" in caveats["material"]
     assert "query_passes" in caveats["material"]                  # what to do instead
