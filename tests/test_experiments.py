@@ -176,6 +176,24 @@ def test_unknown_experiment_and_bad_suite(tiny_suite, tmp_path, capsys):
         Suite(path)
 
 
+def test_set_overrides_every_run_and_a_changed_model_is_refused(tiny_suite, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--only", "mono"]
+    assert main(args + ["--set", "nosuchkey=3"]) == 2
+    err = capsys.readouterr().err
+    assert "experiment mono --set nosuchkey=3" in err and "unknown key" in err
+    assert not (out / "mono").exists()                        # checked before any work started
+    assert main(args + ["--set", "iterations=1", "--set", "learning_rate=0.002"]) == 0
+    saved = json.loads((out / "mono" / "config.json").read_text())
+    assert saved["iterations"] == 1 and saved["learning_rate"] == 0.002
+    assert (out / "mono" / "mono_1.pt").is_file() and not (out / "mono" / "mono_2.pt").exists()
+    capsys.readouterr()
+    assert main(args + ["--set", "model.representations[0].representation_dim=4"]) == 2
+    err = capsys.readouterr().err
+    assert "run mono was trained with another model" in err and "representation_dim (checkpoint: 8, config: 4)" in err
+
+
 def test_shipped_suite_small_and_paper_scale():
     small, paper = Suite(scale="small"), Suite(scale="paper")
     assert small.names() == paper.names()
@@ -197,7 +215,21 @@ def test_shipped_suite_small_and_paper_scale():
     assert sorted(paper_rows.values()) == [(128, 4e-4), (256, 4e-6), (256, 4e-5), (256, 4e-4), (512, 4e-4)]
     by_table = {t: [e.name for e in small.experiments if t in e.tables]
                 for t in ("partitioning", "partition_sizes", "null_partition")}
-    assert [small.get(n).paper["mape"] for n in by_table["partitioning"]] == [0.09, 0.14, 0.13]
+    assert [small.get(n).paper["mape"] for n in by_table["partitioning"]] == [0.09, 0.09, 0.14, 0.13, 0.13]
+    # the CPU recipe: 20,000 iterations with a checkpoint every 1000 (the learning curves)
+    for e in small.experiments:
+        assert e.config["iterations"] == 20_000 and e.config["iterations"] // e.config["checkpoint_interval"] == 20
+    # second seeds: the same run but for the seed, at both scales
+    for name in ("room_monolithic", "room_adaptive"):
+        for scale in (small, paper):
+            a, b = dict(scale.get(name).config), dict(scale.get(name + "_seed1").config)
+            assert (a.pop("seed"), b.pop("seed")) == (0, 1)
+            a.pop("job_name"), b.pop("job_name")
+            assert a == b, name
+    # the null-partition betas of the 2000-iteration design, scaled by 2000 / 20000
+    betas = {e.name: e.config["partition_loss"] for e in small.experiments if "null_partition" in e.tables}
+    assert betas == pytest.approx({"room_null": 4e-3, "room_null_small_r": 4e-3, "room_null_large_r": 4e-3,
+                                   "room_null_beta_div10": 4e-4, "room_null_beta_div100": 4e-5})
     assert {small.get(n).paper.get("partition_sizes", {}).get("lighting") for n in by_table["partition_sizes"]} >= {39, 30}
     assert paper.datasets["manylightroom"].parsed().dataset == "manylightroom"
     assert paper.datasets["room"].train_batches * paper.datasets["room"].parsed().batch_size == 144_000

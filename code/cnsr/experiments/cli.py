@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only these experiments (comma-separated; see --list)")
     p.add_argument("--iterations", type=integer(1), default=None, metavar="N",
                    help="train every run up to iteration N instead of its config's")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set",
+                   help="override a key of every selected run's config after its scale's, validated like the "
+                        "file, e.g. --set batch_size=16 (repeatable; recorded in each run's config.json; a "
+                        "finished or started run whose model keys it changes is refused, so give a new "
+                        "--out_folder)")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
@@ -111,7 +116,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, overrides=args.set)
+        for e in experiments:      # every override checked before any work starts
+            runner.config_of(e)
         runner.measure_settings = dataclasses.replace(
             runner.measure_settings, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
                                                                       "compositing_scenes")

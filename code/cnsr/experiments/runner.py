@@ -27,12 +27,13 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
+from ..config_drift import config_drift
 from ..io.atomic import atomic_path
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
 from ..analysis.curves import load_curves, plot_compare
 from .report import CURVE_FIGURES, build_report, write_report
-from .suite import Experiment, Suite
+from .suite import Experiment, Suite, SuiteError
 
 PathLike = Union[str, os.PathLike]
 
@@ -56,6 +57,7 @@ class Runner:
         suite: the parsed suite (its scale decides the configs).
         out_folder: ``D`` above.
         iterations: train every run up to this iteration instead of its config's.
+        overrides: ``KEY=VALUE`` config overrides (``--set``) applied to every run after its scale's.
         device: torch device for training and measuring (default: a GPU if there is one).
         progress: progress bars; ``log``: where the one-line progress messages go.
         measure: the cost of the measurements (default: the suite's scale's
@@ -64,7 +66,7 @@ class Runner:
 
     def __init__(self, suite: Suite, out_folder: PathLike, iterations: Optional[int] = None,
                  device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None,
-                 measure: Optional[MeasureSettings] = None):
+                 measure: Optional[MeasureSettings] = None, overrides: Sequence[str] = ()):
         self.suite = suite
         if measure is None:
             base = MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
@@ -73,6 +75,7 @@ class Runner:
         self.measure_settings = measure
         self.out = Path(out_folder)
         self.iterations = iterations
+        self.overrides = list(overrides)
         self.device = device or None
         self.progress = progress
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -82,7 +85,7 @@ class Runner:
         return self.out / e.name
 
     def config_of(self, e: Experiment) -> Dict[str, Any]:
-        return self.suite.training_config(e, self.out, self.iterations)
+        return self.suite.training_config(e, self.out, self.iterations, self.overrides)
 
     def target(self, e: Experiment) -> int:
         return int(self.config_of(e)["iterations"])
@@ -128,6 +131,18 @@ class Runner:
         info["batches_rendered"] = info.get("batches_rendered", 0) + counts["rendered"]
         _write_json(info_path, info)
         self.log(f"dataset {name}: {counts['rendered']} batches in {counts['seconds'] / 60:.1f} min")
+
+    def _check_same_model(self, e: Experiment) -> None:
+        """Refuse a run folder whose saved config defines another model than the one asked for
+        (an edited suite or config, or ``--set``): its checkpoints and results would be mixed up."""
+        saved = _read_json(self.run_folder(e) / "config.json", None)
+        if not isinstance(saved, dict):
+            return
+        drift = config_drift(saved, self.config_of(e))
+        if drift.model:
+            raise SuiteError(f"{self.run_folder(e)}: run {e.name} was trained with another model than its config "
+                             f"now asks for ({'; '.join(drift.model)}); give another --out_folder, or remove "
+                             f"that run's folder to train it again")
 
     def train(self, e: Experiment) -> bool:
         """Train (or resume) a run up to its target; False when it was stopped early."""
@@ -243,6 +258,8 @@ class Runner:
         if unknown:
             raise ValueError(f"unknown column group(s) {', '.join(unknown)}: expected some of {', '.join(COLUMN_GROUPS)}")
         self._check_scale()
+        for e in experiments:
+            self._check_same_model(e)
         complete = True
         for i, e in enumerate(experiments, 1):
             self.log(f"[{i}/{len(experiments)}] {e.name} ({e.dataset}; {self.status(e)})")

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from ..config import REPO_DIR, Config, ConfigError, parse_config
 from ..io.jsonfile import read_json_file
+from ..overrides import apply_overrides as apply_set_overrides, describe_source
 
 #: The suite shipped with cnsr.
 DEFAULT_SUITE = REPO_DIR / "configs" / "experiments" / "suite.json"
@@ -281,15 +282,20 @@ class Suite:
         return Path(out_folder) / "datasets" / dataset
 
     def training_config(self, e: Experiment, out_folder: PathLike,
-                        iterations: Optional[int] = None) -> Dict[str, Any]:
+                        iterations: Optional[int] = None, overrides: Sequence[str] = ()) -> Dict[str, Any]:
         """The config dict a run trains with: its data folders are those of its dataset under
-        ``out_folder`` (absolute), ``iterations`` overrides the config's."""
+        ``out_folder`` (absolute), ``iterations`` overrides the config's, then every ``KEY=VALUE``
+        of ``overrides`` (``--set``), checked like a config file (:class:`ConfigError` naming
+        the run and the override)."""
         data = copy.deepcopy(e.config)
         folder = self.dataset_folder(out_folder, e.dataset).resolve()
         data["train_data_dir"] = str(folder / "train")
         data["test_data_dir"] = str(folder / "test")
         if iterations is not None:
             data["iterations"] = int(iterations)
+        if overrides:
+            data = apply_set_overrides(data, overrides)
+            parse_config(copy.deepcopy(data), describe_source(f"{self.path}: experiment {e.name}", overrides))
         return data
 
     def paper_counterpart(self, name: str) -> Optional[Experiment]:
