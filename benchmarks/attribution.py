@@ -42,7 +42,8 @@ from cnsr.config import load_config  # noqa: E402
 from cnsr.models import build_model  # noqa: E402
 from cnsr.passes import channels  # noqa: E402
 from cnsr.render import Renderer  # noqa: E402
-from cnsr.viewer.attributions import AttributionViewerState, BackgroundUpdater  # noqa: E402
+from cnsr.viewer.attributions import AttributionViewerState  # noqa: E402
+from cnsr.viewer.background import BackgroundUpdater  # noqa: E402
 
 
 def random_batch(cfg, size: int, views: int = 3) -> dict:
