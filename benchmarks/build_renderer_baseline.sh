@@ -14,7 +14,9 @@ PYTHON=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || command 
 PYTHON_ABS="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-git archive "$SHA" CMakeLists.txt renderer | tar -x -C "$TMP"
+# the C++ sources live in csrc/ (in renderer/ before the rename): take whichever the revision has
+SRC=$(git ls-tree --name-only "$SHA" csrc renderer | head -n 1)
+git archive "$SHA" CMakeLists.txt "$SRC" | tar -x -C "$TMP"
 mkdir -p "$TMP/code/cnsr" "$(dirname "$OUT")"
 GEN=()
 command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)

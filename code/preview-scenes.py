@@ -4,7 +4,7 @@
     python code/preview-scenes.py --dataset room --out room.png
     python code/preview-scenes.py --dataset archviz --out archviz.png --count 4 --size 128 --spp 64
 
-See ``--help``; the logic lives in :mod:`cnsr.scenes.preview` (command line: :mod:`cnsr.scenes.cli`).
+See ``--help``; the logic lives in :mod:`cnsr.scenes.contact_sheet` (command line: :mod:`cnsr.scenes.cli`).
 """
 import sys
 from pathlib import Path

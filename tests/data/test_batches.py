@@ -5,7 +5,7 @@ import pytest
 
 from cnsr.data.batches import batch_seed, make_batch
 from cnsr.data.cli import create_json_main
-from cnsr.data.jsonfiles import create_json_dataset, parse_shard, read_json_batch, shard_items
+from cnsr.data.json_batches import create_json_dataset, parse_shard, read_json_batch, shard_items
 from cnsr.scenes import make_randomizer
 
 FACTOR_KEYS = {0: "lighting", 1: "geometry", 2: "material"}

@@ -15,7 +15,7 @@ pytest.importorskip("cnsr._renderer")
 
 from cnsr.data import DatasetError, build_loader, read_batch_exr  # noqa: E402
 from cnsr.data.generate import RenderSettings, json_tasks, random_tasks, run_tasks  # noqa: E402
-from cnsr.data.jsonfiles import create_json_dataset  # noqa: E402
+from cnsr.data.json_batches import create_json_dataset  # noqa: E402
 from cnsr.render import Renderer  # noqa: E402
 from cnsr.render.camera import look_at_pose  # noqa: E402
 

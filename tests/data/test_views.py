@@ -9,7 +9,7 @@ import pytest
 from cnsr.data import DatasetError, read_batch_exr
 from cnsr.data.batches import make_batch
 from cnsr.data.generate import RenderSettings, random_tasks, run_tasks
-from cnsr.data.jsonfiles import create_json_dataset
+from cnsr.data.json_batches import create_json_dataset
 from cnsr.data.views import JITTER_SCALE, View, jitter_camera, offset_seeds, render_seed, render_views
 
 ROOT = Path(__file__).resolve().parents[2]

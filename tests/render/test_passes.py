@@ -10,7 +10,7 @@ from cnsr import passes as P
 from cnsr.render import Renderer
 from render_helpers import box_room
 
-PASSES_H = Path(__file__).resolve().parents[2] / "renderer" / "passes.h"
+PASSES_H = Path(__file__).resolve().parents[2] / "csrc" / "passes.h"
 
 
 def test_cpp_pass_table_matches_python():

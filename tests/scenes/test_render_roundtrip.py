@@ -50,7 +50,7 @@ def test_lighting_factor_changes_the_image_not_the_geometry(renderer):
 
 def test_contact_sheet(renderer, tmp_path):
     from cnsr.io.png import read_png, write_png
-    from cnsr.scenes.preview import contact_sheet
+    from cnsr.scenes.contact_sheet import contact_sheet
     sheet = contact_sheet("archviz", count=2, size=12, spp=1, seed=0, passes=["beauty", "normal", "id"],
                           renderer=renderer)
     assert sheet.shape == (2 + 2 * 14, 2 + 3 * 14, 3) and np.isfinite(sheet).all()

@@ -3,7 +3,7 @@
 - :mod:`.exrbatch` our batch file format (one contact-sheet OpenEXR per batch) and :class:`DatasetError`
 - :mod:`.npzbatch` the reference release's ``.npz`` batches
 - :mod:`.batches` factor batches from the scene randomizers (the heart of partition training)
-- :mod:`.jsonfiles` the reference's JSON folder layout (``batch%09d/scene%04d/view%03d.json``)
+- :mod:`.json_batches` the reference's JSON folder layout (``batch%09d/scene%04d/view%03d.json``)
 - :mod:`.layout` the training batch layout (``split_views``) and device moves (``batch_to_device``)
 - :mod:`.views` rendering the views of scenes into batch arrays (``render_views``); camera jitter
 - :mod:`.generate` rendering batches into dataset files (workers, shards, resume)

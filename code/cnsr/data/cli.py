@@ -14,7 +14,7 @@ from ..overrides import with_overrides
 from .exrbatch import COMPRESSIONS, DatasetError
 from .generate import (RenderSettings, batch_file_bytes, check_info, clear_outputs, convert_npz_folder, json_sources,
                        json_tasks, parse_passes, pending, random_tasks, run_tasks, write_info)
-from .jsonfiles import create_json_dataset, parse_shard, shard_items
+from .json_batches import create_json_dataset, parse_shard, shard_items
 
 SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
               "or $JOB_COMPLETION_INDEX/8: COUNT machines split the work with no coordination")

@@ -31,7 +31,7 @@ from ..passes import PASS_NAMES, check_passes
 from ..render import Renderer
 from .batches import make_batch
 from .exrbatch import DatasetError, atomic_target, finish_atomic, write_batch_exr
-from .jsonfiles import batch_name, list_json_batches, read_json_batch, shard_items
+from .json_batches import batch_name, list_json_batches, read_json_batch, shard_items
 from .npzbatch import read_batch_npz
 from .views import render_views
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..passes import channels
 from .exrbatch import DatasetError
-from .jsonfiles import load_view_json
+from .json_batches import load_view_json
 
 PathLike = Union[str, os.PathLike]
 #: standard deviation of a jittered camera's position offset per axis, as a fraction of its

@@ -32,7 +32,7 @@ from ..assets.wallpapers import WALLPAPERS
 from ..registry import register_scene_family
 from .base import SceneRandomizer, file_entry, grid_entry, material, room_shell, transform
 from .colors import PALETTES, hsv
-from .layout import Box, rectangles_overlap
+from .placement import Box, rectangles_overlap
 
 HALF_X, HALF_Z, HEIGHT = 3.5, 3.25, 2.6
 WALL_CLEARANCE = 0.05

@@ -11,7 +11,7 @@ from ..arguments import ArgumentParser, integer, non_negative, number, report, s
 from ..io.outputs import OutputError, prepare_file
 from ..io.png import write_png
 from ..registry import SCENE_FAMILIES
-from .preview import contact_sheet
+from .contact_sheet import contact_sheet
 
 EXAMPLES = """examples:
     python code/preview-scenes.py --dataset room --out room.png

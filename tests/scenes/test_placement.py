@@ -10,7 +10,7 @@ from cnsr.scenes import make_randomizer
 from cnsr.scenes import archviz as av
 from cnsr.scenes import room as room_module
 from cnsr.scenes.base import apply_transform
-from cnsr.scenes.layout import rectangles_overlap
+from cnsr.scenes.placement import rectangles_overlap
 
 
 def _mesh_vertices(filename, reference_dir=None):
