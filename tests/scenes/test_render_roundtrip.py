@@ -63,12 +63,17 @@ def test_preview_script(renderer, repo_root, tmp_path):
     import subprocess
     import sys
     out = tmp_path / "grid.png"
-    r = subprocess.run([sys.executable, str(repo_root / "code" / "preview-scenes.py"), "--dataset", "manymanyroom",
-                        "--out", str(out), "--count", "2", "--image_size", "8", "--spp", "1", "--passes", "beauty,depth"],
-                       capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, str(repo_root / "code" / "preview-scenes.py"), "--dataset", "manymanyroom",
+           "--out", str(out), "--count", "2", "--image_size", "8", "--spp", "1", "--passes", "beauty,depth"]
+    r = subprocess.run(cmd + ["--no_labels"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     from cnsr.io.png import read_png
-    assert read_png(out).shape == (2 + 2 * 10, 2 + 2 * 10, 3)
+    bare = read_png(out)
+    assert bare.shape == (2 + 2 * 10, 2 + 2 * 10, 3)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)      # labelled by default
+    assert r.returncode == 0, r.stderr
+    labelled = read_png(out)
+    assert labelled.shape[0] > bare.shape[0] and labelled.shape[1] > bare.shape[1]
     bad = subprocess.run([sys.executable, str(repo_root / "code" / "preview-scenes.py"), "--passes", "beauty,colour",
                           "--out", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "colour" in bad.stderr

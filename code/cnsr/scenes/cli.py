@@ -15,7 +15,7 @@ from .contact_sheet import contact_sheet
 
 EXAMPLES = """examples:
     python code/preview-scenes.py --dataset room --out room.png
-    python code/preview-scenes.py --dataset archviz --out archviz.png --count 4 --image_size 128 --spp 64 --labels
+    python code/preview-scenes.py --dataset archviz --out archviz.png --count 4 --image_size 128 --spp 64
 """
 
 
@@ -38,7 +38,9 @@ def preview_main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--exposure", type=number(above=0, max=1e6), default=1.0,
                     help="exposure of radiance passes, > 0 (default: 1)")
     ap.add_argument("--threads", type=non_negative, default=0, help="render threads, 0 = all cores (default: 0)")
-    ap.add_argument("--labels", action="store_true", help="pass names above the columns, scene numbers left")
+    ap.add_argument("--labels", dest="labels", action="store_true", default=True,
+                    help="pass names above the columns, scene numbers left (the default)")
+    ap.add_argument("--no_labels", dest="labels", action="store_false", help="the bare grid of images, no labels")
     args = ap.parse_args(argv)
     passes = [p.strip() for p in args.passes.split(",") if p.strip()]
     t0 = time.time()
