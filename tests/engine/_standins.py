@@ -5,6 +5,8 @@ Scene k of a stream is drawn from a generator seeded with (seed, split, k): the 
 start anywhere (``start_iteration``) and be split across ranks, as a resumable loader must.
 Query beauty = scene colour * max(0, normal . light): learnable from the observations.
 """
+import errno
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -96,3 +98,15 @@ def tiny_config(**overrides):
                       random_num_views=True, num_workers=2)
     d.update(overrides)
     return load_config(d)
+
+
+def disk_full_after(monkeypatch, iteration):
+    """``torch.save`` fails as a full disk does for every checkpoint past ``iteration``."""
+    real_save = torch.save
+
+    def save(obj, f, *a, **k):
+        if obj["iteration"] > iteration:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", save)

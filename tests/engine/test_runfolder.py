@@ -1,7 +1,6 @@
 """Each training run owns its folder: versioned run folders, a lock against a second live run,
 pruning only the run's own checkpoints, resumes that never delete later checkpoints, folders
 checked before training, a full disk reported with the file and what to do."""
-import errno
 import json
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from _standins import TinyModel, synthetic_loader, tiny_config
+from _standins import TinyModel, disk_full_after, synthetic_loader, tiny_config
 from cnsr.engine import checkpoint as ckpt
 from cnsr.engine import trainer as trainer_module
 from cnsr.engine.runfolder import RunFolder, RunFolderError
@@ -155,14 +154,7 @@ def test_an_unwritable_log_dir_is_refused_before_the_first_iteration(tmp_path):
 
 def test_disk_full_while_saving_names_the_file_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     t = make(out_folder=tmp_path / "run")
-    real_save = torch.save
-
-    def save(obj, f, *a, **k):
-        if obj["iteration"] > 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_save(obj, f, *a, **k)
-
-    monkeypatch.setattr(torch, "save", save)
+    disk_full_after(monkeypatch, 3)
     with pytest.raises(ckpt.CheckpointWriteError, match=r"tiny_4.pt: cannot write the checkpoint.*disk is full"):
         t.train()
     assert iterations(tmp_path / "run") == [2]

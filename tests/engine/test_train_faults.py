@@ -1,6 +1,5 @@
 """train-gqn.py on faults: every one a message and an exit status (2 bad input, 1 a failure while
 writing), found before training where it can be, never a traceback."""
-import errno
 import json
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 
 from cnsr.engine import checkpoint as ckpt
 from cnsr.engine.cli import main
+from _standins import disk_full_after
 from test_train_script import tiny_config_dict, write_dataset
 
 
@@ -45,14 +45,7 @@ def test_a_cuda_device_without_cuda_is_refused(data, tmp_path, capsys, monkeypat
 
 
 def test_disk_full_while_training_names_the_file(data, tmp_path, capsys, monkeypatch):
-    real = torch.save
-
-    def save(obj, f, *a, **k):
-        if obj["iteration"] > 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real(obj, f, *a, **k)
-
-    monkeypatch.setattr(torch, "save", save)
+    disk_full_after(monkeypatch, 3)
     code, out, err = train(capsys, "--config", data, "--out_folder", tmp_path / "run")
     assert code == 1 and "tiny_4.pt: cannot write the checkpoint" in err and "disk is full" in err
     assert [i for i, _ in ckpt.list_checkpoints(tmp_path / "run", "tiny")] == [2]
