@@ -215,8 +215,12 @@ def _run_in_processes(todo: Sequence[Task], settings: RenderSettings, workers: i
     """Render ``todo`` in ``workers`` spawned processes, at most one batch in flight per process.
 
     A process that dies ends the run at once with :class:`WorkerDied` naming the batches that
-    were in flight (``multiprocessing.Pool`` would wait forever for them); SIGINT/SIGTERM (as
-    exceptions in this thread) terminate the workers. Finished files stay either way."""
+    were in flight (``multiprocessing.Pool`` would wait forever for them); SIGINT/SIGTERM
+    terminate the workers and end in KeyboardInterrupt. Finished files stay either way.
+
+    While the workers run, the two signals are only noted and acted on between waits: raised as
+    exceptions wherever they land, one could interrupt ``concurrent.futures.wait`` while it
+    holds a future's lock, and the shutdown below would then wait on that lock for ever."""
     import concurrent.futures as cf
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
@@ -227,14 +231,23 @@ def _run_in_processes(todo: Sequence[Task], settings: RenderSettings, workers: i
     in_flight: Dict[cf.Future, Task] = {}
     procs: Dict[int, Any] = {}   # every worker process seen, to tell how a dead one ended
     clean = False
+    stop: List[int] = []
+    handlers = {}
+    if _is_main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handlers[sig] = signal.signal(sig, lambda signum, frame: stop.append(signum))
     try:
         while queue or in_flight:
+            if stop:
+                raise KeyboardInterrupt
             while queue and len(in_flight) < workers:
                 task = queue.pop()
                 in_flight[executor.submit(worker_fn, task)] = task
                 procs.update(getattr(executor, "_processes", None) or {})
             # a timeout keeps the wait short, so signal handlers run promptly in any Python
             finished, _ = cf.wait(list(in_flight), timeout=0.5, return_when=cf.FIRST_COMPLETED)
+            if stop:
+                raise KeyboardInterrupt
             for fut in finished:
                 task = in_flight.pop(fut)
                 try:
@@ -260,6 +273,8 @@ def _run_in_processes(todo: Sequence[Task], settings: RenderSettings, workers: i
                 if proc.is_alive():
                     proc.terminate()
         executor.shutdown(wait=True, cancel_futures=True)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _exit_codes(procs) -> List[str]:
