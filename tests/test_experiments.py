@@ -194,6 +194,30 @@ def test_set_overrides_every_run_and_a_changed_model_is_refused(tiny_suite, tmp_
     assert "run mono was trained with another model" in err and "representation_dim (checkpoint: 8, config: 4)" in err
 
 
+def test_a_stop_in_the_first_run_leaves_its_checkpoint_and_the_tables(tiny_suite, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the first run of a command: exit status 130, a resumable checkpoint and the
+    tables written (it once ended in a traceback, as no table had been written before the stop)."""
+    from cnsr.experiments import runner as runner_module
+    real_train = runner_module.backend.train
+
+    def stopped_after_one(cfg, folder, *args, **kwargs):      # what a SIGINT after iteration 1 leaves
+        summary = real_train(dict(cfg, iterations=1), folder, *args, **kwargs)
+        return dict(summary, stopped_early=True)
+
+    monkeypatch.setattr(runner_module.backend, "train", stopped_after_one)
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2"]
+    assert main(args) == 130
+    assert "mono: stopped; run the same command again" in capsys.readouterr().err
+    assert (out / "mono" / "mono_1.pt").is_file() and not (out / "null").exists()
+    rows = json.loads((out / "results.json").read_text())["tables"]["partitioning"]["rows"]
+    assert {r["experiment"]: r["status"] for r in rows}["mono"] == "not run"     # tables hold finished runs
+    monkeypatch.setattr(runner_module.backend, "train", real_train)
+    assert main(args + ["--only", "mono"]) == 0                # the same command resumes and finishes
+    assert _segments(out, "mono")[-1]["start_iteration"] == 2
+
+
 def test_shipped_suite_small_and_paper_scale():
     small, paper = Suite(scale="small"), Suite(scale="paper")
     assert small.names() == paper.names()

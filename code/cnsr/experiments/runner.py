@@ -260,7 +260,7 @@ class Runner:
         self._check_scale()
         for e in experiments:
             self._check_same_model(e)
-        complete = True
+        complete, paths = True, None
         for i, e in enumerate(experiments, 1):
             self.log(f"[{i}/{len(experiments)}] {e.name} ({e.dataset}; {self.status(e)})")
             if train and not self.train(e):
@@ -269,7 +269,7 @@ class Runner:
                 break
             self.measure(e, recompute=remeasure)
             paths = self.report()
-        else:
+        if paths is None:       # nothing measured yet (no runs, or the first one stopped): the tables show the status
             paths = self.report()
         self.log(f"tables: {paths[0]} and {paths[1]}")
         return complete
