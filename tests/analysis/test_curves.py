@@ -150,3 +150,71 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
     assert evaluate_main(["--compare", str(run), "--labels", "a,b", "--out_folder", str(tmp_path / "x")]) == 2
     assert evaluate_main(["--compare", str(tmp_path / "empty")]) == 2
     assert "no curves.json" in capsys.readouterr().err
+
+
+def _synthetic_points(lighting_mape):
+    """Three checkpoints of a partitioned run; lighting's MAPE transfer as given per point."""
+    pts = []
+    for k, it in enumerate((1000, 2000, 3000)):
+        comp, read = {}, {}
+        for f in ("lighting", "geometry", "material"):
+            t = {"rmse": 0.5 + 0.1 * k, "mape": lighting_mape[k] if f == "lighting" else 0.4 + 0.1 * k}
+            comp[f] = {"transfer": t, "transfer_se": {"rmse": 0.05, "mape": 0.05},
+                       "leak": {"rmse": 0.01}, "leak_se": {"rmse": 0.005}}
+            read[f] = {"rmse": {"gap": 0.1, "gap_se": 0.02, "fraction": 0.2}}
+        pts.append({"iteration": it, "test_loss": 1.0 - 0.1 * k, "train_loss": 1.0,
+                    "reference": {"rmse": 0.5, "mape": 1.0, "ssim": 0.5},
+                    "reference_se": {"rmse": 0.01, "mape": 0.01, "ssim": 0.01},
+                    "partition": {"material_percentage": 0.3}, "compositing": comp, "read": read})
+    return {"points": pts}
+
+
+def _panel_texts(monkeypatch, draw):
+    from cnsr.analysis import curve_plots
+    seen = {}
+
+    def keep(fig, path):
+        seen.update({ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes})
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return path
+    monkeypatch.setattr(curve_plots, "_save", keep)
+    draw(curve_plots)
+    return seen
+
+
+def test_compare_says_which_transfer_curves_are_undefined_instead_of_leaving_them_out(tmp_path, monkeypatch):
+    undefined = _synthetic_points([None, None, None])
+    defined = _synthetic_points([0.9, 0.95, 1.0])
+    monolithic = {"points": [{k: v for k, v in p.items() if k not in ("compositing", "read")}
+                             for p in defined["points"]]}
+    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare(
+        [("mono", monolithic), ("a", undefined), ("b", defined)], tmp_path / "c.png"))
+    # one run defined: the undefined one is named, the monolithic one (no benchmark) is not
+    assert texts["lighting transfer (MAPE)"] == ["undefined at every checkpoint: a"]
+    assert texts["material transfer (MAPE)"] == []
+    # no run defined: the panel says why it is empty
+    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare([("a", undefined)], tmp_path / "c.png"))
+    from cnsr.analysis.curve_plots import EMPTY_TRANSFER
+    assert texts["lighting transfer (MAPE)"] == [EMPTY_TRANSFER]
+    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare([("mono", monolithic)], tmp_path / "c.png"))
+    assert texts["lighting transfer (MAPE)"] == ["not measured in these runs"]
+
+
+def test_run_figure_names_a_factor_undefined_at_every_checkpoint(tmp_path, monkeypatch):
+    from cnsr.analysis import curve_plots
+    legends = {}
+
+    def keep(fig, path):
+        legends.update({ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()]
+                        for ax in fig.axes if ax.get_legend() is not None})
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+        return path
+    monkeypatch.setattr(curve_plots, "_save", keep)
+    curves = _synthetic_points([None, None, None])
+    curves["summary"] = C.summarize(curves["points"])
+    curve_plots.plot_run(curves, tmp_path / "r.png")
+    mape = legends["transfer score on MAPE (undefined points left out)"]
+    assert "lighting: undefined at every checkpoint" in mape and "material" in mape
+    assert "lighting" in legends["transfer score on RMSE (undefined points left out)"]

@@ -21,6 +21,9 @@ FACTOR_COLORS = {"lighting": "#d08b00", "geometry": "#3a7d44", "material": "#7b3
 KIND_COLORS = {"none": "#9a9a9a", "full": "#1f5fbf", "composite": "#d1452f"}
 #: the targets of the CPU recipe, drawn as dotted lines
 TRANSFER_TARGETS = {"lighting": 0.95, "material": 0.9}
+#: what an empty transfer panel means (the benchmark's 'undefined' rule)
+EMPTY_TRANSFER = ("undefined at every measured checkpoint:\nE_none - E_full within 2 standard errors,\n"
+                  "so there is no change to transfer")
 
 
 def _series(points: Sequence[Mapping[str, Any]], get) -> Tuple[np.ndarray, np.ndarray]:
@@ -36,14 +39,22 @@ def _series(points: Sequence[Mapping[str, Any]], get) -> Tuple[np.ndarray, np.nd
     return np.asarray(xs, float), np.asarray(ys, float)
 
 
-def _band(ax, points, get_mean, get_se, color, label, **kw):
+def _band(ax, points, get_mean, get_se, color, label, **kw) -> bool:
+    """Mean line with a +/- standard-error band; False where no point has a value."""
     x, y = _series(points, get_mean)
     if not len(x):
-        return
+        return False
     _, se = _series(points, lambda p: get_se(p) if get_mean(p) is not None else None)
     ax.plot(x, y, color=color, label=label, marker="o", markersize=2.5, linewidth=1.3, **kw)
     if len(se) == len(y):
         ax.fill_between(x, y - se, y + se, color=color, alpha=0.18, linewidth=0)
+    return True
+
+
+def _say_empty(ax, text):
+    """A panel with no point at all says why instead of staying blank."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8,
+            color="#555555", wrap=True)
 
 
 def _wall_axis(ax, points):
@@ -171,8 +182,10 @@ def plot_run(curves: Mapping[str, Any], path: Union[str, os.PathLike], title: Op
     for j, m in enumerate(("rmse", "mape")):
         ax = axes[2, j]
         for f in FACTORS:
-            _band(ax, pts, lambda p, f=f, m=m: p["compositing"][f]["transfer"][m],
-                  lambda p, f=f, m=m: p["compositing"][f]["transfer_se"][m], FACTOR_COLORS[f], f)
+            if not _band(ax, pts, lambda p, f=f, m=m: p["compositing"][f]["transfer"][m],
+                         lambda p, f=f, m=m: p["compositing"][f]["transfer_se"][m], FACTOR_COLORS[f], f):
+                # named in the legend all the same, so that a missing curve is not mistaken for a lost one
+                ax.plot([], [], color=FACTOR_COLORS[f], linestyle=":", label=f"{f}: undefined at every checkpoint")
         for f, t in TRANSFER_TARGETS.items():
             ax.axhline(t, color=FACTOR_COLORS[f], linestyle=":", linewidth=1)
         ax.set_ylim(-0.5, 1.5)
@@ -258,6 +271,7 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
     fig, axes = plt.subplots(3, 4, figsize=(17, 11))
     fig.suptitle(title or "learning curves compared", fontsize=11)
     for (title_, ylabel, get, get_se), ax in zip(COMPARE_PANELS, axes.flat):
+        drawn, undefined = False, []
         for i, (label, curves) in enumerate(runs):
             pts = list(curves.get("points", []))
             if x == "minutes":
@@ -266,8 +280,18 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
                 xs, ys = _series(pts, get)
                 if len(xs):
                     ax.plot(xs, ys, color=cmap(i % 10), marker="o", markersize=2.5, linewidth=1.3, label=label)
+                    drawn = True
             else:
-                _band(ax, pts, get, get_se, cmap(i % 10), label)
+                drawn = _band(ax, pts, get, get_se, cmap(i % 10), label) or drawn
+            # a partitioned run with no defined point (a monolithic run has no benchmark at all)
+            if "transfer" in title_ and any(p.get("compositing") for p in pts) and not _series(pts, get)[0].size:
+                undefined.append(label)
+        if not drawn:
+            measured = any(p.get("compositing") for _, c in runs for p in c.get("points", []))
+            _say_empty(ax, EMPTY_TRANSFER if "transfer" in title_ and measured else "not measured in these runs")
+        elif undefined:
+            ax.text(0.02, 0.03, "undefined at every checkpoint: " + ", ".join(undefined), transform=ax.transAxes,
+                    fontsize=7, color="#555555", va="bottom")
         if "transfer" in title_:
             ax.set_ylim(-0.5, 1.5)
             ax.axhline(0.9 if "material" in title_ else 0.95, color="black", linestyle=":", linewidth=1)
