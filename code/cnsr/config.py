@@ -124,9 +124,10 @@ class Config:
     multi_gpu: bool = False
     # (ours) optimisation and data loading
     learning_rate: float = 1e-4
-    learning_rate_schedule: str = "constant"     # (ours) constant | cosine, see cnsr.engine.schedule
+    learning_rate_schedule: str = "constant"     # (ours) constant | cosine | step, see cnsr.schedules
     warmup_iterations: int = 0                   # (ours) linear warm-up of the learning rate
-    final_learning_rate: Optional[float] = None  # (ours) end of a cosine schedule (default 1 % of the peak)
+    final_learning_rate: Optional[float] = None  # (ours) end of a cosine / step schedule (default 1 % of the peak)
+    learning_rate_step: int = 0                  # (ours) step schedule: last iteration at learning_rate
     num_workers: int = 2
     mixed_precision: bool = False
     skip_corrupt: bool = False
@@ -398,6 +399,11 @@ def _check_training(cfg: "Config") -> None:
                           f"{', '.join(SCHEDULES)}")
     if cfg.warmup_iterations < 0:
         raise ConfigError(f"warmup_iterations: must be >= 0, got {cfg.warmup_iterations}")
+    if cfg.learning_rate_step < 0:
+        raise ConfigError(f"learning_rate_step: must be >= 0, got {cfg.learning_rate_step}")
+    if cfg.learning_rate_schedule == "step" and cfg.learning_rate_step < cfg.warmup_iterations:
+        raise ConfigError(f"learning_rate_step: a step schedule needs the step ({cfg.learning_rate_step}) at or "
+                          f"after the warm-up (warmup_iterations = {cfg.warmup_iterations})")
     if cfg.final_learning_rate is not None and not 0 <= cfg.final_learning_rate <= cfg.learning_rate:
         raise ConfigError(f"final_learning_rate: must be in [0, learning_rate = {cfg.learning_rate}], "
                           f"got {cfg.final_learning_rate}")

@@ -1,13 +1,15 @@
 """Schedules: values that are pure functions of the training iteration.
 
 **The learning rate** of a run (config keys of ours: ``learning_rate_schedule``,
-``warmup_iterations``, ``final_learning_rate``).
+``warmup_iterations``, ``final_learning_rate``, ``learning_rate_step``).
 
 The rate at iteration ``i`` (1-based) is a pure function of the config, so a resumed run
 continues on the same curve. ``constant`` is the paper's (Adam at ``learning_rate`` for the
 whole run); ``cosine`` falls from ``learning_rate`` to ``final_learning_rate`` along a half
-cosine that ends at the config's ``iterations``; ``warmup_iterations`` ramp the rate linearly
-from ``learning_rate / warmup_iterations`` up to ``learning_rate`` first (either schedule).
+cosine that ends at the config's ``iterations``; ``step`` keeps ``learning_rate`` up to and
+including iteration ``learning_rate_step`` and ``final_learning_rate`` after it (a high rate to
+leave the start, then the low one); ``warmup_iterations`` ramp the rate linearly from
+``learning_rate / warmup_iterations`` up to ``learning_rate`` first (any schedule).
 
 **The sharpness** ``k`` of the partition masks (:class:`SharpnessSchedule`): its defaults are
 written here only. The config keys ``start_sigmoid``, ``end_sigmoid``, ``sharpen_sigmoid``,
@@ -24,15 +26,16 @@ from dataclasses import dataclass
 from typing import Optional
 
 #: The schedule names a config may give.
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
 
-#: ``final_learning_rate`` of a cosine schedule when the config gives none: 1 % of the peak.
+#: ``final_learning_rate`` of a cosine or step schedule when the config gives none: 1 % of the peak.
 DEFAULT_FINAL_FRACTION = 0.01
 
 
 def learning_rate(iteration: int, base: float, iterations: int, schedule: str = "constant",
-                  warmup: int = 0, final: Optional[float] = None) -> float:
-    """The learning rate of ``iteration`` (1-based) in a run of ``iterations`` iterations."""
+                  warmup: int = 0, final: Optional[float] = None, step: int = 0) -> float:
+    """The learning rate of ``iteration`` (1-based) in a run of ``iterations`` iterations
+    (``step``: the last iteration at ``base`` of a step schedule)."""
     if schedule not in SCHEDULES:
         raise ValueError(f"learning_rate_schedule: {schedule!r} is not one of {', '.join(SCHEDULES)}")
     i = max(int(iteration), 1)
@@ -41,6 +44,8 @@ def learning_rate(iteration: int, base: float, iterations: int, schedule: str = 
     if schedule == "constant":
         return base
     low = base * DEFAULT_FINAL_FRACTION if final is None else final
+    if schedule == "step":
+        return base if i <= step else low
     span = max(int(iterations) - warmup, 1)
     t = min(max(i - warmup, 0) / span, 1.0)
     return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * t))
@@ -49,7 +54,7 @@ def learning_rate(iteration: int, base: float, iterations: int, schedule: str = 
 def config_learning_rate(cfg, iteration: int) -> float:
     """:func:`learning_rate` with the schedule of a :class:`cnsr.config.Config`."""
     return learning_rate(iteration, cfg.learning_rate, cfg.iterations, cfg.learning_rate_schedule,
-                         cfg.warmup_iterations, cfg.final_learning_rate)
+                         cfg.warmup_iterations, cfg.final_learning_rate, cfg.learning_rate_step)
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,38 @@ def test_the_trainer_steps_with_the_scheduled_rate_and_resumes_on_the_curve(tmp_
     second.train()
     for a, b in zip(t.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_step_keeps_the_high_rate_through_its_step_then_the_final_one():
+    base, final, n = 1e-3, 1e-4, 100
+    assert [learning_rate(i, base, n, "step", 0, final, 20) for i in (1, 19, 20, 21, 100, 500)] == \
+        [base, base, base, final, final, final]
+    assert learning_rate(21, base, n, "step", step=20) == pytest.approx(base / 100)    # default end: 1 %
+    # warm-up first, then the high rate until the step
+    assert [learning_rate(i, base, n, "step", 4, final, 10) for i in (1, 4, 10, 11)] == \
+        [base / 4, base, base, final]
+
+
+@pytest.mark.parametrize("extra, match", [({"learning_rate_step": -1}, "learning_rate_step"),
+                                          ({"learning_rate_step": 5, "warmup_iterations": 10}, "learning_rate_step")])
+def test_bad_step_keys_are_refused(extra, match):
+    data = tiny_config(learning_rate=1e-3).to_dict()
+    data.update({"learning_rate_schedule": "step", **extra})
+    with pytest.raises(ConfigError, match=match):
+        parse_config(data, "x.json")
+
+
+def test_the_trainer_steps_down_after_the_step(tmp_path):
+    t = make(tmp_path, iterations=6, checkpoint_interval=6, learning_rate=0.1, learning_rate_schedule="step",
+             final_learning_rate=0.01, learning_rate_step=3)
+    seen = []
+    step = t.step
+
+    def recording_step(i):
+        logs = step(i)
+        seen.append(logs["learning_rate"])
+        return logs
+
+    t.step = recording_step
+    t.train()
+    assert seen == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
