@@ -191,7 +191,7 @@ def test_compare_says_which_transfer_curves_are_undefined_instead_of_leaving_the
     texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare(
         [("mono", monolithic), ("a", undefined), ("b", defined)], tmp_path / "c.png"))
     # one run defined: the undefined one is named, the monolithic one (no benchmark) is not
-    assert texts["lighting transfer (MAPE)"] == ["undefined at every checkpoint: a"]
+    assert texts["lighting transfer (MAPE)"] == ["undefined at every checkpoint:\na"]
     assert texts["material transfer (MAPE)"] == []
     # no run defined: the panel says why it is empty
     texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare([("a", undefined)], tmp_path / "c.png"))

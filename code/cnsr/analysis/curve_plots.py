@@ -5,6 +5,7 @@ are +-1 standard error over the benchmark's scenes."""
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
@@ -53,8 +54,8 @@ def _band(ax, points, get_mean, get_se, color, label, **kw) -> bool:
 
 def _say_empty(ax, text):
     """A panel with no point at all says why instead of staying blank."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8,
-            color="#555555", wrap=True)
+    t = ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=8, color="#555555")
+    t.set_in_layout(False)      # a note inside the axes must not shrink them in tight_layout
 
 
 def _wall_axis(ax, points):
@@ -290,8 +291,10 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
             measured = any(p.get("compositing") for _, c in runs for p in c.get("points", []))
             _say_empty(ax, EMPTY_TRANSFER if "transfer" in title_ and measured else "not measured in these runs")
         elif undefined:
-            ax.text(0.02, 0.03, "undefined at every checkpoint: " + ", ".join(undefined), transform=ax.transAxes,
-                    fontsize=7, color="#555555", va="bottom")
+            note = ax.text(0.02, 0.03, "undefined at every checkpoint:\n" + "\n".join(
+                textwrap.shorten(u, 48, placeholder="...") for u in undefined), transform=ax.transAxes,
+                fontsize=6.5, color="#555555", va="bottom")
+            note.set_in_layout(False)
         if "transfer" in title_:
             ax.set_ylim(-0.5, 1.5)
             ax.axhline(0.9 if "material" in title_ else 0.95, color="black", linestyle=":", linewidth=1)
