@@ -344,3 +344,15 @@ def test_tiny_scale_runs_the_whole_shipped_suite(tmp_path):
         {e.name for e in suite.experiments if e.config.get("latent_separation")}
     for name in ("curves_partitioning.png", "curves_partition_sizes.png", "curves_null_partition.png"):
         assert (out / name).is_file() and f"]({name})" in (out / "results.md").read_text()
+
+
+def test_the_null_partition_table_gives_the_beta_a_run_was_trained_with(tiny_suite, tmp_path):
+    """A run trained with --set partition_loss=... reports that beta, not the suite's (the table
+    once showed the suite's value beside a run trained with another)."""
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--only", "null"]
+    assert main(args + ["--set", "partition_loss=0.125", "--set", "iterations=1"]) == 0
+    rows = json.loads((out / "results.json").read_text())["tables"]["null_partition"]["rows"]
+    assert [(r["experiment"], r["beta"], r["representation_dim"]) for r in rows] == [("null", 0.125, 8)]
+    assert "| null | done | 8 | 0.125 |" in (out / "results.md").read_text()

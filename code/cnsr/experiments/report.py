@@ -167,10 +167,11 @@ def null_partition_table(suite: Suite, results: Dict[str, Any]) -> Table:
         p = _group(results, e.name, "partition")
         paper_e = suite.paper_counterpart(e.name)
         pcfg = paper_e.config if paper_e is not None else {}
-        r_dim = _rep(e.config, "representation_dim", 256)
+        cfg = results.get(e.name, {}).get("config") or e.config     # as trained, where the run recorded it
+        r_dim = _rep(cfg, "representation_dim", 256)
         rows.append({"experiment": e.name, "dataset": e.dataset,
                      "status": "done" if _finished(results, e.name) else "not run",
-                     "representation_dim": r_dim, "beta": e.config.get("partition_loss", 0.01),
+                     "representation_dim": r_dim, "beta": cfg.get("partition_loss", 0.01),
                      "active_dims": p.get("active_dims"),
                      "active_fraction": None if p.get("active_dims") is None else 100 * p["active_dims"] / r_dim,
                      "paper_representation_dim": _rep(pcfg, "representation_dim") if pcfg else None,

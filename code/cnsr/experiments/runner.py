@@ -220,6 +220,10 @@ class Runner:
                                    "groups": (stored or {}).get("groups", {}) if stored else {}}
                 if stored:    # older measurements of a run now trained further are not reported
                     results[e.name]["groups"] = {}
+            # the config the run was trained with (a --set changes it from the suite's)
+            trained = _read_json(self.run_folder(e) / "config.json", None)
+            if isinstance(trained, dict):
+                results[e.name] = dict(results[e.name], config=trained)
         datasets = {}
         for name, spec in self.suite.datasets.items():
             cfg = spec.parsed()
