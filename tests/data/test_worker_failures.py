@@ -79,7 +79,13 @@ def wait_for_line(p, wanted, timeout):
                 return
 
     threading.Thread(target=reader, daemon=True).start()
-    return seen.wait(timeout)
+    end = time.time() + timeout
+    while time.time() < end:            # a run that has exited will not print it: stop waiting
+        if seen.wait(0.5):
+            return True
+        if p.poll() is not None:
+            return seen.wait(1.0)
+    return seen.is_set()
 
 
 def test_a_dead_worker_ends_the_run_naming_the_batch(tmp_path):
@@ -102,7 +108,14 @@ def test_signals_stop_a_run_whose_workers_are_busy(tmp_path, sig):
     p, out = start(tmp_path, "hang")
     try:
         if not wait_for_line(p, "busy", 120):
-            pytest.fail("the workers never started their batches")
+            code = p.poll()
+            kill_group(p)
+            try:
+                err = p.communicate(timeout=10)[1]
+            except subprocess.TimeoutExpired:
+                err = "(stderr not readable)"
+            pytest.fail(f"the workers never started their batches (run {'exited with ' + str(code) if code is not None else 'still running'}); "
+                        f"its stderr:\n{err[-3000:]}")
         time.sleep(0.5)
         t0 = time.time()
         p.send_signal(sig)
