@@ -169,12 +169,13 @@ def _synthetic_points(lighting_mape):
     return {"points": pts}
 
 
-def _panel_texts(monkeypatch, draw):
+def _drawn(monkeypatch, draw, read=lambda ax: [t.get_text() for t in ax.texts]):
+    """Draw a figure without saving it: panel title -> ``read(panel)`` (default: its texts)."""
     from cnsr.analysis import curve_plots
     seen = {}
 
     def keep(fig, path):
-        seen.update({ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes})
+        seen.update({ax.get_title(): read(ax) for ax in fig.axes})
         import matplotlib.pyplot as plt
         plt.close(fig)
         return path
@@ -188,33 +189,24 @@ def test_compare_says_which_transfer_curves_are_undefined_instead_of_leaving_the
     defined = _synthetic_points([0.9, 0.95, 1.0])
     monolithic = {"points": [{k: v for k, v in p.items() if k not in ("compositing", "read")}
                              for p in defined["points"]]}
-    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare(
+    texts = _drawn(monkeypatch, lambda cp: cp.plot_compare(
         [("mono", monolithic), ("a", undefined), ("b", defined)], tmp_path / "c.png"))
     # one run defined: the undefined one is named, the monolithic one (no benchmark) is not
     assert texts["lighting transfer (MAPE)"] == ["undefined at every checkpoint:\na"]
     assert texts["material transfer (MAPE)"] == []
     # no run defined: the panel says why it is empty
-    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare([("a", undefined)], tmp_path / "c.png"))
+    texts = _drawn(monkeypatch, lambda cp: cp.plot_compare([("a", undefined)], tmp_path / "c.png"))
     from cnsr.analysis.curve_plots import EMPTY_TRANSFER
     assert texts["lighting transfer (MAPE)"] == [EMPTY_TRANSFER]
-    texts = _panel_texts(monkeypatch, lambda cp: cp.plot_compare([("mono", monolithic)], tmp_path / "c.png"))
+    texts = _drawn(monkeypatch, lambda cp: cp.plot_compare([("mono", monolithic)], tmp_path / "c.png"))
     assert texts["lighting transfer (MAPE)"] == ["not measured in these runs"]
 
 
 def test_run_figure_names_a_factor_undefined_at_every_checkpoint(tmp_path, monkeypatch):
-    from cnsr.analysis import curve_plots
-    legends = {}
-
-    def keep(fig, path):
-        legends.update({ax.get_title(): [t.get_text() for t in ax.get_legend().get_texts()]
-                        for ax in fig.axes if ax.get_legend() is not None})
-        import matplotlib.pyplot as plt
-        plt.close(fig)
-        return path
-    monkeypatch.setattr(curve_plots, "_save", keep)
     curves = _synthetic_points([None, None, None])
     curves["summary"] = C.summarize(curves["points"])
-    curve_plots.plot_run(curves, tmp_path / "r.png")
+    legends = _drawn(monkeypatch, lambda cp: cp.plot_run(curves, tmp_path / "r.png"),
+                     read=lambda ax: [t.get_text() for t in ax.get_legend().get_texts()] if ax.get_legend() else [])
     mape = legends["transfer score on MAPE (undefined points left out)"]
     assert "lighting: undefined at every checkpoint" in mape and "material" in mape
     assert "lighting" in legends["transfer score on RMSE (undefined points left out)"]

@@ -44,20 +44,26 @@ def make(tmp_path, **kw):
                    out_folder=tmp_path / "ckpt", log_dir=tmp_path / "runs", progress=False)
 
 
-def test_the_trainer_steps_with_the_scheduled_rate_and_resumes_on_the_curve(tmp_path):
-    kw = dict(iterations=8, checkpoint_interval=4, learning_rate=0.1, learning_rate_schedule="cosine",
-              warmup_iterations=2, final_learning_rate=0.001)
-    t = make(tmp_path / "a", **kw)
+def train_recording_rates(trainer):
+    """Train to the end; the learning rate each step was taken with, in order."""
     seen = []
-    step = t.step
+    step = trainer.step
 
     def recording_step(i):
         logs = step(i)
         seen.append(logs["learning_rate"])
         return logs
 
-    t.step = recording_step
-    t.train()
+    trainer.step = recording_step
+    trainer.train()
+    return seen
+
+
+def test_the_trainer_steps_with_the_scheduled_rate_and_resumes_on_the_curve(tmp_path):
+    kw = dict(iterations=8, checkpoint_interval=4, learning_rate=0.1, learning_rate_schedule="cosine",
+              warmup_iterations=2, final_learning_rate=0.001)
+    t = make(tmp_path / "a", **kw)
+    seen = train_recording_rates(t)
     assert seen == pytest.approx([learning_rate(i, 0.1, 8, "cosine", 2, 0.001) for i in range(1, 9)])
     assert seen[1] == pytest.approx(0.1) and seen[-1] == pytest.approx(0.001)
     # stopped at 4 and resumed: the same curve, the same parameters
@@ -93,14 +99,5 @@ def test_bad_step_keys_are_refused(extra, match):
 def test_the_trainer_steps_down_after_the_step(tmp_path):
     t = make(tmp_path, iterations=6, checkpoint_interval=6, learning_rate=0.1, learning_rate_schedule="step",
              final_learning_rate=0.01, learning_rate_step=3)
-    seen = []
-    step = t.step
-
-    def recording_step(i):
-        logs = step(i)
-        seen.append(logs["learning_rate"])
-        return logs
-
-    t.step = recording_step
-    t.train()
+    seen = train_recording_rates(t)
     assert seen == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01, 0.01])

@@ -271,6 +271,8 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
     cmap = plt.get_cmap("tab10")
     fig, axes = plt.subplots(3, 4, figsize=(17, 11))
     fig.suptitle(title or "learning curves compared", fontsize=11)
+    # whether any run has a compositing benchmark at all (a monolithic run has none)
+    any_benchmark = any(p.get("compositing") for _, c in runs for p in c.get("points", []))
     for (title_, ylabel, get, get_se), ax in zip(COMPARE_PANELS, axes.flat):
         drawn, undefined = False, []
         for i, (label, curves) in enumerate(runs):
@@ -281,15 +283,16 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
                 xs, ys = _series(pts, get)
                 if len(xs):
                     ax.plot(xs, ys, color=cmap(i % 10), marker="o", markersize=2.5, linewidth=1.3, label=label)
-                    drawn = True
+                shown = bool(len(xs))
             else:
-                drawn = _band(ax, pts, get, get_se, cmap(i % 10), label) or drawn
-            # a partitioned run with no defined point (a monolithic run has no benchmark at all)
-            if "transfer" in title_ and any(p.get("compositing") for p in pts) and not _series(pts, get)[0].size:
+                shown = _band(ax, pts, get, get_se, cmap(i % 10), label)
+            drawn = drawn or shown
+            # a partitioned run with no defined point among those shown
+            if "transfer" in title_ and not shown and any(p.get("compositing") for p in pts):
                 undefined.append(label)
         if not drawn:
-            measured = any(p.get("compositing") for _, c in runs for p in c.get("points", []))
-            _say_empty(ax, EMPTY_TRANSFER if "transfer" in title_ and measured else "not measured in these runs")
+            _say_empty(ax, EMPTY_TRANSFER if "transfer" in title_ and any_benchmark
+                       else "not measured in these runs")
         elif undefined:
             note = ax.text(0.02, 0.03, "undefined at every checkpoint:\n" + "\n".join(
                 textwrap.shorten(u, 48, placeholder="...") for u in undefined), transform=ax.transAxes,
