@@ -254,6 +254,8 @@ def _run_in_processes(todo: Sequence[Task], settings: RenderSettings, workers: i
                     n = fut.result()
                 except BrokenProcessPool:
                     lost = [task] + list(in_flight.values())
+                    for proc in procs.values():     # their exit codes are known only once they are reaped
+                        proc.join(timeout=5)
                     # the executor terminates (SIGTERM) the others once one died: the cause is the rest
                     codes = [c for c in _exit_codes(procs.values()) if c not in ("killed by SIGTERM", "killed by SIGINT")]
                     if not codes and any(p.exitcode in (-signal.SIGTERM, -signal.SIGINT) for p in procs.values()):
