@@ -128,6 +128,7 @@ class Config:
     warmup_iterations: int = 0                   # (ours) linear warm-up of the learning rate
     final_learning_rate: Optional[float] = None  # (ours) end of a cosine / step schedule (default 1 % of the peak)
     learning_rate_step: int = 0                  # (ours) step schedule: last iteration at learning_rate
+    partition_learning_rate_factor: float = 1.0  # (ours) the partition logits train at this multiple of the rate
     num_workers: int = 2
     mixed_precision: bool = False
     skip_corrupt: bool = False
@@ -404,9 +405,15 @@ def _check_training(cfg: "Config") -> None:
     if cfg.learning_rate_schedule == "step" and cfg.learning_rate_step < cfg.warmup_iterations:
         raise ConfigError(f"learning_rate_step: a step schedule needs the step ({cfg.learning_rate_step}) at or "
                           f"after the warm-up (warmup_iterations = {cfg.warmup_iterations})")
-    if cfg.final_learning_rate is not None and not 0 <= cfg.final_learning_rate <= cfg.learning_rate:
+    if cfg.final_learning_rate is not None and cfg.learning_rate_schedule == "step":
+        if not cfg.final_learning_rate > 0:   # a step may go down or up (a low rate until the masks harden)
+            raise ConfigError(f"final_learning_rate: a step schedule's rate after the step must be > 0, "
+                              f"got {cfg.final_learning_rate}")
+    elif cfg.final_learning_rate is not None and not 0 <= cfg.final_learning_rate <= cfg.learning_rate:
         raise ConfigError(f"final_learning_rate: must be in [0, learning_rate = {cfg.learning_rate}], "
                           f"got {cfg.final_learning_rate}")
+    if not cfg.partition_learning_rate_factor > 0:
+        raise ConfigError(f"partition_learning_rate_factor: must be > 0, got {cfg.partition_learning_rate_factor}")
     if cfg.partition_loss < 0:
         raise ConfigError(f"partition_loss: must be >= 0, got {cfg.partition_loss}")
     if cfg.num_workers < 0:

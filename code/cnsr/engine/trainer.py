@@ -34,6 +34,7 @@ from ..data import LoaderFactory, batch_to_device, build_loader
 from ..io.outputs import OutputError, prepare_folder
 from ..metrics import flat_metrics, score_outputs
 from ..models import build_model
+from ..models.partition import parameter_groups
 from ..schedules import config_learning_rate
 from . import checkpoint as ckpt
 from .devices import move_to, to_channels_last
@@ -217,8 +218,8 @@ class Trainer:
         self.model = move_to(model, self.device)
         if channels_last:
             self.model = to_channels_last(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.learning_rate,
-                                          **({"fused": True} if fused_adam else {}))
+        self.optimizer = torch.optim.Adam(parameter_groups(self.model, self.cfg.partition_learning_rate_factor),
+                                          lr=self.cfg.learning_rate, **({"fused": True} if fused_adam else {}))
         if tf32:
             torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         self.start_iteration = 1
@@ -228,8 +229,7 @@ class Trainer:
             self.train_seconds = float(state.get("train_seconds", 0.0) or 0.0)
             drift = ckpt.load_into(self.model, state, self.checkpoint_source, self.optimizer, config=self.cfg,
                                    allow_config_change=allow_config_change, reset_optimizer=reset_optimizer)
-            for group in self.optimizer.param_groups:   # the config decides, also on resume
-                group["lr"] = self.cfg.learning_rate
+            self._set_learning_rate(self.cfg.learning_rate)   # the config decides, also on resume
             self.start_iteration = ckpt.next_iteration(state)
             if "rng_state" in state and not self.dist.enabled:
                 ckpt.restore_rng_state(state["rng_state"])
@@ -379,8 +379,7 @@ class Trainer:
                                      f"(logs: {dict((k, float(v)) for k, v in logs.items())})")
         loss.backward()
         lr = config_learning_rate(self.cfg, iteration)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        self._set_learning_rate(lr)
         self._updating = True      # an exception from here on may leave the parameters half-updated
         self.optimizer.step()
         self._updating = False
@@ -390,6 +389,11 @@ class Trainer:
         out["num_views"] = float(batch["observation_poses"].shape[1])
         out["learning_rate"] = lr
         return out
+
+    def _set_learning_rate(self, lr: float) -> None:
+        """The rate of every parameter group: ``lr``, times the group's factor (the partition logits')."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_factor", 1.0)
 
     # ---------------------------------------------------------------- testing
     def test_batch(self) -> Batch:

@@ -141,3 +141,30 @@ def register_gradient_regularization(r: torch.Tensor, mask: torch.Tensor, weight
         return None
     mask = mask.detach()
     return r.register_hook(lambda g: regularize_gradient(g, mask, weight))
+
+
+#: The name of the partition logits (``deltas``, an encoder's parameter) in ``named_parameters()``.
+PARTITION_LOGITS = "deltas"
+
+
+def is_partition_logits(name: str) -> bool:
+    """Whether the parameter called ``name`` (as ``model.named_parameters()`` names it) holds partition logits."""
+    return name == PARTITION_LOGITS or name.endswith("." + PARTITION_LOGITS)
+
+
+def parameter_groups(model: torch.nn.Module, logits_factor: float = 1.0) -> list:
+    """Adam's parameter groups for ``model``: one group, or, with ``logits_factor`` != 1, the
+    partition logits in a second group whose ``lr_factor`` scales the run's learning rate (the
+    config's ``partition_learning_rate_factor``). Under Adam a parameter moves by about the
+    learning rate per step whatever its gradient, so the logits' own rate sets how fast the
+    partition sizes can change. Each group also holds its ``lr_factor``; one group keeps a
+    checkpoint's optimizer state in the layout the reference wrote."""
+    if logits_factor == 1.0:
+        return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    rest, logits, seen = [], [], set()
+    for name, p in model.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        (logits if is_partition_logits(name) else rest).append(p)
+    return [{"params": rest, "lr_factor": 1.0}, {"params": logits, "lr_factor": float(logits_factor)}]

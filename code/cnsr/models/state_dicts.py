@@ -13,7 +13,7 @@ for a bare state dict):
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -102,8 +102,26 @@ def check_compatible(model: torch.nn.Module, loaded: Mapping[str, torch.Tensor],
                               f"(was it trained with another config?): {problem}")
 
 
+def optimizer_state_for_file(optimizer: torch.optim.Optimizer, model: torch.nn.Module) -> Dict[str, Any]:
+    """``optimizer.state_dict()`` in the layout files hold: one parameter group, parameters by their
+    position in ``model.parameters()`` (what an optimizer over ``model.parameters()`` writes, and
+    the reference's layout). An optimizer with more groups (the partition logits' own rate) is
+    folded into one, keeping the first group's hyperparameters; each run's config sets the rates
+    again when it loads (:func:`optimizer_state_in_model_order` splits the groups again)."""
+    saved = optimizer.state_dict()
+    if len(saved["param_groups"]) == 1:
+        return saved
+    position = {id(p): i for i, p in enumerate(model.parameters())}
+    live = [p for g in optimizer.param_groups for p in g["params"]]
+    index_of = {i: position[id(p)] for i, p in enumerate(live)}   # the optimizer's index -> model position
+    hyper = {k: v for k, v in saved["param_groups"][0].items() if k != "params"}
+    return {"state": {index_of[i]: entry for i, entry in saved["state"].items()},
+            "param_groups": [dict(hyper, params=list(range(len(position))))]}
+
+
 def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys: Iterable[str],
-                                   model: torch.nn.Module, source: str = "<checkpoint>") -> Dict[str, Any]:
+                                   model: torch.nn.Module, source: str = "<checkpoint>",
+                                   groups: Optional[Sequence[Sequence[torch.nn.Parameter]]] = None) -> Dict[str, Any]:
     """Re-index an optimizer state saved with another parameter order for ``model``'s order.
 
     An optimizer state refers to parameters by their position in ``model.parameters()`` of
@@ -111,8 +129,10 @@ def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys
     encoders, ours the other way round, so positions differ; the file's ``model_state``
     lists the parameters in the writer's order, which gives the mapping. For our own files
     the mapping is the identity. ``file_keys``: the file's model_state keys (prefixes stripped),
-    in file order. Returns a state dict for an optimizer over ``model.parameters()``
-    (one parameter group).
+    in file order. Returns a state dict for an optimizer over ``model.parameters()`` (one
+    parameter group), or, with ``groups`` (the parameters of each group of the optimizer to load
+    into, e.g. the partition logits in a group of their own), for an optimizer with those groups,
+    whatever grouping wrote the file; the groups' hyperparameters are the file's first group's.
     """
     by_name = dict(model.named_parameters(remove_duplicate=False))
     ours = {id(p): i for i, p in enumerate(model.parameters())}
@@ -122,11 +142,11 @@ def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys
         if p is not None and id(p) not in seen:   # a shared (Copy) generator appears twice
             seen.add(id(p))
             file_order.append(p)
-    groups = optimizer_state.get("param_groups", [])
-    n_file = sum(len(g["params"]) for g in groups)
+    file_groups = optimizer_state.get("param_groups", [])
+    n_file = sum(len(g["params"]) for g in file_groups)
     if n_file != len(ours) or len(file_order) != len(ours):
         raise CheckpointError(f"{source}: the optimizer state has {n_file} parameters, the model {len(ours)}")
-    file_index = [i for g in groups for i in g["params"]]       # positions in the writer's order
+    file_index = [i for g in file_groups for i in g["params"]]       # positions in the writer's order
     state = {}
     for pos, idx in enumerate(file_index):
         if idx in optimizer_state.get("state", {}):
@@ -137,9 +157,20 @@ def optimizer_state_in_model_order(optimizer_state: Mapping[str, Any], file_keys
                     raise CheckpointError(f"{source}: optimizer state {name!r} of parameter {pos} has shape "
                                           f"{tuple(value.shape)}, the parameter {tuple(param.shape)}")
             state[ours[id(param)]] = entry
-    group = {k: v for k, v in groups[0].items() if k != "params"} if groups else {}
-    group["params"] = list(range(len(ours)))
-    return {"state": state, "param_groups": [group]}
+    hyper = {k: v for k, v in file_groups[0].items() if k != "params"} if file_groups else {}
+    if groups is None:
+        return {"state": state, "param_groups": [dict(hyper, params=list(range(len(ours))))]}
+    target = [p for g in groups for p in g]
+    if sorted(id(p) for p in target) != sorted(ours):
+        raise CheckpointError(f"{source}: the optimizer's parameter groups do not hold the model's parameters")
+    params = list(model.parameters())
+    position = {id(p): i for i, p in enumerate(target)}
+    state = {position[id(params[i])]: entry for i, entry in state.items()}
+    out, start = [], 0
+    for g in groups:
+        out.append(dict(hyper, params=list(range(start, start + len(g)))))
+        start += len(g)
+    return {"state": state, "param_groups": out}
 
 
 def load_state(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str = "<checkpoint>",

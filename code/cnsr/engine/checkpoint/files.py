@@ -32,7 +32,7 @@ import torch
 
 from ...io.atomic import atomic_path
 from ...io.outputs import is_disk_full
-from ...models.state_dicts import CheckpointError
+from ...models.state_dicts import CheckpointError, optimizer_state_for_file
 from ..devices import unwrap
 from ..seeding import capture_rng_state, rng_state_problem
 from .naming import checkpoint_path
@@ -142,7 +142,7 @@ def make_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer, ne
     state = {
         "iteration": int(next_iteration),
         "model_state": unwrap(model).state_dict(),
-        "optimizer_state": optimizer.state_dict(),
+        "optimizer_state": optimizer_state_for_file(optimizer, unwrap(model)),
         "format": FORMAT,
         "rng_state": capture_rng_state(),
     }

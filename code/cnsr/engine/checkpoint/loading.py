@@ -75,7 +75,11 @@ def load_into(model: torch.nn.Module, checkpoint: Mapping[str, Any], source: str
         return drift
     opt_state = require_optimizer_state(checkpoint, source)
     try:
-        optimizer.load_state_dict(optimizer_state_in_model_order(opt_state, list(state), target, source))
+        groups = [g["params"] for g in optimizer.param_groups]
+        factors = [g.get("lr_factor", 1.0) for g in optimizer.param_groups]
+        optimizer.load_state_dict(optimizer_state_in_model_order(opt_state, list(state), target, source, groups))
+        for g, factor in zip(optimizer.param_groups, factors):   # this run's config decides, not the file
+            g["lr_factor"] = factor
     except (ValueError, KeyError, TypeError) as e:
         if isinstance(e, CheckpointError):
             raise
