@@ -210,3 +210,18 @@ def test_run_figure_names_a_factor_undefined_at_every_checkpoint(tmp_path, monke
     mape = legends["transfer score on MAPE (undefined points left out)"]
     assert "lighting: undefined at every checkpoint" in mape and "material" in mape
     assert "lighting" in legends["transfer score on RMSE (undefined points left out)"]
+
+
+def test_compare_draws_the_null_partition_dashed_only_when_a_run_has_one(tmp_path, monkeypatch):
+    plain = _synthetic_points([0.9, 0.95, 1.0])
+    null = _synthetic_points([0.9, 0.95, 1.0])
+    for k, p in enumerate(null["points"]):
+        p["partition"] = {"material_percentage": 0.3, "null_percentage": 0.25 - 0.05 * k}
+    lines = lambda ax: [(ln.get_linestyle(), list(ln.get_ydata())) for ln in ax.get_lines()]
+    seen = _drawn(monkeypatch, lambda cp: cp.plot_compare([("a", plain)], tmp_path / "c.png"), read=lines)
+    assert [style for style, _ in seen["material partition size"]] == ["-"]
+    seen = _drawn(monkeypatch, lambda cp: cp.plot_compare([("a", plain), ("n", null)], tmp_path / "c.png"),
+                  read=lines)
+    panel = seen["material (solid) and null (dashed) partition size"]
+    assert [style for style, _ in panel] == ["-", "-", "--"]
+    assert panel[2][1] == pytest.approx([25.0, 20.0, 15.0])    # in % of the representation

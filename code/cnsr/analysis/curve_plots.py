@@ -263,6 +263,22 @@ COMPARE_PANELS = [
      None),
 ]
 
+#: a second series drawn dashed in a panel of COMPARE_PANELS, for runs that have it: panel title ->
+#: (the panel's title when any run has it, getter)
+COMPARE_DASHED = {
+    "material partition size": ("material (solid) and null (dashed) partition size",
+                                lambda p: 100 * p["partition"]["null_percentage"]),
+}
+
+
+def _points_along(curves: Mapping[str, Any], x: str) -> list:
+    """A run's points with ``iteration`` as the horizontal axis ``x`` asks (minutes: training time;
+    points without it are left out)."""
+    pts = list(curves.get("points", []))
+    if x == "minutes":
+        pts = [dict(p, iteration=p["train_seconds"] / 60) for p in pts if p.get("train_seconds") is not None]
+    return pts
+
 
 def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str, os.PathLike],
                  x: str = "iteration", title: Optional[str] = None) -> Path:
@@ -276,9 +292,7 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
     for (title_, ylabel, get, get_se), ax in zip(COMPARE_PANELS, axes.flat):
         drawn, undefined = False, []
         for i, (label, curves) in enumerate(runs):
-            pts = list(curves.get("points", []))
-            if x == "minutes":
-                pts = [dict(p, iteration=p["train_seconds"] / 60) for p in pts if p.get("train_seconds") is not None]
+            pts = _points_along(curves, x)
             if get_se is None:
                 xs, ys = _series(pts, get)
                 if len(xs):
@@ -290,6 +304,13 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
             # a partitioned run with no defined point among those shown
             if "transfer" in title_ and not shown and any(p.get("compositing") for p in pts):
                 undefined.append(label)
+        if title_ in COMPARE_DASHED:
+            dashed_title, get_dashed = COMPARE_DASHED[title_]
+            for i, (label, curves) in enumerate(runs):
+                xs, ys = _series(_points_along(curves, x), get_dashed)
+                if len(xs):
+                    ax.plot(xs, ys, color=cmap(i % 10), linestyle="--", linewidth=1.3)
+                    title_ = dashed_title
         if not drawn:
             _say_empty(ax, EMPTY_TRANSFER if "transfer" in title_ and any_benchmark
                        else "not measured in these runs")
