@@ -3,17 +3,10 @@ that steps up: Adam's groups, the first update's size, resuming, and the config'
 import pytest
 import torch
 
-from _standins import TinyModel, synthetic_loader, tiny_config
+from _standins import TinyModel, tiny_config
 from cnsr.config import ConfigError, parse_config
-from cnsr.engine.trainer import Trainer
 from cnsr.models.partition import parameter_groups
-from test_schedule import train_recording_rates
-
-
-def make(folder, checkpoint=None, **kw):
-    torch.manual_seed(0)
-    return Trainer(tiny_config(**kw), device="cpu", model=TinyModel(), loader_factory=synthetic_loader,
-                   checkpoint=checkpoint, out_folder=folder / "ckpt", log_dir=folder / "runs", progress=False)
+from test_schedule import make, train_recording_rates
 
 
 def test_groups_put_only_the_logits_apart():

@@ -38,10 +38,11 @@ def test_bad_schedule_keys_are_refused_naming_the_key(key, value):
         parse_config(data, "x.json")
 
 
-def make(tmp_path, **kw):
+def make(tmp_path, checkpoint=None, **kw):
+    """A trainer of the tiny model in ``tmp_path`` (resuming from ``checkpoint`` if given)."""
     torch.manual_seed(0)
     return Trainer(tiny_config(**kw), device="cpu", model=TinyModel(), loader_factory=synthetic_loader,
-                   out_folder=tmp_path / "ckpt", log_dir=tmp_path / "runs", progress=False)
+                   checkpoint=checkpoint, out_folder=tmp_path / "ckpt", log_dir=tmp_path / "runs", progress=False)
 
 
 def train_recording_rates(trainer):
@@ -69,9 +70,7 @@ def test_the_trainer_steps_with_the_scheduled_rate_and_resumes_on_the_curve(tmp_
     # stopped at 4 and resumed: the same curve, the same parameters
     first = make(tmp_path / "b", **kw)
     first.train(iterations=4)
-    second = Trainer(tiny_config(**kw), device="cpu", model=TinyModel(), loader_factory=synthetic_loader,
-                     checkpoint=first.last_checkpoint, out_folder=tmp_path / "b" / "ckpt",
-                     log_dir=tmp_path / "b" / "runs", progress=False)
+    second = make(tmp_path / "b", checkpoint=first.last_checkpoint, **kw)
     second.train()
     for a, b in zip(t.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)

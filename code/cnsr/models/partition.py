@@ -161,10 +161,7 @@ def parameter_groups(model: torch.nn.Module, logits_factor: float = 1.0) -> list
     checkpoint's optimizer state in the layout the reference wrote."""
     if logits_factor == 1.0:
         return [{"params": list(model.parameters()), "lr_factor": 1.0}]
-    rest, logits, seen = [], [], set()
-    for name, p in model.named_parameters():
-        if id(p) in seen:
-            continue
-        seen.add(id(p))
+    rest, logits = [], []
+    for name, p in model.named_parameters():     # each shared parameter once, as model.parameters()
         (logits if is_partition_logits(name) else rest).append(p)
     return [{"params": rest, "lr_factor": 1.0}, {"params": logits, "lr_factor": float(logits_factor)}]
