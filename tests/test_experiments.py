@@ -194,6 +194,28 @@ def test_set_overrides_every_run_and_a_changed_model_is_refused(tiny_suite, tmp_
     assert "run mono was trained with another model" in err and "representation_dim (checkpoint: 8, config: 4)" in err
 
 
+def test_a_run_trained_under_another_recipe_is_refused_not_reported(tiny_suite, tmp_path, capsys):
+    """A finished run whose learning rate (or seed, schedule, loss weight) differs from what the
+    suite now asks for is another experiment: refused, not reported under the new recipe. How
+    long it trains and where its data lies may change."""
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--only", "mono"]
+    assert main(args + ["--set", "learning_rate=0.002", "--iterations", "1"]) == 0
+    capsys.readouterr()
+    before = (out / "mono" / "config.json").read_text()
+    assert main(args + ["--iterations", "1"]) == 2                    # the suite's own rate: refused
+    err = capsys.readouterr().err
+    assert "run mono was trained with another recipe" in err and "learning_rate (checkpoint: 0.002" in err
+    assert (out / "mono" / "config.json").read_text() == before      # nothing touched
+    assert main(args + ["--report_only"]) == 2                        # nor reported
+    assert main(args + ["--set", "learning_rate_schedule=step", "--set", "learning_rate=0.002",
+                        "--iterations", "1"]) == 2
+    assert "learning_rate_schedule" in capsys.readouterr().err
+    assert main(args + ["--set", "learning_rate=0.002", "--iterations", "2"]) == 0   # the same recipe, longer
+    assert (out / "mono" / "mono_2.pt").is_file()
+
+
 def test_a_stop_in_the_first_run_leaves_its_checkpoint_and_the_tables(tiny_suite, tmp_path, monkeypatch, capsys):
     """Ctrl-C during the first run of a command: exit status 130, a resumable checkpoint and the
     tables written (it once ended in a traceback, as no table had been written before the stop)."""

@@ -27,6 +27,14 @@ TRAINING_ONLY_KEYS = ("loss", "sigma_start", "sigma_end", "sigma_steps", "discar
                       "override_train", "gradient_reg")
 
 
+#: Top-level keys that only say how a run is driven (how long, how often it logs, tests and saves,
+#: where its data lies and how it is loaded). Every other key that differs between two configs
+#: changes what a run learns (its rates, seed, batches, loss weights): :attr:`Drift.recipe`.
+BOOKKEEPING_KEYS = ("logging", "train_data_dir", "test_data_dir", "job_name", "job_group",
+                    "checkpoint_interval", "test_interval", "iterations", "test_batch_size",
+                    "cached_dataset", "num_workers", "multi_gpu", "skip_corrupt")
+
+
 def _flatten(value: Any, prefix: str, out: Dict[str, Any]) -> None:
     if isinstance(value, Mapping):
         for k, v in value.items():
@@ -75,6 +83,13 @@ class Drift:
 
     def __bool__(self) -> bool:
         return bool(self.model or self.training)
+
+    @property
+    def recipe(self) -> List[str]:
+        """The lines of :attr:`training` whose key changes what a run learns (not one of
+        :data:`BOOKKEEPING_KEYS`): a learning rate, its schedule, the seed, the batch size, a loss
+        weight. A run trained to its end under other values is another experiment."""
+        return [line for line in self.training if line.split(" ", 1)[0] not in BOOKKEEPING_KEYS]
 
 
 def _show(value: Any) -> str:

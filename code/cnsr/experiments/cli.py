@@ -43,15 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="set",
                    help="override a key of every selected run's config after its scale's, validated like the "
                         "file, e.g. --set batch_size=16 (repeatable; recorded in each run's config.json; a "
-                        "finished or started run whose model keys it changes is refused, so give a new "
-                        "--out_folder)")
+                        "finished or started run whose model or recipe it changes (any key but the iterations, "
+                        "intervals, data folders and loading) is refused, so give a new --out_folder)")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
     p.add_argument("--scale", default="small", choices=SCALES,
                    help="tiny: every run at 16 px for 4 iterations, a smoke test of under a minute; small: the "
-                        "CPU recipe, 32 px, 20,000 iterations, about 35 minutes per run on 2 cores alone or two side "
-                        "by side, 90 - 100 with five sharing them (default); paper: the "
+                        "CPU recipe, 32 px, 20,000 iterations, Adam 1e-4 up to iteration 2000 then 1e-3, about 35 "
+                        "minutes per run on 2 cores alone or two side by side, 90 - 100 with five sharing them "
+                        "(default); paper: the "
                         "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
     p.add_argument("--threads", type=non_negative, default=0, metavar="T",

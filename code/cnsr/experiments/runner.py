@@ -133,8 +133,11 @@ class Runner:
         self.log(f"dataset {name}: {counts['rendered']} batches in {counts['seconds'] / 60:.1f} min")
 
     def _check_same_model(self, e: Experiment) -> None:
-        """Refuse a run folder whose saved config defines another model than the one asked for
-        (an edited suite or config, or ``--set``): its checkpoints and results would be mixed up."""
+        """Refuse a run folder whose saved config defines another model, or another recipe (a
+        learning rate, its schedule, the seed, a loss weight: :attr:`Drift.recipe`), than the one
+        asked for (an edited suite or config, or ``--set``): its checkpoints and results would be
+        mixed up, a run trained under the old recipe reported as the new one. How long it trains
+        (``--iterations``), where its data lies and how often it logs may change."""
         saved = _read_json(self.run_folder(e) / "config.json", None)
         if not isinstance(saved, dict):
             return
@@ -143,6 +146,10 @@ class Runner:
             raise SuiteError(f"{self.run_folder(e)}: run {e.name} was trained with another model than its config "
                              f"now asks for ({'; '.join(drift.model)}); give another --out_folder, or remove "
                              f"that run's folder to train it again")
+        if drift.recipe:
+            raise SuiteError(f"{self.run_folder(e)}: run {e.name} was trained with another recipe than its config "
+                             f"now asks for ({'; '.join(drift.recipe)}); give the --set it was trained with, "
+                             f"another --out_folder, or remove that run's folder to train it again")
 
     def train(self, e: Experiment) -> bool:
         """Train (or resume) a run up to its target; False when it was stopped early."""
