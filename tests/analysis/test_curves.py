@@ -225,3 +225,12 @@ def test_compare_draws_the_null_partition_dashed_only_when_a_run_has_one(tmp_pat
     panel = seen["material (solid) and null (dashed) partition size"]
     assert [style for style, _ in panel] == ["-", "-", "--"]
     assert panel[2][1] == pytest.approx([25.0, 20.0, 15.0])    # in % of the representation
+
+
+def test_the_figure_summary_says_never_for_a_factor_not_yet_read():
+    """The text box of a run's curves once printed Python's ``None`` for a factor never read."""
+    from cnsr.analysis.curve_plots import _summary_text
+    curves = {"points": [{"iteration": 2000, "reference": {"rmse": 0.5}}],
+              "summary": {"lighting": {"rmse": {"first_read": 7000, "first_transfer_0.8": None}}}}
+    text = _summary_text(curves)
+    assert "lighting  read at 7,000, transfer>=0.8 at never" in text and "None" not in text

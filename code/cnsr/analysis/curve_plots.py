@@ -233,7 +233,9 @@ def _summary_text(curves: Mapping[str, Any]) -> str:
     for f in FACTORS:
         s = summ.get(f, {}).get("rmse", {})
         if s:
-            lines.append(f"{f:<9} read at {s.get('first_read')}, transfer>=0.8 at {s.get('first_transfer_0.8')}")
+            at = lambda v: "never" if v is None else f"{v:,}"   # noqa: E731
+            lines.append(f"{f:<9} read at {at(s.get('first_read'))}, "
+                         f"transfer>=0.8 at {at(s.get('first_transfer_0.8'))}")
     return "\n".join(lines)
 
 
