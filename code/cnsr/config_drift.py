@@ -80,16 +80,13 @@ class Drift:
     ``key (checkpoint: X, config: Y)`` line per differing key."""
     model: List[str] = field(default_factory=list)       # model-defining keys: refused unless allowed
     training: List[str] = field(default_factory=list)    # every other key: noted
+    #: the lines of ``training`` whose key changes what a run learns (not one of
+    #: :data:`BOOKKEEPING_KEYS`): a learning rate, its schedule, the seed, the batch size, a loss
+    #: weight. A run trained to its end under other values is another experiment.
+    recipe: List[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.model or self.training)
-
-    @property
-    def recipe(self) -> List[str]:
-        """The lines of :attr:`training` whose key changes what a run learns (not one of
-        :data:`BOOKKEEPING_KEYS`): a learning rate, its schedule, the seed, the batch size, a loss
-        weight. A run trained to its end under other values is another experiment."""
-        return [line for line in self.training if line.split(" ", 1)[0] not in BOOKKEEPING_KEYS]
 
 
 def _show(value: Any) -> str:
@@ -108,8 +105,13 @@ def config_drift(saved: Any, current: Any) -> Drift:
         va, vb = a.get(k, missing), b.get(k, missing)
         if va != vb:
             show = lambda v: "absent" if v is missing else _show(v)
-            (drift.model if is_model_defining(k) else drift.training).append(
-                f"{k} (checkpoint: {show(va)}, config: {show(vb)})")
+            line = f"{k} (checkpoint: {show(va)}, config: {show(vb)})"
+            if is_model_defining(k):
+                drift.model.append(line)
+            else:
+                drift.training.append(line)
+                if k not in BOOKKEEPING_KEYS:
+                    drift.recipe.append(line)
     return drift
 
 

@@ -230,10 +230,10 @@ def _summary_text(curves: Mapping[str, Any]) -> str:
         fmt = lambda v: "undef." if v is None else f"{v:.2f}"   # noqa: E731
         lines.append(f"{f:<9} transfer RMSE {fmt(t.get('rmse'))}  MAPE {fmt(t.get('mape'))}")
     summ = curves.get("summary", {})
+    at = lambda v: "never" if v is None else f"{v:,}"   # noqa: E731
     for f in FACTORS:
         s = summ.get(f, {}).get("rmse", {})
         if s:
-            at = lambda v: "never" if v is None else f"{v:,}"   # noqa: E731
             lines.append(f"{f:<9} read at {at(s.get('first_read'))}, "
                          f"transfer>=0.8 at {at(s.get('first_transfer_0.8'))}")
     return "\n".join(lines)

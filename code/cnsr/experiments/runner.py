@@ -132,7 +132,7 @@ class Runner:
         _write_json(info_path, info)
         self.log(f"dataset {name}: {counts['rendered']} batches in {counts['seconds'] / 60:.1f} min")
 
-    def _check_same_model(self, e: Experiment) -> None:
+    def _check_same_experiment(self, e: Experiment) -> None:
         """Refuse a run folder whose saved config defines another model, or another recipe (a
         learning rate, its schedule, the seed, a loss weight: :attr:`Drift.recipe`), than the one
         asked for (an edited suite or config, or ``--set``): its checkpoints and results would be
@@ -270,7 +270,7 @@ class Runner:
             raise ValueError(f"unknown column group(s) {', '.join(unknown)}: expected some of {', '.join(COLUMN_GROUPS)}")
         self._check_scale()
         for e in experiments:
-            self._check_same_model(e)
+            self._check_same_experiment(e)
         complete, paths = True, None
         for i, e in enumerate(experiments, 1):
             self.log(f"[{i}/{len(experiments)}] {e.name} ({e.dataset}; {self.status(e)})")
