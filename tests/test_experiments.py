@@ -216,6 +216,37 @@ def test_a_run_trained_under_another_recipe_is_refused_not_reported(tiny_suite, 
     assert (out / "mono" / "mono_2.pt").is_file()
 
 
+def test_dataset_set_makes_another_dataset_and_a_mismatch_is_refused(tiny_suite, tmp_path, capsys):
+    """``--dataset_set`` changes how the datasets are made (here one more observation per
+    scene); a run and its dataset that disagree on the views, and a dataset folder made with
+    other settings than asked for, are refused before any work, naming what differs."""
+    from cnsr.data.exrbatch import read_batch_meta
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--only", "mono", "--iterations", "1"]
+    assert main(args + ["--dataset_set", "nosuchkey=1"]) == 2
+    err = capsys.readouterr().err
+    assert "dataset tinyroom --dataset_set nosuchkey=1" in err and "unknown key" in err
+    assert main(args + ["--dataset_set", "views_per_scene=4"]) == 2       # the runs still read 3 views
+    err = capsys.readouterr().err
+    assert "run mono reads 3 views per scene" in err and "has 4" in err and "--set views_per_scene=N" in err
+    assert not out.exists()                                              # refused before any work
+    assert main(args + ["--dataset_set", "views_per_scene=4", "--set", "views_per_scene=4"]) == 0
+    folder = out / "datasets" / "tinyroom"
+    assert json.loads((folder / "dataset.json").read_text())["views_per_scene"] == 4
+    assert {read_batch_meta(f)["views"] for f in folder.glob("*/*.exr")} == {4}
+    assert json.loads((out / "mono" / "config.json").read_text())["views_per_scene"] == 4
+    capsys.readouterr()
+    # the suite's own settings (3 views) into that folder: its finished batches are not taken for them
+    before = (out / "mono" / "config.json").read_text()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(folder / "dataset.json") in err and "views_per_scene: 4 in the folder, 3 now" in err
+    assert "Give the --dataset_set it was made with" in err
+    assert (out / "mono" / "config.json").read_text() == before
+    assert main(args + ["--report_only"]) == 2 and main(args + ["--list"]) == 2
+
+
 def test_a_stop_in_the_first_run_leaves_its_checkpoint_and_the_tables(tiny_suite, tmp_path, monkeypatch, capsys):
     """Ctrl-C during the first run of a command: exit status 130, a resumable checkpoint and the
     tables written (it once ended in a traceback, as no table had been written before the stop)."""

@@ -374,12 +374,14 @@ DEFINING_KEYS = ("dataset", "seed", "batch_size", "test_batch_size", "views_per_
                  "json_folder", "render_size", "samples_per_pixel", "passes", "format")
 
 
-def check_info(path: PathLike, info: dict) -> Optional[dict]:
+def check_info(path: PathLike, info: dict,
+               remedy: str = "Use another --out_folder, the same settings, or --force to delete its batches and "
+                             "start over") -> Optional[dict]:
     """Compare the settings ``info`` of a run with the ``dataset.json`` at ``path`` (if any):
     :class:`DatasetError` naming the file and every differing key if they disagree on a
     :data:`DEFINING_KEYS` key, or on the digest of a JSON batch folder both record (``sources``:
     the folder's scene files were re-created since its batch was rendered). Returns the recorded
-    settings (None if there are none)."""
+    settings (None if there are none). ``remedy``: what the error tells the user to do."""
     path = Path(path)
     if not path.is_file():
         return None
@@ -403,8 +405,7 @@ def check_info(path: PathLike, info: dict) -> Optional[dict]:
     if diffs:
         raise DatasetError(
             f"{path}: the folder holds a dataset made with other settings ({'; '.join(diffs)}); its finished "
-            f"batches would be skipped and mixed with new ones. Use another --out_folder, the same settings, "
-            f"or --force to delete its batches and start over")
+            f"batches would be skipped and mixed with new ones. {remedy}")
     return recorded
 
 

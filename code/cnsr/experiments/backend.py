@@ -17,7 +17,8 @@ from ..analysis.curves import CurveSettings, measure_run
 from ..analysis.evaluation import evaluate
 from ..config import parse_config
 from ..data import build_loader
-from ..data.generate import RenderSettings, parse_passes, pending, random_tasks, run_tasks, write_info
+from ..data.generate import (RenderSettings, check_info, parse_passes, pending, random_tasks, run_tasks,
+                             write_info)
 from ..engine.api import load_model as _load_model
 from ..engine.checkpoint import list_checkpoints
 from ..engine.trainer import Trainer
@@ -35,6 +36,30 @@ def dataset_tasks(gen_cfg, folder: PathLike, train_batches: int, test_batches: i
                         gen_cfg.latent_separation), seed
 
 
+def dataset_info(gen_cfg, train_batches: int, test_batches: int) -> Dict[str, Any]:
+    """The ``dataset.json`` a suite dataset of ``gen_cfg`` is described by (how it is made)."""
+    seed = gen_cfg.seed if gen_cfg.seed >= 0 else 0
+    return {"dataset": gen_cfg.dataset, "seed": seed, "size": train_batches, "testing_size": test_batches,
+            "batch_size": gen_cfg.batch_size, "test_batch_size": gen_cfg.test_batch_size,
+            "views_per_scene": gen_cfg.views_per_scene, "latent_separation": gen_cfg.latent_separation,
+            "config": gen_cfg.source, "render_size": gen_cfg.max_render_size(),
+            "samples_per_pixel": gen_cfg.samples_per_pixel,
+            "passes": parse_passes("needed", gen_cfg.needed_passes()), "compression": "none",
+            "format": "cnsr-batch-1"}
+
+
+def check_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches: int) -> None:
+    """:class:`~cnsr.data.exrbatch.DatasetError` naming ``folder``'s ``dataset.json`` and every
+    differing setting when the dataset there was made with other settings than ``gen_cfg`` asks
+    for (an edited generation config, ``--dataset_set``): its finished batches would otherwise be
+    taken as this dataset's, or mixed with new ones."""
+    check_info(Path(folder) / "dataset.json", dataset_info(gen_cfg, train_batches, test_batches), remedy=_REMEDY)
+
+
+_REMEDY = ("Give the --dataset_set it was made with, another --out_folder, or remove that dataset's folder "
+           "to render it again")
+
+
 def missing_batches(gen_cfg, folder: PathLike, train_batches: int, test_batches: int) -> int:
     tasks, _ = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
     return len(pending(tasks))
@@ -44,17 +69,13 @@ def generate_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches
                      progress: bool = True, desc: str = "rendering") -> Dict[str, Any]:
     """Render the missing batch files of a dataset (resumable: finished files are skipped),
     storing only the passes the generation config's networks read. Returns counts and time."""
-    tasks, seed = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
-    passes = parse_passes("needed", gen_cfg.needed_passes())
-    settings = RenderSettings(size=gen_cfg.max_render_size(), spp=gen_cfg.samples_per_pixel, passes=passes,
+    tasks, _ = dataset_tasks(gen_cfg, folder, train_batches, test_batches)
+    info = dataset_info(gen_cfg, train_batches, test_batches)
+    settings = RenderSettings(size=info["render_size"], spp=info["samples_per_pixel"], passes=info["passes"],
                               threads=0, compression="none", dataset=gen_cfg.dataset)
     folder = Path(folder)
-    write_info(folder / "dataset.json", {
-        "dataset": gen_cfg.dataset, "seed": seed, "size": train_batches, "testing_size": test_batches,
-        "batch_size": gen_cfg.batch_size, "test_batch_size": gen_cfg.test_batch_size,
-        "views_per_scene": gen_cfg.views_per_scene, "latent_separation": gen_cfg.latent_separation,
-        "config": gen_cfg.source, "render_size": settings.size, "samples_per_pixel": settings.spp,
-        "passes": passes, "compression": "none", "format": "cnsr-batch-1"})
+    check_info(folder / "dataset.json", info, remedy=_REMEDY)
+    write_info(folder / "dataset.json", info)
     t0 = time.time()
     # worker processes pay off only when there are batches enough to amortise their start-up
     workers = 1 if len(pending(tasks)) < 4 else None

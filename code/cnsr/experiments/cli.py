@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   python code/run-experiments.py --only room_adaptive --threads 1 # the CPU recipe: data 0.5 - 1 min + training 35 - 46 min
   python code/run-experiments.py --threads 1                      # the whole small suite (14 runs: several hours on 2 cores)
   python code/run-experiments.py --set learning_rate=5e-4 --out_folder exp_lr   # one setting changed in every run
+  python code/run-experiments.py --only room_adaptive --dataset_set views_per_scene=5 --set views_per_scene=5 --out_folder exp_views5   # 4 observations
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
   python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
   python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "file, e.g. --set batch_size=16 (repeatable; recorded in each run's config.json; a "
                         "finished or started run whose model or recipe it changes (any key but the iterations, "
                         "intervals, data folders and loading) is refused, so give a new --out_folder)")
+    p.add_argument("--dataset_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of every dataset's generation config after its scale's, e.g. "
+                        "--dataset_set views_per_scene=5 (repeatable; recorded in each dataset's dataset.json; "
+                        "a dataset folder made with other settings is refused, so give a new --out_folder; "
+                        "the runs must agree on views_per_scene: give --set views_per_scene=5 too)")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
@@ -118,9 +124,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress, overrides=args.set)
-        for e in experiments:      # every override checked before any work starts
-            runner.config_of(e)
+                        progress=not args.no_progress, overrides=args.set, dataset_overrides=args.dataset_set)
+        for e in experiments:      # every override and the datasets already made checked before any work starts
+            runner.check_experiment(e)
         runner.measure_settings = dataclasses.replace(
             runner.measure_settings, **{k: getattr(args, k) for k in ("reference_batches", "reference_spp",
                                                                       "compositing_scenes")

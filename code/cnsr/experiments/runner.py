@@ -27,7 +27,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
+from ..config import parse_config
 from ..config_drift import config_drift
+from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
@@ -58,6 +60,8 @@ class Runner:
         out_folder: ``D`` above.
         iterations: train every run up to this iteration instead of its config's.
         overrides: ``KEY=VALUE`` config overrides (``--set``) applied to every run after its scale's.
+        dataset_overrides: ``KEY=VALUE`` overrides (``--dataset_set``) of every dataset's generation
+            config after its scale's (e.g. ``views_per_scene=5``).
         device: torch device for training and measuring (default: a GPU if there is one).
         progress: progress bars; ``log``: where the one-line progress messages go.
         measure: the cost of the measurements (default: the suite's scale's
@@ -66,7 +70,8 @@ class Runner:
 
     def __init__(self, suite: Suite, out_folder: PathLike, iterations: Optional[int] = None,
                  device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None,
-                 measure: Optional[MeasureSettings] = None, overrides: Sequence[str] = ()):
+                 measure: Optional[MeasureSettings] = None, overrides: Sequence[str] = (),
+                 dataset_overrides: Sequence[str] = ()):
         self.suite = suite
         if measure is None:
             base = MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
@@ -76,6 +81,7 @@ class Runner:
         self.out = Path(out_folder)
         self.iterations = iterations
         self.overrides = list(overrides)
+        self.dataset_overrides = list(dataset_overrides)
         self.device = device or None
         self.progress = progress
         self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -86,6 +92,34 @@ class Runner:
 
     def config_of(self, e: Experiment) -> Dict[str, Any]:
         return self.suite.training_config(e, self.out, self.iterations, self.overrides)
+
+    def dataset_config(self, name: str):
+        """The generation config (:class:`~cnsr.config.Config`) of dataset ``name``: the suite's,
+        with ``--dataset_set`` applied (:class:`ConfigError` naming the dataset and the override)."""
+        spec = self.suite.datasets[name]
+        if not self.dataset_overrides:
+            return spec.parsed()
+        data = apply_set_overrides(spec.config, self.dataset_overrides)
+        source = f"{self.suite.path}: dataset {name}" + "".join(f" --dataset_set {o}" for o in self.dataset_overrides)
+        return parse_config(data, source)
+
+    def check_experiment(self, e: Experiment) -> None:
+        """Everything about a run that can be checked before any work starts: its config with
+        ``--set`` (:class:`ConfigError`), its dataset's config with ``--dataset_set``, that the two
+        agree on the views per scene, and that a dataset already in the output folder was made
+        with the settings asked for (:class:`DatasetError`)."""
+        cfg = self.config_of(e)
+        data = self.dataset_config(e.dataset)
+        views = int(cfg.get("views_per_scene", data.views_per_scene))
+        if views != data.views_per_scene:
+            raise SuiteError(
+                f"run {e.name} reads {views} views per scene (observations + query) and its dataset {e.dataset} "
+                f"has {data.views_per_scene}: the run would silently see {min(views, data.views_per_scene) - 1} "
+                f"observations. Give both --set views_per_scene=N and --dataset_set views_per_scene=N "
+                f"(and a new --out_folder)")
+        spec = self.suite.datasets[e.dataset]
+        backend.check_dataset(data, self.suite.dataset_folder(self.out, e.dataset), spec.train_batches,
+                              spec.test_batches)
 
     def target(self, e: Experiment) -> int:
         return int(self.config_of(e)["iterations"])
@@ -103,7 +137,7 @@ class Runner:
 
     def dataset_missing(self, name: str) -> int:
         spec = self.suite.datasets[name]
-        return backend.missing_batches(spec.parsed(), self.suite.dataset_folder(self.out, name),
+        return backend.missing_batches(self.dataset_config(name), self.suite.dataset_folder(self.out, name),
                                        spec.train_batches, spec.test_batches)
 
     def _check_scale(self) -> None:
@@ -123,7 +157,7 @@ class Runner:
         if not missing:
             return
         self.log(f"dataset {name}: rendering {missing} missing batch files into {folder}")
-        counts = backend.generate_dataset(spec.parsed(), folder, spec.train_batches, spec.test_batches,
+        counts = backend.generate_dataset(self.dataset_config(name), folder, spec.train_batches, spec.test_batches,
                                           progress=self.progress, desc=name)
         info_path = folder / "generation.json"
         info = _read_json(info_path, {"seconds": 0.0, "batches_rendered": 0})
@@ -233,7 +267,7 @@ class Runner:
                 results[e.name] = dict(results[e.name], config=trained)
         datasets = {}
         for name, spec in self.suite.datasets.items():
-            cfg = spec.parsed()
+            cfg = self.dataset_config(name)
             gen = _read_json(self.suite.dataset_folder(self.out, name) / "generation.json", {})
             datasets[name] = {"dataset": cfg.dataset, "train_batches": spec.train_batches,
                               "test_batches": spec.test_batches, "batch_size": cfg.batch_size,
@@ -270,6 +304,7 @@ class Runner:
             raise ValueError(f"unknown column group(s) {', '.join(unknown)}: expected some of {', '.join(COLUMN_GROUPS)}")
         self._check_scale()
         for e in experiments:
+            self.check_experiment(e)
             self._check_same_experiment(e)
         complete, paths = True, None
         for i, e in enumerate(experiments, 1):
