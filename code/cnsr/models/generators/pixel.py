@@ -93,35 +93,26 @@ class PixelGenerator(ImageGenerator):
 
         Each segment is ("pixel", [B, H, W, c]) or ("image", [B, c]) in the weight's column
         order; ``size`` = (B, H, W). Returns [B, H, W, out].
-
-        The per-image part (bias and image segments) is the starting value of the first
-        per-pixel product and each further per-pixel product accumulates into the previous one
-        (``baddbmm``), so a layer makes one pass over its [B, H*W, out] output instead of one
-        per segment (15 % faster on a 2-core CPU for the small recipe's 4 x 128 generator).
         """
         weight = conv.weight.flatten(1)
-        b, h, w = size
-        const = conv.bias if conv.bias is not None else weight.new_zeros(weight.shape[0])
-        pixel, c = [], 0
+        out, const, c = None, conv.bias, 0
         for kind, t in segments:
             k = t.shape[-1]
             if k == 0:
                 continue
-            part = weight[:, c:c + k]
+            y = F.linear(t, weight[:, c:c + k])
             c += k
             if kind == "pixel":
-                pixel.append((t.reshape(b, h * w, k), part))
+                out = y if out is None else out + y
             else:
-                const = const + F.linear(t, part)
+                const = const + y
         if c != weight.shape[1]:
             raise ValueError(f"inputs have {c} channels, the layer expects {weight.shape[1]}")
-        const = const.expand(b, -1) if const.dim() == 1 else const
-        if not pixel:  # no per-pixel input (no query buffers): a constant image
-            return const[:, None, None, :].expand(b, h, w, -1)
-        out = const[:, None, :]
-        for t, part in pixel:
-            out = torch.baddbmm(out, t, part.t().expand(b, -1, -1))
-        return out.view(b, h, w, -1)
+        if const.dim() == 2:
+            const = const[:, None, None, :]
+        if out is None:  # no per-pixel input (no query buffers): a constant image
+            return const.expand(*size, -1)
+        return out + const
 
     def predict(self, x, v, r):
         b, _, h, w = x.shape
