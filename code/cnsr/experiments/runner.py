@@ -108,9 +108,8 @@ class Runner:
         ``--set`` (:class:`ConfigError`), its dataset's config with ``--dataset_set``, that the two
         agree on the views per scene, and that a dataset already in the output folder was made
         with the settings asked for (:class:`DatasetError`)."""
-        cfg = self.config_of(e)
+        views = parse_config(self.config_of(e), str(self.run_folder(e) / "config.json")).views_per_scene
         data = self.dataset_config(e.dataset)
-        views = int(cfg.get("views_per_scene", data.views_per_scene))
         if views != data.views_per_scene:
             raise SuiteError(
                 f"run {e.name} reads {views} views per scene (observations + query) and its dataset {e.dataset} "
