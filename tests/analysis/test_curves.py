@@ -202,6 +202,20 @@ def test_compare_says_which_transfer_curves_are_undefined_instead_of_leaving_the
     assert texts["lighting transfer (MAPE)"] == ["not measured in these runs"]
 
 
+def test_compare_draws_the_leak_share_only_where_the_gap_is_measurable(tmp_path, monkeypatch):
+    """leak / gap is drawn only at checkpoints whose gap exceeds 2 standard errors (the transfer's
+    rule): a gap of noise would put a point at any height and squash the others."""
+    from cnsr.analysis.curve_plots import leak_ratio
+    curves = _synthetic_points([0.9, 0.95, 1.0])
+    curves["points"][1]["read"]["material"]["rmse"] = {"gap": 0.0004, "gap_se": 0.03, "fraction": 0.001}
+    assert leak_ratio(curves["points"][0], "material") == pytest.approx(0.01 / 0.1)
+    assert leak_ratio(curves["points"][1], "material") is None
+    ys = _drawn(monkeypatch, lambda cp: cp.plot_compare([("a", curves)], tmp_path / "c.png"),
+                read=lambda ax: [list(line.get_ydata()) for line in ax.get_lines()])
+    panel = next(v for k, v in ys.items() if k.startswith("material leak / gap"))
+    assert [pytest.approx(y) for y in panel[0]] == [0.1, 0.1]          # the noise point left out
+
+
 def test_run_figure_names_a_factor_undefined_at_every_checkpoint(tmp_path, monkeypatch):
     curves = _synthetic_points([None, None, None])
     curves["summary"] = C.summarize(curves["points"])

@@ -239,6 +239,16 @@ def _summary_text(curves: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def leak_ratio(point: Mapping[str, Any], factor: str) -> Optional[float]:
+    """The leak of ``factor`` (RMSE) as a share of its gap E_none - E_full, or None where the gap
+    is within 2 standard errors of 0: the rule that makes the transfer 'undefined'. (A gap that is
+    only noise would make the ratio anything, e.g. 78 where the gap is 0.0004.)"""
+    gap = point["read"][factor]["rmse"]
+    if not gap["gap"] > 2 * (gap.get("gap_se") or 0.0):
+        return None
+    return point["compositing"][factor]["leak"]["rmse"] / gap["gap"]
+
+
 #: the quantities of a comparison figure: (title, y label, getter, standard-error getter or None)
 COMPARE_PANELS = [
     ("held-out test loss", "loss", lambda p: p["test_loss"], None),
@@ -252,9 +262,8 @@ COMPARE_PANELS = [
      lambda p: p["compositing"]["material"]["transfer_se"]["rmse"]),
     ("material transfer (MAPE)", "transfer", lambda p: p["compositing"]["material"]["transfer"]["mape"],
      lambda p: p["compositing"]["material"]["transfer_se"]["mape"]),
-    ("material leak / gap (RMSE)", "leak / (E_none - E_full)",
-     lambda p: p["compositing"]["material"]["leak"]["rmse"] / p["read"]["material"]["rmse"]["gap"]
-     if p["read"]["material"]["rmse"]["gap"] > 0 else None, None),
+    ("material leak / gap (RMSE)", "leak / (E_none - E_full), where the gap > 2 SE",
+     lambda p: leak_ratio(p, "material"), None),
     ("lighting read: (E_none - E_full) / E_none", "% of E_none (RMSE)",
      lambda p: 100 * p["read"]["lighting"]["rmse"]["fraction"], None),
     ("lighting transfer (RMSE)", "transfer", lambda p: p["compositing"]["lighting"]["transfer"]["rmse"],
