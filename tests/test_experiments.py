@@ -237,6 +237,9 @@ def test_dataset_set_makes_another_dataset_and_a_mismatch_is_refused(tiny_suite,
     assert {read_batch_meta(f)["views"] for f in folder.glob("*/*.exr")} == {4}
     assert json.loads((out / "mono" / "config.json").read_text())["views_per_scene"] == 4
     capsys.readouterr()
+    assert main(args + ["--dataset_set", "views_per_scene=4", "--set", "views_per_scene=4", "--list"]) == 0
+    assert "dataset tinyroom (4 views, 16 px, 1 spp): 3/3 batch files" in capsys.readouterr().out
+    capsys.readouterr()
     # the suite's own settings (3 views) into that folder: its finished batches are not taken for them
     before = (out / "mono" / "config.json").read_text()
     assert main(args) == 2

@@ -98,7 +98,9 @@ def list_experiments(runner, experiments) -> str:
         missing = runner.dataset_missing(name)
         spec = suite.datasets[name]
         total = spec.train_batches + spec.test_batches
-        lines.append(f"  dataset {name}: {total - missing}/{total} batch files")
+        cfg = runner.dataset_config(name)
+        lines.append(f"  dataset {name} ({cfg.views_per_scene} views, {cfg.max_render_size()} px, "
+                     f"{cfg.samples_per_pixel} spp): {total - missing}/{total} batch files")
     return "\n".join(lines)
 
 
