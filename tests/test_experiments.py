@@ -250,6 +250,33 @@ def test_dataset_set_makes_another_dataset_and_a_mismatch_is_refused(tiny_suite,
     assert main(args + ["--report_only"]) == 2 and main(args + ["--list"]) == 2
 
 
+def test_a_dataset_made_by_generate_dataset_is_the_suites_own(tiny_suite, tmp_path, capsys):
+    """``generate-dataset.py`` (one step, the needed passes) and the suite describe the same data
+    with the same ``dataset.json`` record: a dataset rendered by the former into the suite's folder
+    is taken whole (nothing re-rendered), and one of another seed is refused, naming the seed."""
+    from cnsr.data.cli import generate_main
+    out = tmp_path / "out"
+    folder = out / "datasets" / "tinyroom"
+    made = ["--config", str(tiny_suite.parent / "data.json"), "--num_batches", "2", "--test_batches", "1",
+            "--passes", "needed", "--out_folder", str(folder), "--quiet"]
+    assert generate_main(made) == 0
+    stamps = {f: f.stat().st_mtime_ns for f in folder.glob("*/*.exr")}
+    assert len(stamps) == 3
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--only", "mono", "--iterations", "1"]
+    capsys.readouterr()
+    assert main(args + ["--list"]) == 0
+    assert "3/3 batch files" in capsys.readouterr().out
+    assert main(args) == 0
+    assert {f: f.stat().st_mtime_ns for f in folder.glob("*/*.exr")} == stamps     # taken, not re-rendered
+    other = tmp_path / "other" / "datasets" / "tinyroom"
+    assert generate_main(made[:-3] + ["--out_folder", str(other), "--seed", "7", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(args[:3] + [str(tmp_path / "other")] + args[4:]) == 2
+    err = capsys.readouterr().err
+    assert str(other / "dataset.json") in err and "seed: 7 in the folder, 0 now" in err
+
+
 def test_a_stop_in_the_first_run_leaves_its_checkpoint_and_the_tables(tiny_suite, tmp_path, monkeypatch, capsys):
     """Ctrl-C during the first run of a command: exit status 130, a resumable checkpoint and the
     tables written (it once ended in a traceback, as no table had been written before the stop)."""
@@ -360,6 +387,30 @@ def test_compositing_columns_of_a_monolithic_run_and_formatting(tmp_path):
     assert _pm(values, "lighting_transfer_mape", measured=False) is None
     assert _pm({"t": None, "t_se": None}, "t", measured=True) == "undefined"
     assert _pm({"t": 0.734, "t_se": 0.052}, "t", measured=True) == "0.73±0.05"
+
+
+def test_targets_table_marks_each_target_and_a_leak_of_a_gap_within_noise_undefined():
+    """The targets of the CPU recipe on a run's last checkpoint: met and missed marked per column;
+    the leak is a share of the gap only where the gap is beyond 2 standard errors (a gap of noise
+    once gave 'material leak 666 %'), otherwise 'undef.' and missed, as the transfer is."""
+    from cnsr.experiments.report import targets_table
+    suite = Suite(scale="small")
+    values = {"points": 21, "final_rmse": 0.34, "final_mape": 0.8, "final_ssim": 0.71,
+              "lighting_gap_rmse": 0.10, "lighting_gap_rmse_se": 0.02, "lighting_gap_fraction": 0.38,
+              "lighting_transfer_rmse": 1.02, "lighting_transfer_mape": 0.96, "lighting_leak_rmse": 0.015,
+              "material_gap_rmse": 0.004, "material_gap_rmse_se": 0.006, "material_gap_fraction": 0.02,
+              "material_transfer_rmse": None, "material_transfer_mape": 0.84, "material_leak_rmse": 0.027}
+    results = {"room_adaptive": {"groups": {"curves": {"values": values}}}}
+    rows = {r["experiment"]: r for r in targets_table(suite, results)["rows"]}
+    assert set(rows) == {"room_adaptive"}            # only runs with curves
+    row = rows["room_adaptive"]
+    assert row["lighting_read"] == "38 % (5.0 SE) ✓" and row["lighting_transfer"] == "1.02 / 0.96 ✓"
+    assert row["lighting_leak"] == "15 % ✓"
+    assert row["material_read"] == "2 % (0.7 SE) ✗" and row["material_transfer"] == "undef. / 0.84 ✗"
+    assert row["material_leak"] == "undef. ✗"
+    assert (row["rmse"], row["mape"], row["ssim"]) == ("0.34 ✓", "0.8 ✗", "0.71 ✓")
+    values["lighting_leak_rmse"] = 0.021                # 21 % of the gap: just over the 20 % target
+    assert targets_table(suite, results)["rows"][0]["lighting_leak"] == "21 % ✗"
 
 
 def test_tiny_scale_is_the_small_suite_shrunk():

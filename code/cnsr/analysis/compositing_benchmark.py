@@ -207,6 +207,16 @@ def transfer_score(none: Sequence[float], composite: Sequence[float], full: Sequ
     return float(r), float(math.sqrt(max(var, 0.0)))
 
 
+def leak_share(leak: Optional[float], gap: Optional[float], gap_se: Optional[float],
+               significance: float = SIGNIFICANCE) -> Optional[float]:
+    """A factor's leak as a share of its gap ``E_none - E_full``, or None where that gap is not
+    beyond ``significance`` standard errors of 0: the rule that makes its transfer 'undefined'
+    (a gap that is only noise would make the share anything, e.g. 78 for a gap of 0.0004)."""
+    if leak is None or gap is None or not gap > significance * (gap_se or 0.0):
+        return None
+    return leak / gap
+
+
 def score_factor(model, data: FactorData, factor: str, pass_name: str,
                  metrics: Sequence[str] = DEFAULT_METRICS) -> Dict[str, Any]:
     """Per-scene errors of one factor (module docstring, steps 4-5): ``{"composite" | "full" |

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..io.atomic import atomic_path  # noqa: E402
+from .compositing_benchmark import leak_share  # noqa: E402
 
 FACTORS = ("lighting", "geometry", "material")
 FACTOR_COLORS = {"lighting": "#d08b00", "geometry": "#3a7d44", "material": "#7b3fa0"}
@@ -240,13 +241,10 @@ def _summary_text(curves: Mapping[str, Any]) -> str:
 
 
 def leak_ratio(point: Mapping[str, Any], factor: str) -> Optional[float]:
-    """The leak of ``factor`` (RMSE) as a share of its gap E_none - E_full, or None where the gap
-    is within 2 standard errors of 0: the rule that makes the transfer 'undefined'. (A gap that is
-    only noise would make the ratio anything, e.g. 78 where the gap is 0.0004.)"""
+    """The leak of ``factor`` (RMSE) at one curve point as a share of its gap E_none - E_full, or
+    None where the gap is within 2 standard errors of 0 (:func:`leak_share`)."""
     gap = point["read"][factor]["rmse"]
-    if not gap["gap"] > 2 * (gap.get("gap_se") or 0.0):
-        return None
-    return point["compositing"][factor]["leak"]["rmse"] / gap["gap"]
+    return leak_share(point["compositing"][factor]["leak"]["rmse"], gap["gap"], gap.get("gap_se"))
 
 
 #: the quantities of a comparison figure: (title, y label, getter, standard-error getter or None)

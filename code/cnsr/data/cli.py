@@ -12,8 +12,8 @@ from ..config import ConfigError
 from ..io.outputs import OutputError, prepare_folder
 from ..overrides import with_overrides
 from .exrbatch import COMPRESSIONS, DatasetError
-from .generate import (RenderSettings, batch_file_bytes, check_info, clear_outputs, convert_npz_folder, json_sources,
-                       json_tasks, parse_passes, pending, random_tasks, run_tasks, write_info)
+from .generate import (RenderSettings, batch_file_bytes, check_info, clear_outputs, convert_npz_folder, dataset_info,
+                       dataset_seed, json_sources, json_tasks, parse_passes, pending, random_tasks, run_tasks, write_info)
 from .json_batches import create_json_dataset, parse_shard, shard_items
 
 SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $SLURM_ARRAY_TASK_ID/16 "
@@ -25,9 +25,7 @@ MAX_BATCHES = 1_000_000
 
 
 def _seed(args, cfg) -> int:
-    if args.seed is not None:
-        return args.seed
-    return cfg.seed if cfg.seed >= 0 else 0
+    return dataset_seed(cfg, args.seed)
 
 
 def _shard(text: str):
@@ -75,7 +73,7 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
     args, cfg = _parse(p, argv)
     seed_ = _seed(args, cfg)
     out = Path(args.out_folder)
-    info = _info(cfg, seed_, args.num_batches, args.test_batches)
+    info = dataset_info(cfg, seed_, args.num_batches, args.test_batches)
     try:
         prepare_folder(out)
         try:
@@ -100,13 +98,6 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
         return report("create-dataset-json-files.py", e)
     print(f"{counts['written']} batch folders written, {counts['skipped']} already there, under {out}")
     return 0
-
-
-def _info(cfg, seed, size, testing_size, **extra) -> dict:
-    return {"dataset": cfg.dataset, "seed": seed, "size": size, "testing_size": testing_size,
-            "batch_size": cfg.batch_size, "test_batch_size": cfg.test_batch_size,
-            "views_per_scene": cfg.views_per_scene, "latent_separation": cfg.latent_separation,
-            "config": cfg.source, **extra}
 
 
 def generate_main(argv: Optional[List[str]] = None) -> int:
@@ -175,7 +166,7 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
             sizes = {"train": args.num_batches, "test": args.test_batches or 0}
             tasks = random_tasks(cfg.dataset, out, seed_, sizes, cfg.batch_size, cfg.test_batch_size,
                                  cfg.views_per_scene, cfg.latent_separation)
-            info = _info(cfg, seed_, args.num_batches, args.test_batches or 0)
+            info = dataset_info(cfg, seed_, args.num_batches, args.test_batches or 0)
         else:
             tasks = json_tasks(args.in_folder, out)
             info = {"dataset": cfg.dataset, "json_folder": str(Path(args.in_folder).resolve()), "config": cfg.source,

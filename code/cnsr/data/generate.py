@@ -358,6 +358,25 @@ def _is_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def dataset_seed(cfg, seed: Optional[int] = None) -> int:
+    """The seed a dataset of the generation config ``cfg`` is drawn from: ``seed`` when given (a
+    command's ``--seed``), else the config's, where -1 (the training configs' "no seed") means 0."""
+    if seed is not None:
+        return seed
+    return cfg.seed if cfg.seed >= 0 else 0
+
+
+def dataset_info(cfg, seed: int, size: int, testing_size: int, **extra) -> Dict[str, Any]:
+    """The ``dataset.json`` record of a dataset the generation config ``cfg`` draws (its scene
+    family, seed, split sizes and batch shape), plus ``extra`` (how its batch files are rendered:
+    ``render_size``, ``samples_per_pixel``, ``passes``, ...). One record for every command that
+    makes datasets, so that they recognise each other's folders."""
+    return {"dataset": cfg.dataset, "seed": seed, "size": size, "testing_size": testing_size,
+            "batch_size": cfg.batch_size, "test_batch_size": cfg.test_batch_size,
+            "views_per_scene": cfg.views_per_scene, "latent_separation": cfg.latent_separation,
+            "config": cfg.source, **extra}
+
+
 def write_info(path: PathLike, info: dict) -> None:
     """Write a dataset's ``dataset.json`` (how it was made), atomically."""
     path = Path(path)

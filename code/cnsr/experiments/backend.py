@@ -17,8 +17,9 @@ from ..analysis.curves import CurveSettings, measure_run
 from ..analysis.evaluation import evaluate
 from ..config import parse_config
 from ..data import build_loader
-from ..data.generate import (RenderSettings, check_info, parse_passes, pending, random_tasks, run_tasks,
-                             write_info)
+from ..data.generate import (RenderSettings, check_info, dataset_seed, parse_passes, pending, random_tasks,
+                             run_tasks, write_info)
+from ..data.generate import dataset_info as _dataset_record
 from ..engine.api import load_model as _load_model
 from ..engine.checkpoint import list_checkpoints
 from ..engine.trainer import Trainer
@@ -30,22 +31,19 @@ PathLike = Union[str, os.PathLike]
 def dataset_tasks(gen_cfg, folder: PathLike, train_batches: int, test_batches: int):
     """The batch files a dataset consists of (``cnsr.data.generate`` tasks), drawn from the
     generation config's seed (0 when it is -1, as ``generate-dataset.py``)."""
-    seed = gen_cfg.seed if gen_cfg.seed >= 0 else 0
+    seed = dataset_seed(gen_cfg)
     return random_tasks(gen_cfg.dataset, Path(folder), seed, {"train": train_batches, "test": test_batches},
                         gen_cfg.batch_size, gen_cfg.test_batch_size, gen_cfg.views_per_scene,
                         gen_cfg.latent_separation), seed
 
 
 def dataset_info(gen_cfg, train_batches: int, test_batches: int) -> Dict[str, Any]:
-    """The ``dataset.json`` a suite dataset of ``gen_cfg`` is described by (how it is made)."""
-    seed = gen_cfg.seed if gen_cfg.seed >= 0 else 0
-    return {"dataset": gen_cfg.dataset, "seed": seed, "size": train_batches, "testing_size": test_batches,
-            "batch_size": gen_cfg.batch_size, "test_batch_size": gen_cfg.test_batch_size,
-            "views_per_scene": gen_cfg.views_per_scene, "latent_separation": gen_cfg.latent_separation,
-            "config": gen_cfg.source, "render_size": gen_cfg.max_render_size(),
-            "samples_per_pixel": gen_cfg.samples_per_pixel,
-            "passes": parse_passes("needed", gen_cfg.needed_passes()), "compression": "none",
-            "format": "cnsr-batch-1"}
+    """The ``dataset.json`` a suite dataset of ``gen_cfg`` is described by (how it is made): the
+    record ``generate-dataset.py`` writes for the same data."""
+    return _dataset_record(gen_cfg, dataset_seed(gen_cfg), train_batches, test_batches,
+                           render_size=gen_cfg.max_render_size(), samples_per_pixel=gen_cfg.samples_per_pixel,
+                           passes=parse_passes("needed", gen_cfg.needed_passes()), compression="none",
+                           format="cnsr-batch-1")
 
 
 def check_dataset(gen_cfg, folder: PathLike, train_batches: int, test_batches: int) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..analysis.compositing import FACTORS
+from ..analysis.compositing_benchmark import leak_share
 from ..io.atomic import atomic_path
 from .columns import QUALITY_METRICS
 from .suite import Experiment, Suite
@@ -251,8 +252,13 @@ def targets_table(suite: Suite, results: Dict[str, Any]) -> Table:
             ok = None if gap is None else all(v is not None and v >= t["transfer"][f] for v in vals)
             row[f"{f}_transfer"] = _check(ok, " / ".join(parts))
             leak = c.get(f"{f}_leak_rmse")
-            ok = None if leak is None or not gap or gap <= 0 else bool(leak <= t["leak_of_gap"] * gap)
-            row[f"{f}_leak"] = None if leak is None or not gap else _check(ok, f"{100 * leak / gap:.0f} %")
+            share = leak_share(leak, gap, se)
+            if leak is None or gap is None:
+                row[f"{f}_leak"] = None
+            elif share is None:             # a gap within noise: any share of it means nothing
+                row[f"{f}_leak"] = _check(False, "undef.")
+            else:
+                row[f"{f}_leak"] = _check(share <= t["leak_of_gap"], f"{100 * share:.0f} %")
         for m, better in (("rmse", "low"), ("mape", "low"), ("ssim", "high")):
             v = c.get(f"final_{m}")
             ok = None if v is None else (v <= t[m] if better == "low" else v >= t[m])
@@ -270,8 +276,9 @@ def targets_table(suite: Suite, results: Dict[str, Any]) -> Table:
             "rows": rows,
             "notes": ["read: (E_none - E_full) / E_none of the compositing benchmark (RMSE) and the gap in standard "
                       "errors of the paired per-scene differences; leak / gap: the error moved by swapping a wrong "
-                      "partition (mean over both, RMSE) as a share of E_none - E_full; quality against the "
-                      "clean references of the test split."]}
+                      "partition (mean over both, RMSE) as a share of E_none - E_full, 'undef.' where that gap is "
+                      "within 2 standard errors (as the transfer); quality against the clean references of the "
+                      "test split."]}
 
 
 def runs_table(suite: Suite, results: Dict[str, Any]) -> Table:
