@@ -14,7 +14,7 @@ from .suite import DEFAULT_SUITE, SCALES, Suite, SuiteError
 EXAMPLES = """examples:
   python code/run-experiments.py --list
   python code/run-experiments.py --scale tiny --out_folder /tmp/t  # smoke test: the whole suite in under a minute
-  python code/run-experiments.py --only room_adaptive            # the CPU recipe alone: data 1 min + training 22 - 31 min on 2 cores
+  python code/run-experiments.py --only room_adaptive            # the CPU recipe alone: data 0.7 min + training 27 - 30 min on 2 cores
   python code/run-experiments.py --threads 1                      # the whole small suite (14 runs: several hours on 2 cores)
   python code/run-experiments.py --set learning_rate=5e-4 --out_folder exp_lr   # one setting changed in every run
   python code/run-experiments.py --only room_adaptive --dataset_set views_per_scene=5 --set views_per_scene=5 --out_folder exp_views5   # 4 observations
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "experiments_paper/ for --scale paper)")
     p.add_argument("--scale", default="small", choices=SCALES,
                    help="tiny: every run at 16 px for 4 iterations, a smoke test of under a minute; small: the "
-                        "CPU recipe, 32 px, 20,000 iterations, Adam 1e-4 up to iteration 2000 then 1e-3: 22 - 31 "
+                        "CPU recipe, 32 px, 20,000 iterations, Adam 1e-4 up to iteration 2000 then 1e-3: 27 - 30 "
                         "minutes for a run alone on 2 cores with the default threads, 60 for each of two side by side "
                         "with --threads 1 (default); paper: the "
                         "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
