@@ -209,9 +209,10 @@ def transfer_score(none: Sequence[float], composite: Sequence[float], full: Sequ
 
 def leak_share(leak: Optional[float], gap: Optional[float], gap_se: Optional[float],
                significance: float = SIGNIFICANCE) -> Optional[float]:
-    """A factor's leak as a share of its gap ``E_none - E_full``, or None where that gap is not
-    beyond ``significance`` standard errors of 0: the rule that makes its transfer 'undefined'
-    (a gap that is only noise would make the share anything, e.g. 78 for a gap of 0.0004)."""
+    """A factor's leak as a share of its gap ``E_none - E_full``, or None unless that gap is
+    positive and beyond ``significance`` standard errors: the transfer's rule (under which its
+    score is 'undefined'), here also refusing a gap that is significantly negative, of which no
+    share means anything (nor of a gap that is only noise: 78 for a gap of 0.0004)."""
     if leak is None or gap is None or not gap > significance * (gap_se or 0.0):
         return None
     return leak / gap

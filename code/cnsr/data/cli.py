@@ -24,10 +24,6 @@ SHARD_HELP = ("render only the part INDEX (0-based) of COUNT equal parts, e.g. $
 MAX_BATCHES = 1_000_000
 
 
-def _seed(args, cfg) -> int:
-    return dataset_seed(cfg, args.seed)
-
-
 def _shard(text: str):
     try:
         return parse_shard(text)
@@ -71,7 +67,7 @@ def create_json_main(argv: Optional[List[str]] = None) -> int:
                    help="if --out_folder holds JSON batches made with other settings (its dataset.json), delete "
                         "them and start over (without it, such a rerun is refused)")
     args, cfg = _parse(p, argv)
-    seed_ = _seed(args, cfg)
+    seed_ = dataset_seed(cfg, args.seed)
     out = Path(args.out_folder)
     info = dataset_info(cfg, seed_, args.num_batches, args.test_batches)
     try:
@@ -162,7 +158,7 @@ def generate_main(argv: Optional[List[str]] = None) -> int:
     try:
         prepare_folder(out)
         if one_step:
-            seed_ = _seed(args, cfg)
+            seed_ = dataset_seed(cfg, args.seed)
             sizes = {"train": args.num_batches, "test": args.test_batches or 0}
             tasks = random_tasks(cfg.dataset, out, seed_, sizes, cfg.batch_size, cfg.test_batch_size,
                                  cfg.views_per_scene, cfg.latent_separation)
