@@ -15,7 +15,7 @@ EXAMPLES = """examples:
   python code/run-experiments.py --list
   python code/run-experiments.py --scale tiny --out_folder /tmp/t  # smoke test: the whole suite in under a minute
   python code/run-experiments.py --only room_adaptive            # the CPU recipe alone: data 0.7 min + training 27 - 30 min on 2 cores
-  python code/run-experiments.py --threads 1                      # the whole small suite (14 runs: several hours on 2 cores)
+  python code/run-experiments.py --threads 1                      # the whole small suite (12 runs: several hours on 2 cores)
   python code/run-experiments.py --set learning_rate=5e-4 --out_folder exp_lr   # one setting changed in every run
   python code/run-experiments.py --only room_adaptive --dataset_set views_per_scene=5 --set views_per_scene=5 --out_folder exp_views5   # 4 observations
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
