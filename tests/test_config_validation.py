@@ -46,6 +46,8 @@ CASES = {
     "num_workers -1": (lambda c: c.update(num_workers=-1), r"num_workers"),
     "pose_dim 0": (edit_model(lambda m: m.update(pose_dim=0)), r"pose_dim"),
     "pose_dim 7": (edit_model(lambda m: m.update(pose_dim=7)), r"pose_dim"),
+    "invariance_reg negative": (edit_model(lambda m: m["representations"][0].update(invariance_reg=-0.1)),
+                                r"representations\[0\]\.invariance_reg"),
     "pyramid at 8 px": (edit_model(lambda m: m["representations"][0].update(type="Pyramid", render_size=8)),
                         r"representations\[0\]\.render_size"),
     "log loss on normals": (edit_model(lambda m: m["generators"][0].update(

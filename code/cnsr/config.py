@@ -69,6 +69,9 @@ class RepresentationConfig:
     sharpening: int = DEFAULT_SHARPNESS.sharpening
     final_sharpening: int = DEFAULT_SHARPNESS.final_sharpening
     gradient_reg: float = 0.0
+    #: (ours) weight of the invariance penalty: the share of a one-factor batch's variance
+    #: outside that factor's partition (cnsr.models.partition.invariance_penalty); 0 = off
+    invariance_reg: float = 0.0
     #: (ours) the keys of the encoder type, as its Settings dataclass once validated
     settings: Union[Settings, Dict[str, Any]] = field(default_factory=dict)
 
@@ -294,6 +297,8 @@ def _parse_representation(d: Dict[str, Any], where: str, position: int) -> Repre
             raise ConfigError(f"{where}.{key}: must be >= 0, got {getattr(r, key)}")
     if not 0.0 <= r.gradient_reg <= 1.0:
         raise ConfigError(f"{where}.gradient_reg: must be in [0, 1], got {r.gradient_reg}")
+    if not 0.0 <= r.invariance_reg <= 100.0:
+        raise ConfigError(f"{where}.invariance_reg: must be in [0, 100], got {r.invariance_reg}")
     r.settings = _parse_settings(entry.settings, r, "encoder", where, position)
     return r
 

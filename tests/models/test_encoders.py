@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from cnsr.models.encoders import PoolEncoder, PyramidEncoder, TowerEncoder
+from cnsr.models import partition as P
 
 
 def views(b=3, n=2, c=4, w=16, seed=0):
@@ -100,3 +101,21 @@ def test_gradient_regularization_in_aggregate():
     rk.grad = None
     enc.aggregate(rk, -1, 0)[0].mul(upstream).sum().backward()
     assert torch.allclose(rk.grad.view(2, 2, 10)[:, 0], g / 2, atol=1e-6)
+
+
+def test_invariance_penalty_in_aggregate_adds_to_the_null_loss():
+    torch.manual_seed(0)
+    enc = PoolEncoder(4, 16, latent_separation=True, empty_partition=True, partition_loss=0.5,
+                      sharpness=dict(start=1e4, end=1e4, sharpen=1e4), invariance_reg=2.0)
+    rk = torch.rand(3, 2, 16, 1, 1)
+    r, logs, loss = enc.aggregate(rk, 2, 0)
+    share = P.invariance_penalty(rk, enc.factor_mask(2, 0))
+    assert 0 < share.item() < 1
+    assert logs["invariance"].item() == pytest.approx(share.item())
+    assert loss.item() == pytest.approx(0.5 * 16 / 256 * 0.75 + 2.0 * share.item(), rel=1e-6)
+    # not at test time (factor -1), not without gradients (the measurements), not when off
+    assert "invariance" not in enc.aggregate(rk, -1, 0)[1]
+    with torch.no_grad():
+        assert "invariance" not in enc.aggregate(rk, 2, 0)[1]
+    enc.invariance_reg = 0.0
+    assert enc.aggregate(rk, 2, 0)[2].item() == pytest.approx(0.5 * 16 / 256 * 0.75)

@@ -317,3 +317,17 @@ def test_reference_key_strips_every_wrapper_segment():
     assert reference_key("generator.generators.1.module.module.final.bias") == "generator.generators.1.final.bias"
     assert reference_key("generator.generators.0.down_block1.model.0.weight") == \
         "generator.generators.0.down_block1.model.0.weight"
+
+
+def test_invariance_penalty_in_training_step():
+    torch.manual_seed(0)
+    cfg = tiny_config()
+    loss0, _ = build_model(cfg).compute_loss(make_batch(factor=1), 0)
+    torch.manual_seed(0)
+    cfg["model"]["representations"][0]["invariance_reg"] = 3.0
+    model = build_model(cfg)
+    loss, logs = model.compute_loss(make_batch(factor=1), 0)
+    assert 0 <= logs["invariance"] <= 1
+    assert loss.item() == pytest.approx(loss0.item() + 3.0 * logs["invariance"], rel=1e-5)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -125,3 +125,34 @@ def test_gradient_regularization_hook_acts_during_backward():
     (r * upstream).sum().backward()
     assert w.grad.view(2, 3).tolist() == [[1.0, 2.0, 1.0], [-1.0, 4.0, -1.0]]
     assert P.register_gradient_regularization(torch.ones(2), torch.ones(2), 1.0) is None
+
+
+def test_invariance_penalty_worked_examples():
+    # 3 scenes x 2 views x r = 4, 1 x 1; the varying factor owns dimensions 0 and 1 (mask 0 there)
+    mask = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    rk = torch.zeros(3, 2, 4, 1, 1)
+    rk[:, :, 0, 0, 0] = torch.tensor([1.0, 2.0, 3.0]).view(3, 1)        # varies only in its partition
+    rk[:, :, 2, 0, 0] = 5.0                                               # shared: constant
+    assert P.invariance_penalty(rk, mask).item() == pytest.approx(0.0, abs=1e-7)
+    # dimension 3 varies with the same per-scene variance as dimension 0: half the variance outside
+    rk[:, :, 3, 0, 0] = torch.tensor([7.0, 8.0, 9.0]).view(3, 1)
+    assert P.invariance_penalty(rk, mask).item() == pytest.approx(0.5, rel=1e-6)
+    # scale-free, and the views' differences within a scene do not count (per-scene means)
+    assert P.invariance_penalty(10 * rk, mask).item() == pytest.approx(0.5, rel=1e-6)
+    rk[:, 0, 2, 0, 0] += 1.0
+    rk[:, 1, 2, 0, 0] -= 1.0
+    assert P.invariance_penalty(rk, mask).item() == pytest.approx(0.5, rel=1e-6)
+    # by hand: variances 2/3 (dim 0) and 8/3 (dim 3, twice the spread) -> (8/3) / (2/3 + 8/3) = 0.8
+    rk[:, :, 3, 0, 0] = torch.tensor([0.0, 2.0, 4.0]).view(3, 1)
+    assert P.invariance_penalty(rk, mask).item() == pytest.approx(0.8, rel=1e-6)
+    # one scene has no variance to share out
+    assert P.invariance_penalty(rk[:1], mask).item() == 0.0
+
+
+def test_invariance_penalty_moves_the_features_not_the_mask():
+    rk = torch.randn(4, 3, 6, 2, 2, requires_grad=True)
+    deltas = torch.zeros(3, requires_grad=True)
+    mask = P.factor_mask(6, P.partition_boundaries(P.partition_fractions(deltas)), 2, 100.0)
+    P.invariance_penalty(rk, mask).backward()
+    assert deltas.grad is None
+    assert rk.grad is not None and rk.grad.abs().sum() > 0

@@ -51,7 +51,8 @@ class RepresentationNetworks(nn.Module):
                 s.settings, io, aggregation=s.aggregation_func,
                 latent_separation=cfg.latent_separation, adaptive_separation=cfg.adaptive_separation,
                 empty_partition=cfg.empty_partition, partition_loss=cfg.partition_loss,
-                sharpness=sharp, gradient_reg=s.gradient_reg))
+                sharpness=sharp, gradient_reg=s.gradient_reg,
+                invariance_reg=s.invariance_reg))
 
     def forward(self, observation_images: Dict[str, torch.Tensor], observation_poses: torch.Tensor,
                 factor: int = -1, iteration: int = 0):

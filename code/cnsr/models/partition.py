@@ -143,6 +143,28 @@ def register_gradient_regularization(r: torch.Tensor, mask: torch.Tensor, weight
     return r.register_hook(lambda g: regularize_gradient(g, mask, weight))
 
 
+def invariance_penalty(rk: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Share of the representation's variance across a one-factor batch that lies outside the
+    varying factor's partition (ours; the ``invariance_reg`` key).
+
+    In a batch that varies one factor, the other factors are shared, so the partitions that
+    describe them should not change from scene to scene; whatever variance they show describes
+    the varying factor in the wrong place (the compositing benchmark's leak).
+    ``rk``: [B, N, r, h, w] per-view representations; ``mask``: [r], ~1 outside the varying
+    factor's partition (detached here: the penalty moves the encoder, not the boundaries).
+    Returns ``sum_i mask_i v_i / sum_i v_i`` with ``v_i`` the variance over the batch of
+    dimension i of the per-scene mean (averaged over h, w): 0 when only the varying partition
+    differs between scenes, the masked share of the dimensions when all vary alike; a scalar
+    in [0, 1] for masks in [0, 1], unchanged by a rescaling of the representation.
+    """
+    per_scene = rk.mean(dim=1)                                         # [B, r, h, w]
+    if per_scene.shape[0] < 2:
+        return per_scene.new_zeros(())
+    v = per_scene.var(dim=0, unbiased=False).mean(dim=(-2, -1))         # [r]
+    m = mask.detach().to(v.dtype).view(-1)
+    return (m * v).sum() / (v.sum() + eps)
+
+
 #: The name of the partition logits (``deltas``, an encoder's parameter) in ``named_parameters()``.
 PARTITION_LOGITS = "deltas"
 

@@ -34,13 +34,15 @@ class Encoder(nn.Module):
         sharpness: dict with any of start, end, sharpen, sharpening, final_sharpening (the k
             schedule; the others keep :data:`~cnsr.schedules.DEFAULT_SHARPNESS`'s values).
         gradient_reg: weight ``g`` of the gradient regularization (0 = off).
+        invariance_reg: weight of the invariance penalty (ours; 0 = off), see
+            :func:`~cnsr.models.partition.invariance_penalty`.
     """
 
     def __init__(self, x_dim: int, r_dim: int, v_dim: int = 16, render_size: int = 64,
                  aggregation: str = "mean", latent_separation: bool = False,
                  adaptive_separation: bool = True, empty_partition: bool = False,
                  partition_loss: float = 0.01, sharpness: Dict[str, float] = None,
-                 gradient_reg: float = 0.0):
+                 gradient_reg: float = 0.0, invariance_reg: float = 0.0):
         super().__init__()
         self.x_dim, self.r_dim, self.v_dim, self.w = x_dim, r_dim, v_dim, render_size
         self.aggregation = aggregation.lower()
@@ -50,6 +52,7 @@ class Encoder(nn.Module):
         self.partition_loss_weight = partition_loss
         self.sharpness_schedule = dataclasses.replace(DEFAULT_SHARPNESS, **(sharpness or {}))
         self.gradient_reg = gradient_reg
+        self.invariance_reg = invariance_reg
         # The reference always carries the deltas (3, or 4 with the null partition), also when
         # partitioning is off, so checkpoints and parameter counts include them.
         self.deltas = nn.Parameter(torch.ones(4 if empty_partition else 3))
@@ -113,14 +116,20 @@ class Encoder(nn.Module):
         """Aggregate the views [B, N, r, h, w] of each scene into [B, r, h, w].
 
         ``factor`` is the factor the batch varies (0, 1, 2) or -1 (test; plain aggregation).
-        Returns ``(r, logs, loss)``: logs are detached tensors (fractions, active size), loss
-        the null-partition loss (0 without a null partition).
+        Returns ``(r, logs, loss)``: logs are detached tensors (fractions, active size, the
+        invariance penalty's share when it is on), loss the null-partition loss (0 without a
+        null partition) plus the weighted invariance penalty.
         """
         logs: Dict[str, torch.Tensor] = {}
         loss = rk.new_zeros(())
         partitioned = self.latent_separation and factor != -1
         if partitioned:
-            r = P.aggregate_factor(rk, self.factor_mask(factor, iteration, rk.dtype))
+            mask = self.factor_mask(factor, iteration, rk.dtype)
+            r = P.aggregate_factor(rk, mask)
+            if self.invariance_reg != 0 and torch.is_grad_enabled():
+                share = P.invariance_penalty(rk, mask)
+                logs["invariance"] = share.detach()
+                loss = loss + self.invariance_reg * share
         elif self.aggregation == "max":
             r = rk.max(dim=1).values
         else:
@@ -136,7 +145,7 @@ class Encoder(nn.Module):
                 r = r * P.null_partition_mask(self.r_dim, bounds, k).view(1, -1, 1, 1)
                 logs["active_size"] = ((1 - p[3]) * self.r_dim).detach()
                 if partitioned:
-                    loss = P.null_partition_loss(p, self.r_dim, self.partition_loss_weight)
+                    loss = loss + P.null_partition_loss(p, self.r_dim, self.partition_loss_weight)
             else:
                 logs["active_size"] = torch.tensor(float(self.r_dim))
 
