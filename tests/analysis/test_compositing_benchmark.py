@@ -91,6 +91,23 @@ def test_transfer_is_zero_when_the_decoder_ignores_the_swapped_partition():
         assert out["leak_by_partition"]["material"][m] == pytest.approx(0, abs=1e-6)
 
 
+def test_shift_says_where_the_representation_changes():
+    """The clean encoder moves only the changed factor's dimension; the leaky one moves the
+    geometry dimension by as much as the lighting one when the lighting changes."""
+    names = ("lighting", "geometry", "material")
+    for factor in range(3):
+        scored = score_factor(HandModel(read=0), factor_data(factor, lambda v: v[:, 0]), names[factor], "beauty",
+                              ("rmse",))
+        assert scored["shift"] == pytest.approx({g: float(g == names[factor]) for g in names})
+    scored = score_factor(HandModel(read=1, leaky=True), factor_data(0, lambda v: v[:, 0]), "lighting", "beauty",
+                          ("rmse",))
+    assert scored["shift"] == pytest.approx({"lighting": 0.5, "geometry": 0.5, "material": 0.0})
+    # nothing changes (S_f = S): no share to give
+    data = factor_data(2, lambda v: v[:, 0])
+    assert score_factor(HandModel(read=0), FactorData(data.base, data.base, data.reference), "material", "beauty",
+                        ("rmse",))["shift"] == {g: None for g in names}
+
+
 def test_transfer_is_undefined_when_seeing_the_change_does_not_help():
     """The decoder reads only lighting; the geometry change is invisible to it: E_full = E_none."""
     out = run(HandModel(read=0), 1, truth=lambda v: v[:, 0] + v[:, 1])
@@ -171,11 +188,15 @@ def test_benchmark_command_writes_the_json_layout_and_grids(tmp_path, capsys):
         assert set(entry["transfer"]) == metrics and set(entry["leak"]) == metrics
         for m, t in entry["transfer"].items():
             assert t is None or math.isfinite(t)
+        # the null partition (zero in every encoding) holds none of the change
+        assert list(entry["shift"]) == ["lighting", "geometry", "material"]
+        assert sum(entry["shift"].values()) == pytest.approx(1.0)
     for f in ("lighting", "geometry", "material"):
         assert (out / f"compositing_{f}.png").is_file()
     captured = capsys.readouterr()
     printed = captured.out
     assert "transfer" in printed and "lighting" in printed and "FLIP" in printed
+    assert "outside its own" in printed
     # the query G-buffer (normal) shows the geometry of S_f: said, naming the pass; nothing shows materials
     assert list(report["caveats"]) == ["geometry"] and "normal" in report["caveats"]["geometry"]
     assert "warning: geometry" in captured.err and "normal" in captured.err

@@ -109,6 +109,9 @@ def test_points_equal_evaluate_and_the_benchmark_and_only_new_checkpoints_are_me
                 bench["factors"][f]["errors"][kind]["rmse"], rel=1e-5)
         assert point["compositing"][f]["leak"]["mape"] == pytest.approx(bench["factors"][f]["leak"]["mape"],
                                                                         rel=1e-5, abs=1e-9)
+        shift = point["compositing"][f]["shift"]
+        assert list(shift) == ["lighting", "geometry", "material"] and sum(shift.values()) == pytest.approx(1.0)
+        assert shift == pytest.approx(bench["factors"][f]["shift"], rel=1e-5, abs=1e-12)
     ev = evaluate(load_model(cfg, paths[1]), build_loader(cfg, "test", num_workers=0), batches=1, reference_spp=2,
                   cfg=cfg, metrics=["rmse", "mape"], progress=False)
     assert point["reference"]["rmse"] == pytest.approx(ev["metrics"]["beauty_0"]["rmse"], rel=1e-5)
@@ -126,6 +129,16 @@ def test_points_equal_evaluate_and_the_benchmark_and_only_new_checkpoints_are_me
     again = C.measure_run(run, settings=SETTINGS, progress=False)
     assert measured == [30] and [p["iteration"] for p in again["points"]] == [10, 20, 30]
     assert again["points"][:2] == curves["points"]
+
+    # points measured before the shift was recorded get it from the encoders alone, the rest kept
+    path = run / "curves" / "curves.json"
+    stored = json.loads(path.read_text())
+    for f in ("lighting", "material"):
+        del stored["points"][0]["compositing"][f]["shift"]
+    path.write_text(json.dumps(stored))
+    filled = C.measure_run(run, settings=SETTINGS, progress=False)
+    assert measured == [30]
+    assert filled["points"] == again["points"]
 
 
 def test_command_line_curves_and_compare(tmp_path, capsys):
@@ -152,13 +165,13 @@ def test_command_line_curves_and_compare(tmp_path, capsys):
     assert "no curves.json" in capsys.readouterr().err
 
 
-def _synthetic_points(lighting_mape):
-    """Three checkpoints of a partitioned run; lighting's MAPE transfer as given per point."""
+def _synthetic_points(lighting_mape, factor="lighting"):
+    """Three checkpoints of a partitioned run; ``factor``'s MAPE transfer as given per point."""
     pts = []
     for k, it in enumerate((1000, 2000, 3000)):
         comp, read = {}, {}
         for f in ("lighting", "geometry", "material"):
-            t = {"rmse": 0.5 + 0.1 * k, "mape": lighting_mape[k] if f == "lighting" else 0.4 + 0.1 * k}
+            t = {"rmse": 0.5 + 0.1 * k, "mape": lighting_mape[k] if f == factor else 0.4 + 0.1 * k}
             comp[f] = {"transfer": t, "transfer_se": {"rmse": 0.05, "mape": 0.05},
                        "leak": {"rmse": 0.01}, "leak_se": {"rmse": 0.005}}
             read[f] = {"rmse": {"gap": 0.1, "gap_se": 0.02, "fraction": 0.2}}
@@ -185,21 +198,23 @@ def _drawn(monkeypatch, draw, read=lambda ax: [t.get_text() for t in ax.texts]):
 
 
 def test_compare_says_which_transfer_curves_are_undefined_instead_of_leaving_them_out(tmp_path, monkeypatch):
-    undefined = _synthetic_points([None, None, None])
-    defined = _synthetic_points([0.9, 0.95, 1.0])
+    undefined = _synthetic_points([None, None, None], "material")
+    defined = _synthetic_points([0.9, 0.95, 1.0], "material")
     monolithic = {"points": [{k: v for k, v in p.items() if k not in ("compositing", "read")}
                              for p in defined["points"]]}
     texts = _drawn(monkeypatch, lambda cp: cp.plot_compare(
         [("mono", monolithic), ("a", undefined), ("b", defined)], tmp_path / "c.png"))
     # one run defined: the undefined one is named, the monolithic one (no benchmark) is not
-    assert texts["lighting transfer (MAPE)"] == ["undefined at every checkpoint:\na"]
-    assert texts["material transfer (MAPE)"] == []
+    assert texts["material transfer (MAPE)"] == ["undefined at every checkpoint:\na"]
+    assert texts["material transfer (RMSE)"] == []
     # no run defined: the panel says why it is empty
     texts = _drawn(monkeypatch, lambda cp: cp.plot_compare([("a", undefined)], tmp_path / "c.png"))
     from cnsr.analysis.curve_plots import EMPTY_TRANSFER
-    assert texts["lighting transfer (MAPE)"] == [EMPTY_TRANSFER]
+    assert texts["material transfer (MAPE)"] == [EMPTY_TRANSFER]
     texts = _drawn(monkeypatch, lambda cp: cp.plot_compare([("mono", monolithic)], tmp_path / "c.png"))
-    assert texts["lighting transfer (MAPE)"] == ["not measured in these runs"]
+    assert texts["material transfer (MAPE)"] == ["not measured in these runs"]
+    # runs measured before the representation shift: that panel says so
+    assert texts["material change outside its partition"] == ["not measured in these runs"]
 
 
 def test_compare_draws_the_leak_share_only_where_the_gap_is_measurable(tmp_path, monkeypatch):

@@ -33,7 +33,14 @@ Reported per factor and metric (mean over scenes, with its standard error ``std 
 * ``leak``: swap a wrong partition ``g != f`` (from ``S_f``, the rest from ``S``) and measure
   ``|E_g - E_none|``, averaged over the two wrong partitions and the scenes: how much the
   other partitions also carry ``f``'s change (0 = none; compare with ``|E_none - E_full|``).
-  ``leak_by_partition`` has each ``g`` on its own.
+  ``leak_by_partition`` has each ``g`` on its own;
+* ``shift``: where in the representation the change lands, measured on the representations
+  themselves (no decoding): per partition ``g``, the share of the squared change
+  ``sum (r(S_f) - r(S))^2`` (over scenes, dimensions and every encoder) that lies in ``g``'s
+  partition (:func:`representation_shift`). ``1 - shift[f]`` is the share that lands outside
+  ``f``'s own partition: the cause of a leak, where the leak is its effect on the images (a
+  change outside ``f``'s partition that the generator ignores leaks nothing). Without a
+  measurable change (all zero) every share is ``null``.
 
 ``D/compositing.json``::
 
@@ -42,7 +49,8 @@ Reported per factor and metric (mean over scenes, with its standard error ``std 
                               "errors_se": {same layout: standard errors},
                               "transfer": {metric: value or null}, "transfer_se": {metric: se or null},
                               "leak": {metric: mean}, "leak_se": {metric: se},
-                              "leak_by_partition": {g: {metric: mean}}},
+                              "leak_by_partition": {g: {metric: mean}},
+                              "shift": {g: share of the representation's change in g's partition}},
                  "geometry": ..., "material": ...},
      "caveats": {factor: sentence}}
 
@@ -77,7 +85,8 @@ from ..io.png import write_png
 from ..io.preview import display, grid
 from ..metrics import DEFAULT_METRICS, METRICS, check_metrics, per_image_metrics
 from ..scenes import make_randomizer
-from .compositing import FACTORS, decode_composite, require_partitioning, shown_factor_warning
+from .compositing import (FACTORS, decode_composite, partition_assignment, require_partitioning,
+                          shown_factor_warning)
 
 #: defaults of the command line: a couple of minutes on two cores for a 32-pixel model
 DEFAULT_SCENES = 16
@@ -218,13 +227,33 @@ def leak_share(leak: Optional[float], gap: Optional[float], gap_se: Optional[flo
     return leak / gap
 
 
+def representation_shift(model, base: Sequence[torch.Tensor], changed: Sequence[torch.Tensor]
+                         ) -> Dict[str, Optional[float]]:
+    """Per partition (lighting / geometry / material), the share of the squared change between
+    two encodings (``model.encode``'s lists, one ``[B, r, h, w]`` per encoder) that lies in that
+    partition, over scenes, positions and every encoder; the shares sum to 1 (the null
+    partition, zero in both, holds none). None for every partition when nothing changed."""
+    totals = torch.zeros(len(FACTORS), dtype=torch.float64)
+    for i, (a, b) in enumerate(zip(base, changed)):
+        owner = partition_assignment(model, i).to(a.device)
+        d2 = (b.double() - a.double()).pow(2).sum(dim=(0, 2, 3))          # [r]
+        for k in range(len(FACTORS)):
+            totals[k] += d2[owner == k].sum().cpu()
+    total = float(totals.sum())
+    if not total > 0:
+        return {g: None for g in FACTORS}
+    return {g: float(totals[k]) / total for k, g in enumerate(FACTORS)}
+
+
 def score_factor(model, data: FactorData, factor: str, pass_name: str,
                  metrics: Sequence[str] = DEFAULT_METRICS) -> Dict[str, Any]:
     """Per-scene errors of one factor (module docstring, steps 4-5): ``{"composite" | "full" |
-    "none" | "leak:<g>": {metric: [per scene]}}`` and the predictions (``"images"``)."""
+    "none" | "leak:<g>": {metric: [per scene]}}``, the predictions (``"images"``) and where the
+    representation changes (``"shift"``: :func:`representation_shift`)."""
     with torch.no_grad():
         enc_s = model.encode(data.base, -1)[0]
         enc_f = model.encode(data.changed, -1)[0]
+        shift = representation_shift(model, enc_s, enc_f)
         sources = {"none": {g: enc_s for g in FACTORS}, "full": {g: enc_f for g in FACTORS},
                    "composite": {g: (enc_f if g == factor else enc_s) for g in FACTORS}}
         for g in FACTORS:
@@ -238,7 +267,7 @@ def score_factor(model, data: FactorData, factor: str, pass_name: str,
                 ref = F.interpolate(ref, size=pred.shape[-2:], mode="nearest")
             errors[kind] = per_image_metrics(pred, ref, metrics)
             images[kind] = pred
-    return {"errors": errors, "images": images}
+    return {"errors": errors, "images": images, "shift": shift}
 
 
 def summarize_factor(errors: Mapping[str, Mapping[str, Sequence[float]]], metrics: Sequence[str],
@@ -309,6 +338,7 @@ def compositing_benchmark(model, cfg=None, scenes: int = DEFAULT_SCENES,
     for f in tqdm(FACTORS, desc="decode", disable=not progress):
         scored = score_factor(model, data[f], f, name, metrics)
         report["factors"][f] = summarize_factor(scored["errors"], metrics, significance)
+        report["factors"][f]["shift"] = scored["shift"]
         if rows > 0:
             grids[f] = factor_grid(data[f], scored["images"], name, rows)
     if out_folder is not None:
@@ -342,6 +372,13 @@ def format_compositing_table(report: Mapping[str, Any]) -> str:
             cells.append(_pm(entry["leak"][m], entry["leak_se"][m], fmt))
             label = METRICS[m].label if m in METRICS else m
             lines.append(f"{f:<10}{label:<7}" + "".join(f"{c:>20}" for c in cells))
+    shifts = {f: e.get("shift") for f, e in report["factors"].items()}
+    if any(v and v.get(f) is not None for f, v in shifts.items()):
+        lines.append("where the representation changes (share of the squared change in each partition):")
+        for f, v in shifts.items():
+            if v and v.get(f) is not None:
+                lines.append(f"  {f:<10}" + "  ".join(f"{g} {100 * x:5.1f} %" for g, x in v.items())
+                             + f"   outside its own: {100 * (1 - v[f]):.1f} %")
     lines.append(f"({report['scenes']} scenes, references at {report['reference_spp']} spp, pass "
                  f"{report['pass']}; transfer = (E_none - E_composite) / (E_none - E_full), undefined where "
                  f"E_none - E_full is within {report.get('significance', SIGNIFICANCE):g} standard errors of 0)")

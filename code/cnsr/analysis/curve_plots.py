@@ -113,10 +113,12 @@ def plot_run(curves: Mapping[str, Any], path: Union[str, os.PathLike], title: Op
     and the mask sharpness. Row 2: per factor, the benchmark's E_none / E_full / E_composite
     (RMSE, +-1 SE bands); the share of E_none that seeing the changed scene removes
     ((E_none - E_full) / E_none). Row 3: transfer scores on RMSE and on MAPE per factor (+-1 SE;
-    missing where undefined); leak against the gap per factor (RMSE)."""
+    missing where undefined); leak against the gap per factor (RMSE); per factor, the share of
+    the representation's change that lands outside the factor's own partition (the benchmark's
+    ``shift``). Below the panels, the last checkpoint's numbers."""
     pts = list(curves.get("points", []))
     run = curves.get("run", {})
-    fig, axes = plt.subplots(3, 4, figsize=(17, 11.5))
+    fig, axes = plt.subplots(3, 4, figsize=(17, 13))
     fig.suptitle(title or f"{run.get('job_name', 'run')}: learning curves "
                  f"({curves.get('settings', {}).get('compositing_scenes', '?')} compositing scenes, references at "
                  f"{curves.get('settings', {}).get('reference_spp', '?')} spp)", fontsize=11)
@@ -203,14 +205,32 @@ def plot_run(curves: Mapping[str, Any], path: Union[str, os.PathLike], title: Op
     _style(ax, "leak |E_wrong swap - E_none| (solid) vs gap E_none - E_full (dashed)", "RMSE (linear radiance)")
     _legend(ax, 6)
     ax = axes[2, 3]
-    ax.axis("off")
-    ax.text(0.0, 1.0, _summary_text(curves), fontsize=8, va="top", family="monospace")
+    drawn = False
+    for f in FACTORS:
+        x, y = _series(pts, lambda p, f=f: shift_outside(p, f))
+        if len(x):
+            ax.plot(x, 100 * y, color=FACTOR_COLORS[f], marker="o", markersize=2.5, label=f)
+            drawn = True
+    if not drawn:
+        _say_empty(ax, "not measured in this run")
+    ax.set_ylim(0, 100)
+    _style(ax, "change of the representation outside the factor's partition",
+           "% of the squared change, r(S_f) - r(S)")
+    _legend(ax)
 
     for ax in axes.flat:
-        if ax.axison and ax is not axes[2, 3]:
-            _wall_axis(ax, pts)
-    fig.tight_layout()
+        _wall_axis(ax, pts)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.text(0.01, 0.005, _summary_text(curves), fontsize=8, va="bottom", family="monospace")
     return _save(fig, path)
+
+
+def shift_outside(point: Mapping[str, Any], factor: str) -> Optional[float]:
+    """The share (0..1) of the representation's change when ``factor`` changes that lands outside
+    ``factor``'s own partition at one curve point, or None where it was not measured."""
+    shift = ((point.get("compositing") or {}).get(factor) or {}).get("shift") or {}
+    own = shift.get(factor)
+    return None if own is None else 1.0 - own
 
 
 def _summary_text(curves: Mapping[str, Any]) -> str:
@@ -266,8 +286,8 @@ COMPARE_PANELS = [
      lambda p: 100 * p["read"]["lighting"]["rmse"]["fraction"], None),
     ("lighting transfer (RMSE)", "transfer", lambda p: p["compositing"]["lighting"]["transfer"]["rmse"],
      lambda p: p["compositing"]["lighting"]["transfer_se"]["rmse"]),
-    ("lighting transfer (MAPE)", "transfer", lambda p: p["compositing"]["lighting"]["transfer"]["mape"],
-     lambda p: p["compositing"]["lighting"]["transfer_se"]["mape"]),
+    ("material change outside its partition", "% of the squared change, r(S_f) - r(S)",
+     lambda p: None if shift_outside(p, "material") is None else 100 * shift_outside(p, "material"), None),
     ("material partition size", "% of the representation", lambda p: 100 * p["partition"]["material_percentage"],
      None),
 ]

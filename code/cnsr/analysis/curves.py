@@ -14,7 +14,7 @@ every checkpoint of a run that ``curves.json`` does not hold yet and writes, to
        "train_loss": 0.61, "test_loss": 0.66,
        "reference": {metric: mean}, "reference_se": {metric: standard error},
        "compositing": {factor: <the benchmark's per-factor entry: errors, errors_se, transfer,
-                                transfer_se, leak, leak_se, leak_by_partition>},
+                                transfer_se, leak, leak_se, leak_by_partition, shift>},
        "read": {factor: {metric: {"gap": E_none - E_full, "gap_se": ..., "fraction": gap / E_none}}}}
 
   and ``"summary"``: per factor and metric the first measured iteration at which the transfer
@@ -29,6 +29,9 @@ only on the config's data and the settings, not on the checkpoint: it is rendere
 run and kept in ``curves/cache.pt``, so measuring one more checkpoint costs only the network
 (seconds for the small models). ``python code/evaluate.py --compare A/curves/curves.json
 B/curves/curves.json --labels a,b --out_folder D`` overlays several runs (:func:`plot_compare`).
+
+Points measured before the benchmark recorded ``shift`` (where each factor's change lands in the
+representation) get it on the next call, from the encoders alone, while their checkpoints exist.
 
 Checkpoints are listed by name (``<job_name>_<iteration>.pt``; the iteration is the number of
 completed iterations) with :func:`cnsr.engine.checkpoint.list_checkpoints`; training seconds
@@ -57,7 +60,8 @@ from ..io.atomic import atomic_path
 from ..metrics import per_image_metrics
 from .compositing import FACTORS
 from .curve_plots import plot_compare, plot_run  # noqa: F401  (plot_compare: re-exported)
-from .compositing_benchmark import SIGNIFICANCE, FactorData, render_factor_data, score_factor, summarize_factor
+from .compositing_benchmark import (SIGNIFICANCE, FactorData, render_factor_data, representation_shift, score_factor,
+                                    summarize_factor)
 from .references import ReferenceRenderer
 
 PathLike = Union[str, os.PathLike]
@@ -314,8 +318,24 @@ def measure_checkpoint(data: CurveData, path: PathLike, iteration: int,
             scored = score_factor(model, data.factors[f], f, name, s.metrics)
             errors[f] = scored["errors"]
             entry["compositing"][f] = summarize_factor(scored["errors"], s.metrics, SIGNIFICANCE)
+            entry["compositing"][f]["shift"] = scored["shift"]
         entry["read"] = read_scores(entry["compositing"], errors, s.metrics)
     return entry
+
+
+def measure_shift(data: CurveData, path: PathLike, iteration: int) -> Dict[str, Dict[str, Optional[float]]]:
+    """Only the representation shift of each factor (:func:`~cnsr.analysis.compositing_benchmark.representation_shift`)
+    of the model at ``path``: the encoders alone, for points measured before the shift was."""
+    model = load_model(data.cfg, path, device=data.device, allow_config_change=True)
+    model.set_iteration(iteration)
+    with torch.no_grad():
+        return {f: representation_shift(model, model.encode(data.factors[f].base, -1)[0],
+                                        model.encode(data.factors[f].changed, -1)[0]) for f in FACTORS}
+
+
+def _lacks_shift(point: Mapping[str, Any]) -> bool:
+    comp = point.get("compositing")
+    return bool(comp) and any("shift" not in c for c in comp.values())
 
 
 def summarize(points: Sequence[Mapping[str, Any]], metrics: Sequence[str] = ("rmse", "mape")) -> Dict[str, Any]:
@@ -379,12 +399,21 @@ def measure_run(folder: PathLike, config: Optional[Union[PathLike, Dict[str, Any
         curves = {}
     points = {p["checkpoint"]: p for p in curves.get("points", [])}
     todo = [(i, p) for i, p in chosen if p.name not in points]
+    # points measured before the representation shift was: the encoders only, where the file is still there
+    files = {p.name: (i, p) for i, p in found}
+    backfill = [files[name] for name, pt in points.items() if _lacks_shift(pt) and name in files]
     curves = {"settings": settings.to_dict(), "run": {"folder": folder.name, "job_name": cfg.job_name,
                                                      "iterations": cfg.iterations, "config": cfg.to_dict()},
               "points": sorted(points.values(), key=lambda e: e["iteration"])}
-    if todo:
+    if todo or backfill:
         data = CurveData(cfg, settings, device, progress, cache=out / "cache.pt")
         scalars = tensorboard_scalars(_log_dir(folder, cfg))
+        for i, p in tqdm(backfill, desc="representation shift", unit="ckpt", disable=not progress):
+            for f, shift in measure_shift(data, p, i).items():
+                points[p.name]["compositing"][f]["shift"] = shift
+        if backfill:
+            curves["points"] = sorted(points.values(), key=lambda e: e["iteration"])
+            _write_json(path, curves)
         for i, p in tqdm(todo, desc="checkpoints", unit="ckpt", disable=not progress):
             if log:
                 log(f"{folder.name}: measuring {p.name}")
@@ -394,9 +423,9 @@ def measure_run(folder: PathLike, config: Optional[Union[PathLike, Dict[str, Any
             _write_json(path, curves)
     curves["summary"] = summarize(curves["points"])
     figure = out / "curves.png"
-    if todo or not path.is_file():
+    if todo or backfill or not path.is_file():
         _write_json(path, curves)
-    if plot and (todo or not figure.is_file() or figure.stat().st_mtime < path.stat().st_mtime):
+    if plot and (todo or backfill or not figure.is_file() or figure.stat().st_mtime < path.stat().st_mtime):
         plot_run(curves, figure)
     return curves
 
