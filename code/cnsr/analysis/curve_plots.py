@@ -129,7 +129,7 @@ def plot_run(curves: Mapping[str, Any], path: Union[str, os.PathLike], title: Op
         x, y = _series(pts, lambda p, k=key: p.get(k))
         if len(x):
             ax.plot(x, y, color=color, marker="o", markersize=2.5, label=label)
-    _style(ax, "loss (log-L1 + log-SSIM terms)", "loss")
+    _style(ax, "loss (the run's training objective, every term)", "loss")
     _legend(ax)
 
     ax = axes[0, 1]
