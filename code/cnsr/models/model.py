@@ -191,7 +191,8 @@ class SceneRepresentationModel(nn.Module):
     def compute_loss(self, batch: Batch, iteration: int, return_outputs: bool = False):
         """One training forward pass on ``batch`` whose ``factor`` says which factor varies.
 
-        Returns ``(loss, logs)`` (``logs``: name -> float: every loss, ``total_loss``,
+        Returns ``(loss, logs)`` (``logs``: name -> float: every loss (``partition_loss``: the
+        encoders' whole loss, the null-partition term plus any weighted invariance penalty), ``total_loss``,
         partition fractions ``*_percentage`` and ``active_size``), or ``(loss, logs, outputs)``
         with ``outputs`` the generators' linear predictions (list of dict pass -> tensor).
         Gradient regularization, if configured, acts during ``loss.backward()``.
