@@ -48,6 +48,8 @@ CASES = {
     "pose_dim 7": (edit_model(lambda m: m.update(pose_dim=7)), r"pose_dim"),
     "invariance_reg negative": (edit_model(lambda m: m["representations"][0].update(invariance_reg=-0.1)),
                                 r"representations\[0\]\.invariance_reg"),
+    "composite_training above 1": (edit_model(lambda m: m["representations"][0].update(composite_training=1.5)),
+                                   r"representations\[0\]\.composite_training"),
     "pyramid at 8 px": (edit_model(lambda m: m["representations"][0].update(type="Pyramid", render_size=8)),
                         r"representations\[0\]\.render_size"),
     "log loss on normals": (edit_model(lambda m: m["generators"][0].update(

@@ -72,6 +72,10 @@ class RepresentationConfig:
     #: (ours) weight of the invariance penalty: the share of a one-factor batch's variance
     #: outside that factor's partition (cnsr.models.partition.invariance_penalty); 0 = off
     invariance_reg: float = 0.0
+    #: (ours) probability that a one-factor training batch takes its shared partitions from
+    #: another scene of the batch (a composite) instead of the batch mean
+    #: (cnsr.models.partition.aggregate_composite); 0 = the paper's aggregation
+    composite_training: float = 0.0
     #: (ours) the keys of the encoder type, as its Settings dataclass once validated
     settings: Union[Settings, Dict[str, Any]] = field(default_factory=dict)
 
@@ -299,6 +303,8 @@ def _parse_representation(d: Dict[str, Any], where: str, position: int) -> Repre
         raise ConfigError(f"{where}.gradient_reg: must be in [0, 1], got {r.gradient_reg}")
     if not 0.0 <= r.invariance_reg <= 100.0:
         raise ConfigError(f"{where}.invariance_reg: must be in [0, 100], got {r.invariance_reg}")
+    if not 0.0 <= r.composite_training <= 1.0:
+        raise ConfigError(f"{where}.composite_training: must be in [0, 1], got {r.composite_training}")
     r.settings = _parse_settings(entry.settings, r, "encoder", where, position)
     return r
 

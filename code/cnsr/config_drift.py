@@ -24,7 +24,8 @@ MODEL_TOP_KEYS = ("latent_separation", "adaptive_separation", "empty_partition")
 #: Keys under ``model`` that only shape training (losses, their schedules, gradient flow), so a
 #: checkpoint may be resumed or evaluated under other values of them.
 TRAINING_ONLY_KEYS = ("loss", "sigma_start", "sigma_end", "sigma_steps", "discard_loss", "detach",
-                      "override_train", "gradient_reg", "invariance_reg")
+                      "override_train", "gradient_reg", "invariance_reg",
+                      "composite_training")
 
 
 #: Top-level keys that only say how a run is driven (how long, how often it logs, tests and saves,

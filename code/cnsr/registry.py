@@ -163,8 +163,8 @@ class EncoderEntry:
     name: str
     settings: type                  # a Settings dataclass: the entry's ``settings`` keys
     #: (settings, io: EncoderIO, **options) -> nn.Module; ``options`` are the keys every
-    #: encoder shares (aggregation, partitioning, sharpness, gradient_reg, invariance_reg: see
-    #: cnsr.models.encoders)
+    #: encoder shares (aggregation, partitioning, sharpness, gradient_reg, invariance_reg,
+    #: composite_training: see cnsr.models.encoders)
     build: Callable[..., Any]
     cls: Any = None
 

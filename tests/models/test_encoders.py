@@ -119,3 +119,37 @@ def test_invariance_penalty_in_aggregate_adds_to_the_null_loss():
         assert "invariance" not in enc.aggregate(rk, 2, 0)[1]
     enc.invariance_reg = 0.0
     assert enc.aggregate(rk, 2, 0)[2].item() == pytest.approx(0.5 * 16 / 256 * 0.75)
+
+
+def test_composite_training_in_aggregate():
+    enc = PoolEncoder(4, 16, latent_separation=True, sharpness=dict(start=1e4, end=1e4, sharpen=1e4),
+                      composite_training=1.0)
+    rk = torch.rand(3, 2, 16, 1, 1)
+    mask = enc.factor_mask(2, 0)
+    torch.manual_seed(5)
+    r, logs, _ = enc.aggregate(rk, 2, 0)
+    torch.manual_seed(5)
+    shift = enc._composite_shift(3)
+    assert shift in (1, 2) and logs["composite"].item() == 1.0
+    assert torch.allclose(r, P.aggregate_composite(rk, mask, shift))
+    assert not torch.allclose(r, P.aggregate_factor(rk, mask))
+    # the paper's aggregation without gradients (the measurements), at test time, and when off
+    with torch.no_grad():
+        r0, logs0, _ = enc.aggregate(rk, 2, 0)
+    assert torch.allclose(r0, P.aggregate_factor(rk, mask)) and "composite" not in logs0
+    assert torch.allclose(enc.aggregate(rk, -1, 0)[0], rk.mean(dim=1))
+    enc.composite_training = 0.0
+    r1, logs1, _ = enc.aggregate(rk, 2, 0)
+    assert torch.allclose(r1, P.aggregate_factor(rk, mask)) and "composite" not in logs1
+    # one scene: nothing to composite with
+    enc.composite_training = 1.0
+    assert enc._composite_shift(1) == 0
+
+
+def test_composite_training_probability():
+    enc = PoolEncoder(4, 16, latent_separation=True, composite_training=0.25)
+    torch.manual_seed(0)
+    shifts = [enc._composite_shift(4) for _ in range(4000)]
+    share = sum(s != 0 for s in shifts) / len(shifts)
+    assert share == pytest.approx(0.25, abs=0.03)          # 5 standard errors
+    assert set(shifts) == {0, 1, 2, 3}

@@ -331,3 +331,17 @@ def test_invariance_penalty_in_training_step():
     assert loss.item() == pytest.approx(loss0.item() + 3.0 * logs["invariance"], rel=1e-5)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_composite_training_step():
+    cfg = tiny_config()
+    cfg["model"]["representations"][0]["composite_training"] = 1.0
+    model = build_model(cfg)
+    loss, logs = model.compute_loss(make_batch(factor=0), 0)
+    assert logs["composite"] == 1.0
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    # the same model with the paper's aggregation gives another loss on the same batch
+    model.representation.representations[0].composite_training = 0.0
+    loss0, logs0 = model.compute_loss(make_batch(factor=0), 0)
+    assert "composite" not in logs0 and loss0.item() != pytest.approx(loss.item(), rel=1e-6)

@@ -156,3 +156,34 @@ def test_invariance_penalty_moves_the_features_not_the_mask():
     P.invariance_penalty(rk, mask).backward()
     assert deltas.grad is None
     assert rk.grad is not None and rk.grad.abs().sum() > 0
+
+
+def test_aggregate_composite_worked_examples():
+    # 3 scenes x 2 views x r = 4; the varying factor owns dimensions 0 and 1 (mask 0 there)
+    mask = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    rk = torch.zeros(3, 2, 4, 1, 1)
+    rk[:, :, 0, 0, 0] = torch.tensor([1.0, 2.0, 3.0]).view(3, 1)        # the varying factor
+    rk[:, :, 2, 0, 0] = 5.0                                               # shared and constant
+    # a representation that keeps the factor in its partition: composites are the paper's aggregation
+    for shift in (1, 2):
+        assert torch.equal(P.aggregate_composite(rk, mask, shift), P.aggregate_factor(rk, mask))
+    # dimension 3 also describes the varying factor (a leak): scene b reads scene b - shift's value there
+    rk[:, :, 3, 0, 0] = torch.tensor([7.0, 8.0, 9.0]).view(3, 1)
+    out = P.aggregate_composite(rk, mask, 1)[:, :, 0, 0]
+    assert out[:, 0].tolist() == [1.0, 2.0, 3.0]                          # own varying partition
+    assert out[:, 3].tolist() == [9.0, 7.0, 8.0]                          # the previous scene's shared part
+    assert P.aggregate_factor(rk, mask)[:, 3, 0, 0].tolist() == [8.0, 8.0, 8.0]   # the mean, for contrast
+    # shift 0: every scene its own (the per-scene mean over the views)
+    assert torch.equal(P.aggregate_composite(rk, mask, 0), rk.mean(dim=1))
+    # a soft mask blends the two
+    half = torch.tensor([0.0, 0.0, 0.5, 0.5])
+    assert P.aggregate_composite(rk, half, 1)[0, 3, 0, 0].item() == pytest.approx(0.5 * 7 + 0.5 * 9)
+
+
+def test_aggregate_composite_sends_gradients_to_both_scenes():
+    rk = torch.randn(2, 3, 4, 1, 1, requires_grad=True)
+    mask = torch.tensor([0.0, 1.0, 1.0, 1.0])
+    P.aggregate_composite(rk, mask, 1)[0].sum().backward()     # scene 0: its dim 0, scene 1's dims 1..3
+    g = rk.grad[:, :, :, 0, 0]
+    assert torch.allclose(g[0, :, 0], torch.full((3,), 1 / 3)) and g[0, :, 1:].abs().sum() == 0
+    assert torch.allclose(g[1, :, 1:], torch.full((3, 3), 1 / 3)) and g[1, :, 0].abs().sum() == 0

@@ -52,7 +52,7 @@ class RepresentationNetworks(nn.Module):
                 latent_separation=cfg.latent_separation, adaptive_separation=cfg.adaptive_separation,
                 empty_partition=cfg.empty_partition, partition_loss=cfg.partition_loss,
                 sharpness=sharp, gradient_reg=s.gradient_reg,
-                invariance_reg=s.invariance_reg))
+                invariance_reg=s.invariance_reg, composite_training=s.composite_training))
 
     def forward(self, observation_images: Dict[str, torch.Tensor], observation_poses: torch.Tensor,
                 factor: int = -1, iteration: int = 0):

@@ -107,6 +107,24 @@ def aggregate_factor(rk: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (1 - m) * per_scene + m * shared
 
 
+def aggregate_composite(rk: torch.Tensor, mask: torch.Tensor, shift: int) -> torch.Tensor:
+    """Aggregate a one-factor batch as composites (ours; the ``composite_training`` key).
+
+    Scene ``b`` keeps its own varying partition (``1 - mask``) and takes the shared dimensions
+    (``mask``) from scene ``(b - shift) mod B`` of the same batch, as the compositing benchmark
+    builds ``r(S)`` with a partition swapped in from ``S_f``. The scenes of the batch share every
+    factor but the varying one, so a representation that keeps each factor in its partition
+    gives the same composite as :func:`aggregate_factor`; whatever the shared partitions say
+    of the varying factor now describes another scene, and the generator is trained to ignore
+    it. ``rk``: [B, N, r, h, w]; ``mask``: [r]; ``shift`` in [1, B - 1] (0 or B < 2: each scene
+    its own). Returns [B, r, h, w].
+    """
+    per_scene = rk.mean(dim=1)
+    other = torch.roll(per_scene, shifts=int(shift), dims=0)
+    m = mask.view(1, -1, 1, 1).to(rk.dtype)
+    return (1 - m) * per_scene + m * other
+
+
 def null_partition_mask(r_dim: int, boundaries: torch.Tensor, k: float) -> torch.Tensor:
     """Mask zeroing the null partition ``[s2, 1]``: ``clamp(m(t; s2, 1, k), 0, 1)``, shape [r]."""
     t = dimension_positions(r_dim, boundaries.dtype, boundaries.device)

@@ -36,13 +36,16 @@ class Encoder(nn.Module):
         gradient_reg: weight ``g`` of the gradient regularization (0 = off).
         invariance_reg: weight of the invariance penalty (ours; 0 = off), see
             :func:`~cnsr.models.partition.invariance_penalty`.
+        composite_training: probability (ours; 0 = off) that a one-factor training batch is
+            aggregated as composites, see :func:`~cnsr.models.partition.aggregate_composite`.
     """
 
     def __init__(self, x_dim: int, r_dim: int, v_dim: int = 16, render_size: int = 64,
                  aggregation: str = "mean", latent_separation: bool = False,
                  adaptive_separation: bool = True, empty_partition: bool = False,
                  partition_loss: float = 0.01, sharpness: Dict[str, float] = None,
-                 gradient_reg: float = 0.0, invariance_reg: float = 0.0):
+                 gradient_reg: float = 0.0, invariance_reg: float = 0.0,
+                 composite_training: float = 0.0):
         super().__init__()
         self.x_dim, self.r_dim, self.v_dim, self.w = x_dim, r_dim, v_dim, render_size
         self.aggregation = aggregation.lower()
@@ -53,6 +56,7 @@ class Encoder(nn.Module):
         self.sharpness_schedule = dataclasses.replace(DEFAULT_SHARPNESS, **(sharpness or {}))
         self.gradient_reg = gradient_reg
         self.invariance_reg = invariance_reg
+        self.composite_training = composite_training
         # The reference always carries the deltas (3, or 4 with the null partition), also when
         # partitioning is off, so checkpoints and parameter counts include them.
         self.deltas = nn.Parameter(torch.ones(4 if empty_partition else 3))
@@ -77,6 +81,16 @@ class Encoder(nn.Module):
         return rk.reshape(b, n, *rk.shape[1:])
 
     # ------------------------------------------------------------------ partitioning
+    def _composite_shift(self, batch: int) -> int:
+        """The batch shift of :func:`~cnsr.models.partition.aggregate_composite` for this training
+        batch, or 0 (the paper's aggregation): drawn from torch's global generator, and only when
+        ``composite_training`` is on, autograd is enabled and the batch holds two scenes or more."""
+        if self.composite_training == 0 or batch < 2 or not torch.is_grad_enabled():
+            return 0
+        if torch.rand(()).item() >= self.composite_training:
+            return 0
+        return int(torch.randint(1, batch, ()).item())
+
     @property
     def adaptive(self) -> bool:
         return self.latent_separation and self.adaptive_separation
@@ -119,13 +133,18 @@ class Encoder(nn.Module):
         Returns ``(r, logs, loss)``: logs are detached tensors (fractions, active size, the
         invariance penalty's share when it is on), loss the null-partition loss (0 without a
         null partition) plus the weighted invariance penalty.
+        With ``composite_training`` on, a training batch (autograd enabled) is aggregated as
+        composites with that probability (logged as ``composite``, 1 or 0).
         """
         logs: Dict[str, torch.Tensor] = {}
         loss = rk.new_zeros(())
         partitioned = self.latent_separation and factor != -1
         if partitioned:
             mask = self.factor_mask(factor, iteration, rk.dtype)
-            r = P.aggregate_factor(rk, mask)
+            shift = self._composite_shift(rk.shape[0])
+            r = P.aggregate_composite(rk, mask, shift) if shift else P.aggregate_factor(rk, mask)
+            if self.composite_training != 0 and torch.is_grad_enabled():
+                logs["composite"] = torch.tensor(float(shift != 0))
             if self.invariance_reg != 0 and torch.is_grad_enabled():
                 share = P.invariance_penalty(rk, mask)
                 logs["invariance"] = share.detach()
