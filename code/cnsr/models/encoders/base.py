@@ -11,7 +11,7 @@ dataclass, beside its class.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -81,13 +81,14 @@ class Encoder(nn.Module):
         return rk.reshape(b, n, *rk.shape[1:])
 
     # ------------------------------------------------------------------ partitioning
-    def _composite_shift(self, batch: int) -> int:
+    def _composite_shift(self, batch: int) -> Optional[int]:
         """The batch shift of :func:`~cnsr.models.partition.aggregate_composite` for this training
-        batch, or 0 (the paper's aggregation): drawn from torch's global generator, and only when
-        ``composite_training`` is on, autograd is enabled and the batch holds two scenes or more."""
-        if self.composite_training == 0 or batch < 2 or not torch.is_grad_enabled():
-            return 0
-        if torch.rand(()).item() >= self.composite_training:
+        batch, 0 for the paper's aggregation, or None when composite training does not apply
+        (off, or autograd disabled). Drawn from torch's global generator; a batch of one scene
+        gets 0."""
+        if self.composite_training == 0 or not torch.is_grad_enabled():
+            return None
+        if batch < 2 or torch.rand(()).item() >= self.composite_training:
             return 0
         return int(torch.randint(1, batch, ()).item())
 
@@ -143,7 +144,7 @@ class Encoder(nn.Module):
             mask = self.factor_mask(factor, iteration, rk.dtype)
             shift = self._composite_shift(rk.shape[0])
             r = P.aggregate_composite(rk, mask, shift) if shift else P.aggregate_factor(rk, mask)
-            if self.composite_training != 0 and torch.is_grad_enabled():
+            if shift is not None:
                 logs["composite"] = torch.tensor(float(shift != 0))
             if self.invariance_reg != 0 and torch.is_grad_enabled():
                 share = P.invariance_penalty(rk, mask)
