@@ -339,11 +339,15 @@ def test_shipped_suite_small_and_paper_scale():
             assert (a.pop("seed"), b.pop("seed")) == (0, 1)
             a.pop("job_name"), b.pop("job_name")
             assert a == b, name
-    # the null-partition betas at K: 100x the paper's (its 4e-4 / 4e-5 / 4e-6); of the betas measured at K
-    # (4e-4 to 0.4), 0.04 is the largest that compresses without emptying the material partition
+    # the null-partition betas of the recipe: 1000x the paper's (its 4e-4 / 4e-5 / 4e-6). At the former
+    # recipe K, 0.04 compressed the room run to about half its dimensions; under CT+L1 it no longer
+    # compresses (null 24 %) and 0.4 does (null 55 %) without emptying a partition
     betas = {e.name: e.config["partition_loss"] for e in small.experiments if "null_partition" in e.tables}
-    assert betas == pytest.approx({"room_null": 0.04, "room_null_small_r": 0.04, "room_null_large_r": 0.04,
-                                   "room_null_beta_div10": 4e-3, "room_null_beta_div100": 4e-4})
+    assert betas == pytest.approx({"room_null": 0.4, "room_null_small_r": 0.4, "room_null_large_r": 0.4,
+                                   "room_null_beta_div10": 4e-2, "room_null_beta_div100": 4e-3})
+    # Table 1's families share the room run's beta
+    assert {e.config["partition_loss"] for e in small.experiments
+            if "partition_sizes" in e.tables and e.config.get("empty_partition")} == {0.4}
     assert {small.get(n).paper.get("partition_sizes", {}).get("lighting") for n in by_table["partition_sizes"]} >= {39, 30}
     assert paper.datasets["manylightroom"].parsed().dataset == "manylightroom"
     assert paper.datasets["room"].train_batches * paper.datasets["room"].parsed().batch_size == 144_000
