@@ -209,6 +209,9 @@ def test_a_run_trained_under_another_recipe_is_refused_not_reported(tiny_suite, 
     assert "run mono was trained with another recipe" in err and "learning_rate (checkpoint: 0.002" in err
     assert (out / "mono" / "config.json").read_text() == before      # nothing touched
     assert main(args + ["--report_only"]) == 2                        # nor reported
+    assert main(args + ["--list"]) == 0                               # and listed as such, not as done
+    listing = capsys.readouterr().out
+    assert "mono" in listing and "trained with another recipe (learning_rate): refused" in listing
     assert main(args + ["--set", "learning_rate_schedule=step", "--set", "learning_rate=0.002",
                         "--iterations", "1"]) == 2
     assert "learning_rate_schedule" in capsys.readouterr().err

@@ -128,11 +128,22 @@ class Runner:
         return found[-1] if found else None
 
     def status(self, e: Experiment) -> str:
-        """``done`` (a checkpoint at or past the target iteration), ``at N/T``, or ``not started``."""
+        """``done`` (a checkpoint at or past the target iteration), ``at N/T``, or ``not started``;
+        a folder trained under another model or recipe than the run now asks for says so and
+        which keys (it would be refused, not resumed or reported)."""
         last = self.latest(e)
         if last is None:
             return "not started"
+        drift = self._drift(e)
+        if drift is not None and (drift.model or drift.recipe):
+            what = "model" if drift.model else "recipe"
+            keys = [line.split(" (")[0] for line in (drift.model or drift.recipe)]
+            return f"trained with another {what} ({', '.join(keys)}): refused"
         return "done" if last[0] >= self.target(e) else f"at {last[0]}/{self.target(e)}"
+
+    def _drift(self, e: Experiment):
+        saved = _read_json(self.run_folder(e) / "config.json", None)
+        return config_drift(saved, self.config_of(e)) if isinstance(saved, dict) else None
 
     def dataset_missing(self, name: str) -> int:
         spec = self.suite.datasets[name]
@@ -171,10 +182,9 @@ class Runner:
         asked for (an edited suite or config, or ``--set``): its checkpoints and results would be
         mixed up, a run trained under the old recipe reported as the new one. How long it trains
         (``--iterations``), where its data lies and how often it logs may change."""
-        saved = _read_json(self.run_folder(e) / "config.json", None)
-        if not isinstance(saved, dict):
+        drift = self._drift(e)
+        if drift is None:
             return
-        drift = config_drift(saved, self.config_of(e))
         if drift.model:
             raise SuiteError(f"{self.run_folder(e)}: run {e.name} was trained with another model than its config "
                              f"now asks for ({'; '.join(drift.model)}); give another --out_folder, or remove "
