@@ -89,6 +89,11 @@ class Drift:
     def __bool__(self) -> bool:
         return bool(self.model or self.training)
 
+    @staticmethod
+    def keys(lines: List[str]) -> List[str]:
+        """The flattened key names of some of its lines (``model``, ``training`` or ``recipe``)."""
+        return [line.split(" (", 1)[0] for line in lines]
+
 
 def _show(value: Any) -> str:
     try:

@@ -137,8 +137,7 @@ class Runner:
         drift = self._drift(e)
         if drift is not None and (drift.model or drift.recipe):
             what = "model" if drift.model else "recipe"
-            keys = [line.split(" (")[0] for line in (drift.model or drift.recipe)]
-            return f"trained with another {what} ({', '.join(keys)}): refused"
+            return f"trained with another {what} ({', '.join(drift.keys(drift.model or drift.recipe))}): refused"
         return "done" if last[0] >= self.target(e) else f"at {last[0]}/{self.target(e)}"
 
     def _drift(self, e: Experiment):
