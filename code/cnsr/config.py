@@ -135,6 +135,7 @@ class Config:
     warmup_iterations: int = 0                   # (ours) linear warm-up of the learning rate
     final_learning_rate: Optional[float] = None  # (ours) end of a cosine / step schedule (default 1 % of the peak)
     learning_rate_step: int = 0                  # (ours) step schedule: last iteration at learning_rate
+    learning_rate_decay: int = 0                 # (ours) the last N iterations anneal the rate to 1 % of it
     partition_learning_rate_factor: float = 1.0  # (ours) the partition logits train at this multiple of the rate
     num_workers: int = 2
     mixed_precision: bool = False
@@ -411,6 +412,9 @@ def _check_training(cfg: "Config") -> None:
                           f"{', '.join(SCHEDULES)}")
     if cfg.warmup_iterations < 0:
         raise ConfigError(f"warmup_iterations: must be >= 0, got {cfg.warmup_iterations}")
+    if not 0 <= cfg.learning_rate_decay <= cfg.iterations:
+        raise ConfigError(f"learning_rate_decay: must be in [0, iterations = {cfg.iterations}], "
+                          f"got {cfg.learning_rate_decay}")
     if cfg.learning_rate_step < 0:
         raise ConfigError(f"learning_rate_step: must be >= 0, got {cfg.learning_rate_step}")
     if cfg.learning_rate_schedule == "step" and cfg.learning_rate_step < cfg.warmup_iterations:

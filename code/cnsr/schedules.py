@@ -1,7 +1,7 @@
 """Schedules: values that are pure functions of the training iteration.
 
 **The learning rate** of a run (config keys of ours: ``learning_rate_schedule``,
-``warmup_iterations``, ``final_learning_rate``, ``learning_rate_step``).
+``warmup_iterations``, ``final_learning_rate``, ``learning_rate_step``, ``learning_rate_decay``).
 
 The rate at iteration ``i`` (1-based) is a pure function of the config, so a resumed run
 continues on the same curve. ``constant`` is the paper's (Adam at ``learning_rate`` for the
@@ -9,7 +9,10 @@ whole run); ``cosine`` falls from ``learning_rate`` to ``final_learning_rate`` a
 cosine that ends at the config's ``iterations``; ``step`` keeps ``learning_rate`` up to and
 including iteration ``learning_rate_step`` and ``final_learning_rate`` after it (a high rate to
 leave the start, then the low one); ``warmup_iterations`` ramp the rate linearly from
-``learning_rate / warmup_iterations`` up to ``learning_rate`` first (any schedule).
+``learning_rate / warmup_iterations`` up to ``learning_rate`` first (any schedule); ``learning_rate_decay`` multiplies the rate of the
+run's last ``learning_rate_decay`` iterations (any schedule) by a half cosine that falls from 1
+to :data:`DEFAULT_FINAL_FRACTION` at the config's ``iterations``: a schedule of a high rate held
+and then annealed, which ends a run at a low rate whatever its schedule was.
 
 **The sharpness** ``k`` of the partition masks (:class:`SharpnessSchedule`): its defaults are
 written here only. The config keys ``start_sigmoid``, ``end_sigmoid``, ``sharpen_sigmoid``,
@@ -33,9 +36,20 @@ DEFAULT_FINAL_FRACTION = 0.01
 
 
 def learning_rate(iteration: int, base: float, iterations: int, schedule: str = "constant",
-                  warmup: int = 0, final: Optional[float] = None, step: int = 0) -> float:
+                  warmup: int = 0, final: Optional[float] = None, step: int = 0, decay: int = 0) -> float:
     """The learning rate of ``iteration`` (1-based) in a run of ``iterations`` iterations
-    (``step``: the last iteration at ``base`` of a step schedule)."""
+    (``step``: the last iteration at ``base`` of a step schedule; ``decay``: the run's last
+    iterations over which the rate is annealed, see the module's text)."""
+    rate = _scheduled_rate(iteration, base, iterations, schedule, warmup, final, step)
+    if decay > 0:
+        t = min(max(int(iteration) - (int(iterations) - decay), 0) / decay, 1.0)
+        rate *= DEFAULT_FINAL_FRACTION + (1.0 - DEFAULT_FINAL_FRACTION) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return rate
+
+
+def _scheduled_rate(iteration: int, base: float, iterations: int, schedule: str, warmup: int,
+                    final: Optional[float], step: int) -> float:
+    """The rate of the schedule itself, before the final decay."""
     if schedule not in SCHEDULES:
         raise ValueError(f"learning_rate_schedule: {schedule!r} is not one of {', '.join(SCHEDULES)}")
     i = max(int(iteration), 1)
@@ -54,7 +68,8 @@ def learning_rate(iteration: int, base: float, iterations: int, schedule: str = 
 def config_learning_rate(cfg, iteration: int) -> float:
     """:func:`learning_rate` with the schedule of a :class:`cnsr.config.Config`."""
     return learning_rate(iteration, cfg.learning_rate, cfg.iterations, cfg.learning_rate_schedule,
-                         cfg.warmup_iterations, cfg.final_learning_rate, cfg.learning_rate_step)
+                         cfg.warmup_iterations, cfg.final_learning_rate, cfg.learning_rate_step,
+                         cfg.learning_rate_decay)
 
 
 @dataclass(frozen=True)

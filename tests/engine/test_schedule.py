@@ -100,3 +100,43 @@ def test_the_trainer_steps_down_after_the_step(tmp_path):
              final_learning_rate=0.01, learning_rate_step=3)
     seen = train_recording_rates(t)
     assert seen == pytest.approx([0.1, 0.1, 0.1, 0.01, 0.01, 0.01])
+
+
+def test_decay_anneals_the_last_iterations_of_any_schedule():
+    base, final, n, d = 1e-4, 1e-3, 100, 20
+    for schedule in ("constant", "step", "cosine"):
+        undecayed = [learning_rate(i, base, n, schedule, 0, final if schedule == "step" else None, 10)
+                     for i in range(1, n + 1)]
+        decayed = [learning_rate(i, base, n, schedule, 0, final if schedule == "step" else None, 10, d)
+                   for i in range(1, n + 1)]
+        assert decayed[:n - d] == undecayed[:n - d]                     # untouched before the decay
+        for i in range(n - d, n + 1):                                   # closed form inside it
+            t = (i - (n - d)) / d
+            factor = 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+            assert decayed[i - 1] == pytest.approx(undecayed[i - 1] * factor, rel=1e-12)
+        assert decayed[-1] == pytest.approx(undecayed[-1] / 100)       # ends at 1 % of the schedule's rate
+    # the step schedule's high rate, held then annealed: monotone from the step on
+    rates = [learning_rate(i, base, n, "step", 0, final, 10, d) for i in range(11, n + 1)]
+    assert rates[0] == final and all(a >= b for a, b in zip(rates, rates[1:]))
+    assert learning_rate(3 * n, base, n, "step", 0, final, 10, d) == pytest.approx(final / 100)
+
+
+@pytest.mark.parametrize("value", [-1, 10**9])
+def test_decay_longer_than_the_run_or_negative_is_refused(value):
+    data = tiny_config(learning_rate=1e-3).to_dict()
+    data["learning_rate_decay"] = value
+    with pytest.raises(ConfigError, match="learning_rate_decay"):
+        parse_config(data, "x.json")
+
+
+def test_the_trainer_resumes_on_the_decayed_curve(tmp_path):
+    kw = dict(iterations=8, checkpoint_interval=4, learning_rate=0.01, learning_rate_schedule="step",
+              learning_rate_step=2, final_learning_rate=0.1, learning_rate_decay=5)
+    seen = train_recording_rates(make(tmp_path / "a", **kw))
+    assert seen == pytest.approx([learning_rate(i, 0.01, 8, "step", 0, 0.1, 2, 5) for i in range(1, 9)])
+    assert seen[2] == pytest.approx(0.1) and seen[-1] == pytest.approx(0.001)
+    first = make(tmp_path / "b", **kw)
+    first.train(iterations=4)
+    second = make(tmp_path / "b", checkpoint=first.last_checkpoint, **kw)
+    resumed = train_recording_rates(second)
+    assert resumed == pytest.approx(seen[4:])
