@@ -219,6 +219,27 @@ def test_a_run_trained_under_another_recipe_is_refused_not_reported(tiny_suite, 
     assert (out / "mono" / "mono_2.pt").is_file()
 
 
+def test_a_refused_run_outside_only_is_not_reported_either(tiny_suite, tmp_path, capsys):
+    """Training another run of the same folder rewrites the tables: a finished run there that was
+    trained under another recipe is shown as refused (as --list says), its numbers and curves left out."""
+    out = tmp_path / "out"
+    args = ["--suite", str(tiny_suite), "--out_folder", str(out), "--no_progress", "--device", "cpu",
+            "--reference_spp", "2", "--compositing_scenes", "2", "--iterations", "1"]
+    assert main(args + ["--only", "mono", "--set", "learning_rate=0.002"]) == 0
+    report = json.loads((out / "results.json").read_text())
+    assert report["experiments"]["mono"]["finished"] is True          # under its own recipe: reported
+    assert main(args + ["--only", "null"]) == 0
+    report = json.loads((out / "results.json").read_text())
+    mono = report["experiments"]["mono"]
+    assert mono["finished"] is False and mono["groups"] == {}
+    assert mono["status"] == "trained with another recipe (learning_rate): refused"
+    assert report["experiments"]["null"]["finished"] is True
+    assert "refused" in (out / "results.md").read_text()
+    runs = {r["experiment"]: r for r in report["tables"]["runs"]["rows"]}
+    assert runs["null"]["status"] == "done" and runs["null"]["iterations"] == 1
+    assert runs["mono"]["status"].endswith("refused") and runs["mono"]["iterations"] is None
+
+
 def test_dataset_set_makes_another_dataset_and_a_mismatch_is_refused(tiny_suite, tmp_path, capsys):
     """``--dataset_set`` changes how the datasets are made (here one more observation per
     scene); a run and its dataset that disagree on the views, and a dataset folder made with

@@ -134,11 +134,19 @@ class Runner:
         last = self.latest(e)
         if last is None:
             return "not started"
-        drift = self._drift(e)
-        if drift is not None and (drift.model or drift.recipe):
-            what = "model" if drift.model else "recipe"
-            return f"trained with another {what} ({', '.join(drift.keys(drift.model or drift.recipe))}): refused"
+        refused = self._refused(e)
+        if refused:
+            return refused
         return "done" if last[0] >= self.target(e) else f"at {last[0]}/{self.target(e)}"
+
+    def _refused(self, e: Experiment) -> Optional[str]:
+        """Why the run's folder is refused (trained under another model or recipe than the run
+        now asks for), or None."""
+        drift = self._drift(e)
+        if drift is None or not (drift.model or drift.recipe):
+            return None
+        what = "model" if drift.model else "recipe"
+        return f"trained with another {what} ({', '.join(drift.keys(drift.model or drift.recipe))}): refused"
 
     def _drift(self, e: Experiment):
         saved = _read_json(self.run_folder(e) / "config.json", None)
@@ -258,11 +266,15 @@ class Runner:
 
     def report(self, experiments: Optional[Sequence[Experiment]] = None) -> List[Path]:
         """Write ``results.md`` / ``results.json`` from every run's ``result.json`` (all of the
-        suite's runs, finished or not)."""
+        suite's runs, finished or not). A run whose folder was trained under another model or
+        recipe than it now asks for is listed as refused, its numbers left out, as ``--list`` says."""
         results: Dict[str, Any] = {}
         for e in self.suite.experiments:
             stored = _read_json(self.run_folder(e) / "result.json", None)
-            if stored and stored.get("finished") and stored.get("iteration", -1) >= self.target(e):
+            refused = self._refused(e)
+            if refused:
+                results[e.name] = {"name": e.name, "finished": False, "status": refused, "groups": {}}
+            elif stored and stored.get("finished") and stored.get("iteration", -1) >= self.target(e):
                 results[e.name] = stored
             else:
                 results[e.name] = {"name": e.name, "finished": False, "status": self.status(e),
@@ -291,7 +303,7 @@ class Runner:
         written = {}
         for name, (title, table) in CURVE_FIGURES.items():
             paths = [(e.name, self.run_folder(e) / "curves" / "curves.json") for e in self.suite.experiments
-                     if table in e.tables]
+                     if table in e.tables and not self._refused(e)]
             paths = [(n, p) for n, p in paths if p.is_file()]
             if not paths:
                 continue
