@@ -57,7 +57,7 @@ def test_registries_hold_the_package_components_and_config_uses_them():
     assert {n: e.cls for n, e in R.ENCODERS.items()} == {
         "Pool": encoders.PoolEncoder, "Tower": encoders.TowerEncoder, "Pyramid": encoders.PyramidEncoder}
     assert R.ENCODERS["Pyramid"].settings is encoders.PyramidSettings
-    assert set(R.LOSSES) == {"logl1", "logssim", "logl2", "l1", "ssim", "nll"}
+    assert set(R.LOSSES) == {"logl1", "logssim", "logl2", "l1", "ssim", "nll", "relmse"}
     assert set(R.SCENE_FAMILIES) == {"room", "manylightroom", "manymaterialroom", "manymanyroom",
                                      "fewmaterialroom", "archviz"}
     assert {"mape", "rmse", "ssim", "psnr", "flip", "l1"} <= set(R.METRICS)

@@ -56,3 +56,33 @@ def test_log_space_and_dispatch():
     Y, y = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
     out = L.image_losses(["logl1", "l1"], Y, y)
     assert set(out) == {"logl1", "l1"} and all(v.dim() == 0 for v in out.values())
+
+
+def test_relmse_known_value_and_no_gradient_through_its_weight():
+    y = torch.full((1, 1, 2, 2), 0.5)
+    Y = torch.full((1, 1, 2, 2), math.log1p(0.99), requires_grad=True)     # x = 0.99
+    loss = L.relmse(Y, y)
+    assert loss.item() == pytest.approx((0.49 / 1.0) ** 2)
+    loss.backward()
+    # d/dY of (x - y)^2 / w with w held: 2 (x - y) / w * dx/dY, dx/dY = x + 1, averaged over 4 pixels
+    assert Y.grad[0, 0, 0, 0].item() == pytest.approx(2 * 0.49 / 1.0 * 1.99 / 4, rel=1e-5)
+    assert L.predicts_log(["relmse"])
+
+
+@pytest.mark.parametrize("name, stat", [("relmse", "mean"), ("logl1", "median")])
+def test_a_constant_fitted_to_skewed_noise_goes_to_the_mean_under_relmse_the_median_under_logl1(name, stat):
+    """Fit one value to many samples of skewed (exponential, like path-tracing noise) targets:
+    relmse's minimiser is the samples' mean, log-L1's their median (log 2 = 0.69 of the mean)."""
+    g = torch.Generator().manual_seed(0)
+    y = torch.empty(1, 1, 64, 64).exponential_(1.0, generator=g) * 0.3
+    Y = torch.full((1, 1, 1, 1), math.log1p(0.1), requires_grad=True)
+    opt = torch.optim.Adam([Y], lr=0.02)
+    for _ in range(1500):
+        opt.zero_grad()
+        L.image_losses([name], Y.expand_as(y), y)[name].backward()
+        opt.step()
+    fitted = torch.expm1(Y).item()
+    expected = y.mean().item() if stat == "mean" else y.median().item()
+    assert fitted == pytest.approx(expected, rel=0.02)
+    assert abs(fitted - y.mean().item()) / y.mean().item() < 0.02 if stat == "mean" else \
+        fitted < 0.75 * y.mean().item()

@@ -1,7 +1,7 @@
 """Image losses of the generators (``settings.loss``).
 
 ``Y`` is the network output, ``y`` the linear ground truth, both [B, C, H, W]. For the log
-losses (``logl1``, ``logssim``, ``logl2``) the network predicts ``log1p`` values, so these
+losses (``logl1``, ``logssim``, ``logl2``, and ``relmse``, ours) the network predicts ``log1p`` values, so these
 compare ``Y`` with ``log1p(y)``; the others compare with ``y`` directly. Each returns a
 scalar (mean over the batch and pixels). SSIM is ``pytorch_msssim``'s with a gaussian
 window of 11 pixels and sigma 1.5 (data range 1, as the reference's SSIM constants).
@@ -42,6 +42,22 @@ def logssim(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tenso
 def logl2(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """``250 * mean(2 (Y - log1p(y))^2)`` (the reference's weighting)."""
     return 250 * 2 * (Y - torch.log1p(y)).square().mean()
+
+
+@register_loss("relmse", log_space=True)
+def relmse(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
+    """(ours) ``mean((x - y)^2 / (x + 0.01)^2)`` with ``x = expm1(Y)``, the linear prediction, and
+    the denominator held constant (no gradient through it).
+
+    Relative squared error, weighted per pixel as the benchmark's MAPE (eps 0.01), so dark pixels
+    count as much as bright ones (log-L1 is nearly absolute below 1). Its expected value over a
+    noisy target is smallest at the target's mean, since the weight does not depend on the target:
+    trained on Monte Carlo renders, the prediction tends to the converged image, where an L1 loss
+    tends to the noisy samples' median (darker than the mean for skewed path-tracing noise). The
+    network still predicts ``log1p`` values.
+    """
+    x = torch.expm1(Y)
+    return ((x - y).square() / (x.detach() + 0.01).square()).mean()
 
 
 @register_loss("l1", log_space=False)
