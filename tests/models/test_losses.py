@@ -67,6 +67,8 @@ def test_relmse_known_value_and_no_gradient_through_its_weight():
     # d/dY of (x - y)^2 / w with w held: 2 (x - y) / w * dx/dY, dx/dY = x + 1, averaged over 4 pixels
     assert Y.grad[0, 0, 0, 0].item() == pytest.approx(2 * 0.49 / 1.0 * 1.99 / 4, rel=1e-5)
     assert L.predicts_log(["relmse"])
+    below = torch.full((1, 1, 2, 2), math.log1p(-0.02))                     # x = -0.02: weighs as x = 0
+    assert L.relmse(below, y).item() == pytest.approx((0.52 / 0.01) ** 2)
 
 
 @pytest.mark.parametrize("name, stat", [("relmse", "mean"), ("logl1", "median")])

@@ -47,7 +47,7 @@ def logl2(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
 @register_loss("relmse", log_space=True)
 def relmse(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor:
     """(ours) ``mean((x - y)^2 / (x + 0.01)^2)`` with ``x = expm1(Y)``, the linear prediction, and
-    the denominator held constant (no gradient through it).
+    the denominator held constant (no gradient through it; a negative ``x`` counts as 0 there).
 
     Relative squared error, weighted per pixel as the benchmark's MAPE (eps 0.01), so dark pixels
     count as much as bright ones (log-L1 is nearly absolute below 1). Its expected value over a
@@ -57,7 +57,8 @@ def relmse(Y: torch.Tensor, y: torch.Tensor, iteration: int = 0) -> torch.Tensor
     network still predicts ``log1p`` values.
     """
     x = torch.expm1(Y)
-    return ((x - y).square() / (x.detach() + 0.01).square()).mean()
+    weight = (x.detach().clamp(min=0) + 0.01).square()      # a negative output (no end ReLU) weighs as 0
+    return ((x - y).square() / weight).mean()
 
 
 @register_loss("l1", log_space=False)
