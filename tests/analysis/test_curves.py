@@ -263,3 +263,9 @@ def test_the_figure_summary_says_never_for_a_factor_not_yet_read():
               "summary": {"lighting": {"rmse": {"first_read": 7000, "first_transfer_0.8": None}}}}
     text = _summary_text(curves)
     assert "lighting  read at 7,000, transfer>=0.8 at never" in text and "None" not in text
+
+
+def test_a_loss_spanning_decades_is_drawn_on_a_log_scale():
+    from cnsr.analysis.curve_plots import spans_decades
+    assert spans_decades([4000.0, 2.0, 0.9, 0.2]) and not spans_decades([0.9, 0.5, 0.2])
+    assert not spans_decades([5.0]) and not spans_decades([None, float("nan"), 0.0, 3.0])

@@ -4,6 +4,7 @@ runs overlaid (:func:`plot_compare`). Input: the ``curves.json`` dicts of
 are +-1 standard error over the benchmark's scenes."""
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 from pathlib import Path
@@ -300,6 +301,13 @@ COMPARE_DASHED = {
 }
 
 
+def spans_decades(values: Sequence[float], ratio: float = 100.0) -> bool:
+    """Whether positive ``values`` span more than ``ratio`` (then a panel is drawn on a log
+    scale: a loss that starts in the thousands would flatten every other run's curve)."""
+    pos = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return len(pos) > 1 and max(pos) > ratio * min(pos)
+
+
 def _points_along(curves: Mapping[str, Any], x: str) -> list:
     """A run's points with ``iteration`` as the horizontal axis ``x`` asks (minutes: training time;
     points without it are left out)."""
@@ -351,6 +359,9 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
         if "transfer" in title_:
             ax.set_ylim(-0.5, 1.5)
             ax.axhline(0.9 if "material" in title_ else 0.95, color="black", linestyle=":", linewidth=1)
+        if ylabel == "loss" and spans_decades([v for _, c in runs for v in _series(_points_along(c, x), get)[1]]):
+            ax.set_yscale("log")
+            ylabel = "loss (log scale)"
         _style(ax, title_, ylabel, "training time (min)" if x == "minutes" else "iteration")
     _legend(axes.flat[0])
     fig.tight_layout()
