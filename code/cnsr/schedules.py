@@ -9,10 +9,11 @@ whole run); ``cosine`` falls from ``learning_rate`` to ``final_learning_rate`` a
 cosine that ends at the config's ``iterations``; ``step`` keeps ``learning_rate`` up to and
 including iteration ``learning_rate_step`` and ``final_learning_rate`` after it (a high rate to
 leave the start, then the low one); ``warmup_iterations`` ramp the rate linearly from
-``learning_rate / warmup_iterations`` up to ``learning_rate`` first (any schedule); ``learning_rate_decay`` multiplies the rate of the
-run's last ``learning_rate_decay`` iterations (any schedule) by a half cosine that falls from 1
-to :data:`DEFAULT_FINAL_FRACTION` at the config's ``iterations``: a schedule of a high rate held
-and then annealed, which ends a run at a low rate whatever its schedule was.
+``learning_rate / warmup_iterations`` up to ``learning_rate`` first (any schedule);
+``learning_rate_decay`` multiplies the rate of the run's last ``learning_rate_decay`` iterations
+(any schedule) by a half cosine that falls from 1 to :data:`DEFAULT_FINAL_FRACTION` at the
+config's ``iterations``: a high rate held and then annealed, which ends a run at a low rate
+whatever its schedule was.
 
 **The sharpness** ``k`` of the partition masks (:class:`SharpnessSchedule`): its defaults are
 written here only. The config keys ``start_sigmoid``, ``end_sigmoid``, ``sharpen_sigmoid``,
@@ -43,8 +44,13 @@ def learning_rate(iteration: int, base: float, iterations: int, schedule: str = 
     rate = _scheduled_rate(iteration, base, iterations, schedule, warmup, final, step)
     if decay > 0:
         t = min(max(int(iteration) - (int(iterations) - decay), 0) / decay, 1.0)
-        rate *= DEFAULT_FINAL_FRACTION + (1.0 - DEFAULT_FINAL_FRACTION) * 0.5 * (1.0 + math.cos(math.pi * t))
+        rate *= DEFAULT_FINAL_FRACTION + (1.0 - DEFAULT_FINAL_FRACTION) * _half_cosine(t)
     return rate
+
+
+def _half_cosine(t: float) -> float:
+    """1 at ``t`` = 0 falling along a half cosine to 0 at ``t`` = 1."""
+    return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def _scheduled_rate(iteration: int, base: float, iterations: int, schedule: str, warmup: int,
@@ -62,7 +68,7 @@ def _scheduled_rate(iteration: int, base: float, iterations: int, schedule: str,
         return base if i <= step else low
     span = max(int(iterations) - warmup, 1)
     t = min(max(i - warmup, 0) / span, 1.0)
-    return low + (base - low) * 0.5 * (1.0 + math.cos(math.pi * t))
+    return low + (base - low) * _half_cosine(t)
 
 
 def config_learning_rate(cfg, iteration: int) -> float:

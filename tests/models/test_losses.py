@@ -86,5 +86,5 @@ def test_a_constant_fitted_to_skewed_noise_goes_to_the_mean_under_relmse_the_med
     fitted = torch.expm1(Y).item()
     expected = y.mean().item() if stat == "mean" else y.median().item()
     assert fitted == pytest.approx(expected, rel=0.02)
-    assert abs(fitted - y.mean().item()) / y.mean().item() < 0.02 if stat == "mean" else \
-        fitted < 0.75 * y.mean().item()
+    if stat == "median":                                  # well below the mean log-L1 does not reach
+        assert fitted < 0.75 * y.mean().item()

@@ -327,11 +327,12 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
     # whether any run has a compositing benchmark at all (a monolithic run has none)
     any_benchmark = any(p.get("compositing") for _, c in runs for p in c.get("points", []))
     for (title_, ylabel, get, get_se), ax in zip(COMPARE_PANELS, axes.flat):
-        drawn, undefined = False, []
+        drawn, undefined, plotted = False, [], []
         for i, (label, curves) in enumerate(runs):
             pts = _points_along(curves, x)
             if get_se is None:
                 xs, ys = _series(pts, get)
+                plotted.extend(ys)
                 if len(xs):
                     ax.plot(xs, ys, color=cmap(i % 10), marker="o", markersize=2.5, linewidth=1.3, label=label)
                 shown = bool(len(xs))
@@ -359,7 +360,7 @@ def plot_compare(runs: Sequence[Tuple[str, Mapping[str, Any]]], path: Union[str,
         if "transfer" in title_:
             ax.set_ylim(-0.5, 1.5)
             ax.axhline(0.9 if "material" in title_ else 0.95, color="black", linestyle=":", linewidth=1)
-        if ylabel == "loss" and spans_decades([v for _, c in runs for v in _series(_points_along(c, x), get)[1]]):
+        if ylabel == "loss" and spans_decades(plotted):
             ax.set_yscale("log")
             ylabel = "loss (log scale)"
         _style(ax, title_, ylabel, "training time (min)" if x == "minutes" else "iteration")

@@ -1,8 +1,9 @@
 """Image losses of the generators (``settings.loss``).
 
 ``Y`` is the network output, ``y`` the linear ground truth, both [B, C, H, W]. For the log
-losses (``logl1``, ``logssim``, ``logl2``, and ``relmse``, ours) the network predicts ``log1p`` values, so these
-compare ``Y`` with ``log1p(y)``; the others compare with ``y`` directly. Each returns a
+losses (``logl1``, ``logssim``, ``logl2``) the network predicts ``log1p`` values, so these
+compare ``Y`` with ``log1p(y)``; ``relmse`` (ours) also has the network predict ``log1p``
+values and compares their ``expm1`` with ``y``; the others compare ``Y`` with ``y`` directly. Each returns a
 scalar (mean over the batch and pixels). SSIM is ``pytorch_msssim``'s with a gaussian
 window of 11 pixels and sigma 1.5 (data range 1, as the reference's SSIM constants).
 
