@@ -353,9 +353,12 @@ def test_shipped_suite_small_and_paper_scale():
     by_table = {t: [e.name for e in small.experiments if t in e.tables]
                 for t in ("partitioning", "partition_sizes", "null_partition")}
     assert [small.get(n).paper["mape"] for n in by_table["partitioning"]] == [0.09, 0.09, 0.14, 0.13, 0.13]
-    # the CPU recipe: 20,000 iterations with a checkpoint every 1000 (the learning curves)
+    # the CPU recipe: 20,000 iterations with a checkpoint every 1000 (the learning curves), the rate
+    # annealed over the last 5000 (DEC); the paper's rate stays constant
     for e in small.experiments:
         assert e.config["iterations"] == 20_000 and e.config["iterations"] // e.config["checkpoint_interval"] == 20
+        assert e.config["learning_rate_decay"] == 5000, e.name
+        assert paper.get(e.name).config.get("learning_rate_decay", 0) == 0, e.name
     # second seeds: the same run but for the seed, at both scales
     for name in ("room_monolithic", "room_adaptive"):
         for scale in (small, paper):
@@ -459,6 +462,8 @@ def test_tiny_scale_is_the_small_suite_shrunk():
         for key in ("latent_separation", "adaptive_separation", "empty_partition", "partition_loss",
                     "learning_rate", "learning_rate_schedule", "seed"):
             assert c.get(key) == s.get(key), (e.name, key)
+        # the decay over the same quarter of the run
+        assert c["learning_rate_decay"] / c["iterations"] == s["learning_rate_decay"] / s["iterations"]
         assert (c["model"]["representations"][0]["representation_dim"]
                 == s["model"]["representations"][0]["representation_dim"])
     for name, d in tiny.datasets.items():
@@ -498,3 +503,50 @@ def test_the_null_partition_table_gives_the_beta_a_run_was_trained_with(tiny_sui
     rows = json.loads((out / "results.json").read_text())["tables"]["null_partition"]["rows"]
     assert [(r["experiment"], r["beta"], r["representation_dim"]) for r in rows] == [("null", 0.125, 8)]
     assert "| null | done | 8 | 0.125 |" in (out / "results.md").read_text()
+
+
+def _weights(path):
+    import torch
+    return torch.load(path, map_location="cpu", weights_only=False)["model_state"]
+
+
+def test_branch_from_takes_over_the_iterations_two_recipes_share(tiny_suite, tmp_path, capsys):
+    """``--branch_from`` starts a run whose recipe anneals the last iterations from the run of
+    another folder trained without: the checkpoints both recipes share are linked, not trained
+    again, the source folder is left as it was, and what follows is what training the new recipe
+    from the start gives, bit for bit. A recipe that parts at the first iteration (another seed)
+    trains from the start."""
+    import os
+    import torch
+    base = ["--suite", str(tiny_suite), "--no_progress", "--device", "cpu", "--reference_spp", "2",
+            "--compositing_scenes", "2", "--only", "mono", "--iterations", "4"]
+    a, b, c, d = (tmp_path / n for n in "abcd")
+    assert main(base + ["--out_folder", str(a)]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in (a / "mono").rglob("*") if p.is_file()}
+    decay = ["--set", "learning_rate_decay=2"]
+    assert main(base + ["--out_folder", str(b), "--branch_from", str(a)] + decay) == 0
+    assert "mono: branched from" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (a / "mono").rglob("*") if p.is_file()} == before
+    for n in (1, 2):                                  # shared: the same files
+        assert os.path.samefile(a / "mono" / f"mono_{n}.pt", b / "mono" / f"mono_{n}.pt")
+    for n in (3, 4):                                  # trained here, under the decay
+        assert not os.path.samefile(a / "mono" / f"mono_{n}.pt", b / "mono" / f"mono_{n}.pt")
+    run = json.loads((b / "mono" / "run.json").read_text())
+    assert run["branched_from"]["shared_iterations"] == 2
+    assert run["branched_from"]["checkpoint"].endswith("mono_2.pt") and run["checkpoints"][-1] == "mono_4.pt"
+    assert json.loads((b / "mono" / "config.json").read_text())["learning_rate_decay"] == 2
+    assert [p["iteration"] for p in json.loads((b / "mono" / "curves" / "curves.json").read_text())["points"]] == \
+        [1, 2, 3, 4]
+    assert sum(s["iterations_run"] for s in _segments(b, "mono")) == 4     # 2 taken over + 2 trained
+    assert main(base + ["--out_folder", str(c)] + decay) == 0               # the same recipe from the start
+    branched, fresh, old = (_weights(f / "mono" / "mono_4.pt") for f in (b, c, a))
+    assert branched.keys() == fresh.keys()
+    assert all(torch.equal(branched[k], fresh[k]) for k in fresh)
+    assert not all(torch.equal(branched[k], old[k]) for k in old)           # the decay did change them
+    capsys.readouterr()
+    assert main(base + ["--out_folder", str(d), "--branch_from", str(a), "--set", "seed=5"]) == 0
+    err = capsys.readouterr().err
+    assert "mono: not branched" in err and "they differ in seed" in err
+    assert not os.path.samefile(a / "mono" / "mono_1.pt", d / "mono" / "mono_1.pt")
+    assert main(base + ["--out_folder", str(d), "--branch_from", str(tmp_path / "nope")]) == 2
+    assert "--branch_from" in capsys.readouterr().err

@@ -121,6 +121,36 @@ def config_drift(saved: Any, current: Any) -> Drift:
     return drift
 
 
+#: Top-level keys that only set the learning rate of each iteration (:mod:`cnsr.schedules`). Two
+#: recipes that differ in these alone (and in :data:`BOOKKEEPING_KEYS`) train alike up to the
+#: first iteration whose rate differs: :func:`shared_iterations`.
+RATE_KEYS = ("learning_rate", "learning_rate_schedule", "warmup_iterations", "final_learning_rate",
+             "learning_rate_step", "learning_rate_decay")
+
+
+def shared_iterations(saved: Any, current: Any) -> int:
+    """How many first iterations a run under ``current`` trains exactly as one under ``saved``
+    did: 0 where the two differ in the model or in a recipe key that is not the learning rate's
+    (:data:`RATE_KEYS`); else the iterations before the first one whose rate differs, at most the
+    shorter run's. Say ``saved`` holds the rate for 20,000 iterations and ``current`` anneals the
+    last 5,000 (``learning_rate_decay``): 15,000, so the first's checkpoint at 15,000 is a
+    checkpoint of the second too."""
+    from .schedules import config_learning_rate
+    drift = config_drift(saved, current)
+    if drift.model or any(k not in RATE_KEYS for k in Drift.keys(drift.recipe)):
+        return 0
+    try:
+        a = parse_config(json.loads(json.dumps(dict(saved))) if isinstance(saved, Mapping) else saved.to_dict())
+        b = parse_config(json.loads(json.dumps(dict(current))) if isinstance(current, Mapping) else current.to_dict())
+    except (ConfigError, TypeError, ValueError):
+        return 0
+    last = min(a.iterations, b.iterations)
+    for i in range(1, last + 1):
+        if config_learning_rate(a, i) != config_learning_rate(b, i):
+            return i - 1
+    return last
+
+
 def config_differences(saved: Any, current: Any) -> List[str]:
     """``key (checkpoint: X, config: Y)`` for every model-defining key that differs."""
     return config_drift(saved, current).model

@@ -1,5 +1,7 @@
 """The learning-rate schedule: closed-form values, config validation, and the trainer using it."""
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +10,8 @@ from _standins import TinyModel, synthetic_loader, tiny_config
 from cnsr.config import ConfigError, parse_config
 from cnsr.engine.trainer import Trainer
 from cnsr.schedules import learning_rate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_constant_is_the_base_rate_after_warmup():
@@ -140,3 +144,22 @@ def test_the_trainer_resumes_on_the_decayed_curve(tmp_path):
     second = make(tmp_path / "b", checkpoint=first.last_checkpoint, **kw)
     resumed = train_recording_rates(second)
     assert resumed == pytest.approx(seen[4:])
+
+
+def test_shared_iterations_end_where_two_rates_part():
+    """Two recipes train alike up to the first iteration whose learning rate differs; any other
+    difference in what a run learns (the seed, the model) parts them from the start."""
+    from cnsr.config_drift import shared_iterations
+    cfg = json.loads((ROOT / "configs" / "experiments" / "room_adaptive.json").read_text())
+    decayed = dict(cfg, learning_rate_decay=5000)
+    assert shared_iterations(cfg, decayed) == shared_iterations(decayed, cfg) == 15000
+    assert shared_iterations(cfg, cfg) == 20000
+    assert shared_iterations(cfg, dict(cfg, learning_rate_step=1500)) == 1500     # rate after 1500 differs
+    assert shared_iterations(cfg, dict(decayed, iterations=30000)) == 20000       # its decay starts at 25,000
+    assert shared_iterations(cfg, dict(cfg, iterations=8000)) == 8000             # the shorter run's length
+    assert shared_iterations(cfg, dict(cfg, learning_rate=2e-4)) == 0
+    assert shared_iterations(cfg, dict(cfg, seed=3)) == 0
+    assert shared_iterations(cfg, dict(cfg, batch_size=16)) == 0
+    model = json.loads(json.dumps(decayed))
+    model["model"]["representations"][0]["representation_dim"] = 32
+    assert shared_iterations(cfg, model) == 0

@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   python code/run-experiments.py --set learning_rate=5e-4 --out_folder exp_lr   # one setting changed in every run
   python code/run-experiments.py --only room_adaptive --dataset_set views_per_scene=5 --set views_per_scene=5 --out_folder exp_views5   # 4 observations
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
+  python code/run-experiments.py --set learning_rate_decay=8000 --branch_from experiments --out_folder exp_decay8k   # trains only from iteration 12,000 on
   python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
   python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
 """
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "--dataset_set views_per_scene=5 (repeatable; recorded in each dataset's dataset.json; "
                         "a dataset folder made with other settings is refused, so give a new --out_folder; "
                         "the runs must agree on views_per_scene: give --set views_per_scene=5 too)")
+    p.add_argument("--branch_from", default=None, metavar="D0",
+                   help="start each selected run not yet started in the output folder from the same run in the "
+                        "output folder D0, where that one was trained under a recipe that differs only in the "
+                        "learning rate of later iterations (e.g. --set learning_rate_decay=5000 on a finished "
+                        "suite: its checkpoints up to 15,000 are this recipe's too): the checkpoints up to the last "
+                        "iteration both recipes share, their curve points, training time and the datasets are "
+                        "taken over (hard links), D0 is only read, and training goes on from there")
     p.add_argument("--out_folder", default=None, metavar="D",
                    help="where datasets, runs and tables go (default: experiments/ for --scale small, "
                         "experiments_paper/ for --scale paper)")
@@ -126,8 +134,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         only = [n.strip() for n in args.only.split(",") if n.strip()]
         experiments = suite.select(only)
         out = Path(args.out_folder) if args.out_folder else default_out_folder(args.scale)
+        if args.branch_from is not None and not Path(args.branch_from).is_dir():
+            raise SuiteError(f"--branch_from {args.branch_from}: no such folder (give the output folder of "
+                             f"an earlier run of the suite)")
         runner = Runner(suite, out, iterations=args.iterations, device=args.device or None,
-                        progress=not args.no_progress, overrides=args.set, dataset_overrides=args.dataset_set)
+                        progress=not args.no_progress, overrides=args.set, dataset_overrides=args.dataset_set,
+                        branch_from=args.branch_from)
         for e in experiments:      # every override and the datasets already made checked before any work starts
             runner.check_experiment(e)
         runner.measure_settings = dataclasses.replace(

@@ -21,16 +21,19 @@ with all its files is not rendered again, a partial one renders only the missing
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..config import parse_config
-from ..config_drift import config_drift
+from ..config_drift import config_drift, shared_iterations
 from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
+from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
 from ..analysis.curves import load_curves, plot_compare
@@ -52,6 +55,23 @@ def _write_json(path: Path, data) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def _link(src: Path, dst: Path) -> None:
+    """``dst`` as a hard link to ``src`` (read-only sharing of a file neither run rewrites in
+    place), a copy where the file system cannot link."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        with atomic_path(dst) as tmp:
+            shutil.copy2(src, tmp)
+
+
 class Runner:
     """Runs (a selection of) a suite's experiments into ``out_folder``.
 
@@ -62,6 +82,8 @@ class Runner:
         overrides: ``KEY=VALUE`` config overrides (``--set``) applied to every run after its scale's.
         dataset_overrides: ``KEY=VALUE`` overrides (``--dataset_set``) of every dataset's generation
             config after its scale's (e.g. ``views_per_scene=5``).
+        branch_from: another output folder whose runs a run not yet started here may continue
+            (``--branch_from``, see :meth:`branch`); that folder is only read.
         device: torch device for training and measuring (default: a GPU if there is one).
         progress: progress bars; ``log``: where the one-line progress messages go.
         measure: the cost of the measurements (default: the suite's scale's
@@ -71,8 +93,9 @@ class Runner:
     def __init__(self, suite: Suite, out_folder: PathLike, iterations: Optional[int] = None,
                  device: Optional[str] = None, progress: bool = True, log: Callable[[str], None] = None,
                  measure: Optional[MeasureSettings] = None, overrides: Sequence[str] = (),
-                 dataset_overrides: Sequence[str] = ()):
+                 dataset_overrides: Sequence[str] = (), branch_from: Optional[PathLike] = None):
         self.suite = suite
+        self.branch_from = Path(branch_from) if branch_from is not None else None
         if measure is None:
             base = MEASURE_SETTINGS.get(suite.scale, MeasureSettings())
             MeasureSettings.from_suite(suite.measure, f"{suite.path}: scales.{suite.scale}.measure")   # checks keys
@@ -201,11 +224,92 @@ class Runner:
                              f"now asks for ({'; '.join(drift.recipe)}); give the --set it was trained with, "
                              f"another --out_folder, or remove that run's folder to train it again")
 
+    # ------------------------------------------------------------------ branching
+    def branch(self, e: Experiment, source: PathLike) -> Optional[int]:
+        """Start run ``e``, not yet started here, from the same run in the output folder
+        ``source`` where that one was trained under a recipe that differs from this one in the
+        learning rate of later iterations only (:func:`cnsr.config_drift.shared_iterations`): say
+        ``--set learning_rate_decay=5000`` on the runs of a finished suite. Its checkpoints up to the
+        last iteration the two recipes share, their curve points and the training time spent on
+        them are taken over (checkpoints and dataset files hard-linked where the file system
+        allows, else copied); ``source`` is only read. Training then resumes from the newest of
+        them. Returns the iteration branched from, or None (already started here, nothing in
+        ``source`` to take, recipes that part at the first iteration: the run starts afresh)."""
+        source = Path(source)
+        folder, old = self.run_folder(e), source / e.name
+        if self.latest(e) is not None or _same_path(folder, old):
+            return None
+        saved = _read_json(old / "config.json", None)
+        if not isinstance(saved, dict):
+            self.log(f"{e.name}: {old} holds no run to branch from; training from the start")
+            return None
+        cfg = self.config_of(e)
+        shared = shared_iterations(saved, cfg)
+        found = [(i, p) for i, p in backend.checkpoints(old, e.name) if i <= shared]
+        if not found:
+            drift = config_drift(saved, cfg)
+            why = (f"they differ in {', '.join(drift.keys(drift.model + drift.recipe))}" if shared == 0 else
+                   f"no checkpoint there at or before iteration {shared}, the last the two recipes share")
+            self.log(f"{e.name}: not branched from {old} ({why}); training from the start")
+            return None
+        iteration, checkpoint = found[-1]
+        self._link_dataset(e.dataset, source)
+        folder.mkdir(parents=True, exist_ok=True)
+        for _, p in found:
+            _link(p, folder / p.name)
+        curves = _read_json(old / "curves" / "curves.json", None)
+        if isinstance(curves, dict) and isinstance(curves.get("points"), list):
+            kept = [pt for pt in curves["points"] if isinstance(pt, dict) and pt.get("iteration", shared + 1) <= iteration]
+            (folder / "curves").mkdir(exist_ok=True)
+            _write_json(folder / "curves" / "curves.json", dict(curves, points=kept, summary={}))
+        segments = []
+        for seg in _read_json(old / "train_log.json", {}).get("segments", []):
+            start, n = int(seg.get("start_iteration", 1)), int(seg.get("iterations_run", 0))
+            if n <= 0 or start > iteration:
+                continue
+            part = min(n, iteration - start + 1)
+            seg = dict(seg, branched_from=str(old))
+            if part < n:     # the session went on past the branch: its share of the time, prorated
+                seg.update(iterations_run=part, wall_s=seg.get("wall_s", 0.0) * part / n, prorated=True)
+            segments.append(seg)
+        _write_json(folder / "train_log.json", {"segments": segments})
+        info = read_run_info(old)
+        _write_json(folder / RUN_FILE, {
+            "format": RUN_FORMAT, "run_id": new_run_id(), "job_name": e.name,
+            "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "branched_from": {"checkpoint": str(checkpoint.resolve()), "run_id": info.get("run_id"),
+                              "shared_iterations": shared},
+            "checkpoints": [], "sessions": []})
+        _write_json(folder / "config.json", cfg)
+        self.log(f"{e.name}: branched from {checkpoint} (the recipes agree up to iteration {shared})")
+        return iteration
+
+    def _link_dataset(self, name: str, source: Path) -> None:
+        """Take the dataset files missing here from ``source``'s copy of the dataset when that was
+        made with the settings asked for."""
+        spec = self.suite.datasets[name]
+        here, there = self.suite.dataset_folder(self.out, name), self.suite.dataset_folder(source, name)
+        if not self.dataset_missing(name) or not (there / "dataset.json").is_file():
+            return
+        try:
+            backend.check_dataset(self.dataset_config(name), there, spec.train_batches, spec.test_batches)
+        except Exception:     # made with other settings: rendered here as usual
+            return
+        for p in sorted(there.rglob("*")):
+            target = here / p.relative_to(there)
+            if p.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            elif p.is_file() and not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _link(p, target)
+
     def train(self, e: Experiment) -> bool:
         """Train (or resume) a run up to its target; False when it was stopped early."""
         folder = self.run_folder(e)
         cfg = self.config_of(e)
         target = int(cfg["iterations"])
+        if self.branch_from is not None:
+            self.branch(e, self.branch_from)
         last = self.latest(e)
         if last is not None and last[0] >= target:
             return True
