@@ -64,10 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "experiments_paper/ for --scale paper)")
     p.add_argument("--scale", default="small", choices=SCALES,
                    help="tiny: every run at 16 px for 4 iterations, a smoke test of under a minute; small: the "
-                        "CPU recipe, 32 px, 20,000 iterations, Adam 1e-4 up to iteration 2000 then 1e-3: 27 - 30 "
-                        "minutes for a run alone on 2 cores with the default threads, 60 for each of two side by side "
-                        "with --threads 1 (default); paper: the "
-                        "reference configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
+                        "CPU recipe, 32 px, 20,000 iterations, Adam 1e-4 up to iteration 2000, then 1e-3 annealed "
+                        "over the last 5000 to 1e-5: 27 - 30 minutes for a run alone on 2 cores with the default "
+                        "threads, 60 for each of two side by side with --threads 1 (default); paper: the reference "
+                        "configs (64 px, 256-d, 10 x 512 pixel generator, 1M iterations, 144k scenes)")
     p.add_argument("--device", default="", help="cpu, cuda, cuda:1 ... (default: a GPU if there is one)")
     p.add_argument("--threads", type=non_negative, default=0, metavar="T",
                    help="torch threads (default 0: torch's choice; 1 avoids the slowdown of several "
