@@ -514,39 +514,75 @@ def test_branch_from_takes_over_the_iterations_two_recipes_share(tiny_suite, tmp
     """``--branch_from`` starts a run whose recipe anneals the last iterations from the run of
     another folder trained without: the checkpoints both recipes share are linked, not trained
     again, the source folder is left as it was, and what follows is what training the new recipe
-    from the start gives, bit for bit. A recipe that parts at the first iteration (another seed)
-    trains from the start."""
+    from the start gives, bit for bit, for a partitioned model trained on composites (which draws
+    from torch's global generator) with TensorBoard logging on, branched in the middle of an
+    epoch; so is a run stopped there and resumed. A recipe that parts at the first iteration
+    (another seed) trains from the start."""
     import os
     import torch
+    from cnsr.experiments import backend
     base = ["--suite", str(tiny_suite), "--no_progress", "--device", "cpu", "--reference_spp", "2",
-            "--compositing_scenes", "2", "--only", "mono", "--iterations", "4"]
-    a, b, c, d = (tmp_path / n for n in "abcd")
-    assert main(base + ["--out_folder", str(a)]) == 0
-    before = {p.name: p.stat().st_mtime_ns for p in (a / "mono").rglob("*") if p.is_file()}
-    decay = ["--set", "learning_rate_decay=2"]
+            "--compositing_scenes", "2", "--only", "null",
+            "--set", "model.representations.0.composite_training=1", "--set", "logging=true",
+            "--set", "batch_size=4", "--dataset_set", "batch_size=4"]
+    a, b, d = (tmp_path / n for n in "abd")
+    assert main(base + ["--out_folder", str(a), "--iterations", "5"]) == 0
+    before = {p.name: p.stat().st_mtime_ns for p in (a / "null").rglob("*") if p.is_file()}
+    decay = ["--iterations", "5", "--set", "learning_rate_decay=2"]   # the rates part at iteration 4, mid-epoch
     assert main(base + ["--out_folder", str(b), "--branch_from", str(a)] + decay) == 0
-    assert "mono: branched from" in capsys.readouterr().err
-    assert {p.name: p.stat().st_mtime_ns for p in (a / "mono").rglob("*") if p.is_file()} == before
-    for n in (1, 2):                                  # shared: the same files
-        assert os.path.samefile(a / "mono" / f"mono_{n}.pt", b / "mono" / f"mono_{n}.pt")
-    for n in (3, 4):                                  # trained here, under the decay
-        assert not os.path.samefile(a / "mono" / f"mono_{n}.pt", b / "mono" / f"mono_{n}.pt")
-    run = json.loads((b / "mono" / "run.json").read_text())
-    assert run["branched_from"]["shared_iterations"] == 2
-    assert run["branched_from"]["checkpoint"].endswith("mono_2.pt") and run["checkpoints"][-1] == "mono_4.pt"
-    assert json.loads((b / "mono" / "config.json").read_text())["learning_rate_decay"] == 2
-    assert [p["iteration"] for p in json.loads((b / "mono" / "curves" / "curves.json").read_text())["points"]] == \
-        [1, 2, 3, 4]
-    assert sum(s["iterations_run"] for s in _segments(b, "mono")) == 4     # 2 taken over + 2 trained
-    assert main(base + ["--out_folder", str(c)] + decay) == 0               # the same recipe from the start
-    branched, fresh, old = (_weights(f / "mono" / "mono_4.pt") for f in (b, c, a))
-    assert branched.keys() == fresh.keys()
-    assert all(torch.equal(branched[k], fresh[k]) for k in fresh)
+    assert "null: branched from" in capsys.readouterr().err
+    assert {p.name: p.stat().st_mtime_ns for p in (a / "null").rglob("*") if p.is_file()} == before
+    for n in (1, 2, 3):                               # shared: the same files
+        assert os.path.samefile(a / "null" / f"null_{n}.pt", b / "null" / f"null_{n}.pt")
+    for n in (4, 5):                                  # trained here, under the decay
+        assert not os.path.samefile(a / "null" / f"null_{n}.pt", b / "null" / f"null_{n}.pt")
+    run = json.loads((b / "null" / "run.json").read_text())
+    assert run["branched_from"]["shared_iterations"] == 3
+    assert run["branched_from"]["checkpoint"].endswith("null_3.pt") and run["checkpoints"][-1] == "null_5.pt"
+    cfg = json.loads((b / "null" / "config.json").read_text())
+    assert cfg["learning_rate_decay"] == 2
+    assert [p["iteration"] for p in json.loads((b / "null" / "curves" / "curves.json").read_text())["points"]] == \
+        [1, 2, 3, 4, 5]
+    assert sum(s["iterations_run"] for s in _segments(b, "null")) == 5     # 3 taken over + 2 trained
+    # the same recipe from the start, and stopped at 3 and resumed (no measuring: the weights alone)
+    backend.train(cfg, tmp_path / "fresh", "cpu", None, progress=False, keep_checkpoints=0)
+    backend.train(dict(cfg, iterations=3, learning_rate_decay=0), tmp_path / "parts", "cpu", None, progress=False,
+                  keep_checkpoints=0)
+    backend.train(cfg, tmp_path / "parts", "cpu", tmp_path / "parts" / "null_3.pt", progress=False, keep_checkpoints=0)
+    branched, fresh, resumed, old = (_weights(f / "null_5.pt") for f in
+                                     (b / "null", tmp_path / "fresh", tmp_path / "parts", a / "null"))
+    assert branched.keys() == fresh.keys() == resumed.keys()
+    assert all(torch.equal(branched[k], fresh[k]) and torch.equal(resumed[k], fresh[k]) for k in fresh)
     assert not all(torch.equal(branched[k], old[k]) for k in old)           # the decay did change them
     capsys.readouterr()
-    assert main(base + ["--out_folder", str(d), "--branch_from", str(a), "--set", "seed=5"]) == 0
+    assert main(base + ["--out_folder", str(d), "--iterations", "1", "--branch_from", str(a), "--set", "seed=5"]) == 0
     err = capsys.readouterr().err
-    assert "mono: not branched" in err and "they differ in seed" in err
-    assert not os.path.samefile(a / "mono" / "mono_1.pt", d / "mono" / "mono_1.pt")
+    assert "null: not branched" in err and "they differ in seed" in err
+    assert not os.path.samefile(a / "null" / "null_1.pt", d / "null" / "null_1.pt")
     assert main(base + ["--out_folder", str(d), "--branch_from", str(tmp_path / "nope")]) == 2
     assert "--branch_from" in capsys.readouterr().err
+    # data made with other settings: not branched either
+    assert main(base + ["--out_folder", str(tmp_path / "e"), "--iterations", "1", "--branch_from", str(a),
+                        "--dataset_set", "seed=7"]) == 0
+    err = capsys.readouterr().err
+    assert "null: not branched" in err and "dataset was made with other settings" in err
+
+    # every training session's own rates count: a first session given --iterations 2 annealed its
+    # iteration 2 (learning_rate_decay=1), which the 5-iteration recipe does not
+    from cnsr.experiments.runner import Runner
+    two = tmp_path / "two"
+    (two / "null").mkdir(parents=True)
+    (two / "datasets").symlink_to(a / "datasets")
+    for p in (a / "null").glob("null_*.pt"):
+        os.link(p, two / "null" / p.name)
+    (two / "null" / "config.json").write_text(json.dumps(dict(cfg, learning_rate_decay=1)))
+    (two / "null" / "train_log.json").write_text(json.dumps({"segments": [
+        {"start_iteration": 1, "iterations_run": 2, "iterations": 2, "wall_s": 2.0},
+        {"start_iteration": 3, "iterations_run": 3, "iterations": 5, "wall_s": 3.0}]}))
+    runner = Runner(Suite(tiny_suite), tmp_path / "f", iterations=5, progress=False, log=lambda m: None,
+                    overrides=base[base.index("--set"):base.index("--dataset_set")][1::2] + ["learning_rate_decay=2"],
+                    dataset_overrides=["batch_size=4"])
+    assert runner.branch(Suite(tiny_suite).get("null"), two) == 1
+    assert json.loads((tmp_path / "f" / "null" / "run.json").read_text())["branched_from"]["shared_iterations"] == 1
+    assert [s["iterations_run"] for s in _segments(tmp_path / "f", "null")] == [1]
+    assert _segments(tmp_path / "f", "null")[0]["wall_s"] == pytest.approx(1.0)   # half of the first session's

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 from .config import Config, ConfigError, parse_config
 
@@ -122,33 +122,57 @@ def config_drift(saved: Any, current: Any) -> Drift:
 
 
 #: Top-level keys that only set the learning rate of each iteration (:mod:`cnsr.schedules`). Two
-#: recipes that differ in these alone (and in :data:`BOOKKEEPING_KEYS`) train alike up to the
-#: first iteration whose rate differs: :func:`shared_iterations`.
+#: recipes that differ in these alone (and in :data:`NEUTRAL_KEYS`) train alike up to the first
+#: iteration whose rate differs: :func:`shared_iterations`.
 RATE_KEYS = ("learning_rate", "learning_rate_schedule", "warmup_iterations", "final_learning_rate",
              "learning_rate_step", "learning_rate_decay")
+#: Keys in which two runs that train alike may differ: how long they run (which moves a decay or a
+#: cosine: the rates are compared), how often they save, their names and where their data lie (the
+#: caller checks that those data are the same). Every other key, bookkeeping ones included
+#: (``logging`` and the test batch draw from the random generators, ``cached_dataset`` changes the
+#: data), may change what a run draws or sees.
+NEUTRAL_KEYS = ("iterations", "checkpoint_interval", "job_name", "job_group", "train_data_dir", "test_data_dir")
+
+
+def differences_beyond_rate(saved: Any, current: Any) -> List[str]:
+    """The flattened keys in which two configs differ, other than :data:`RATE_KEYS` and
+    :data:`NEUTRAL_KEYS`: empty when runs under the two train alike but for their rates."""
+    drift = config_drift(saved, current)
+    return [k for k in Drift.keys(drift.model + drift.training) if k not in RATE_KEYS + NEUTRAL_KEYS]
+
+
+def _parsed(config: Any) -> Config:
+    return parse_config(json.loads(json.dumps(dict(config))) if isinstance(config, Mapping) else config.to_dict())
+
+
+def first_rate_difference(saved: Any, current: Any, start: int = 1, end: Optional[int] = None) -> Optional[int]:
+    """The first iteration in ``start..end`` (default: to the shorter run's end) whose learning
+    rate differs between the two configs, or None."""
+    from .schedules import config_learning_rate
+    a, b = _parsed(saved), _parsed(current)
+    last = min(a.iterations, b.iterations) if end is None else end
+    for i in range(max(start, 1), last + 1):
+        if config_learning_rate(a, i) != config_learning_rate(b, i):
+            return i
+    return None
 
 
 def shared_iterations(saved: Any, current: Any) -> int:
     """How many first iterations a run under ``current`` trains exactly as one under ``saved``
-    did: 0 where the two differ in the model or in a recipe key that is not the learning rate's
-    (:data:`RATE_KEYS`); else the iterations before the first one whose rate differs, at most the
-    shorter run's. Say ``saved`` holds the rate for 20,000 iterations and ``current`` anneals the
-    last 5,000 (``learning_rate_decay``): 15,000, so the first's checkpoint at 15,000 is a
-    checkpoint of the second too."""
-    from .schedules import config_learning_rate
-    drift = config_drift(saved, current)
-    if drift.model or any(k not in RATE_KEYS for k in Drift.keys(drift.recipe)):
+    did: 0 where the two differ in anything but the learning rate and :data:`NEUTRAL_KEYS`
+    (:func:`differences_beyond_rate`); else the iterations before the first one whose rate
+    differs, at most the shorter run's. Say ``saved`` holds the rate for 20,000 iterations and
+    ``current`` anneals the last 5,000 (``learning_rate_decay``): 15,000, so the first's
+    checkpoint at 15,000 is a checkpoint of the second too. Where the data lie is not compared:
+    the caller makes sure they are the same."""
+    if differences_beyond_rate(saved, current):
         return 0
     try:
-        a = parse_config(json.loads(json.dumps(dict(saved))) if isinstance(saved, Mapping) else saved.to_dict())
-        b = parse_config(json.loads(json.dumps(dict(current))) if isinstance(current, Mapping) else current.to_dict())
+        a, b = _parsed(saved), _parsed(current)
+        first = first_rate_difference(a, b)
     except (ConfigError, TypeError, ValueError):
         return 0
-    last = min(a.iterations, b.iterations)
-    for i in range(1, last + 1):
-        if config_learning_rate(a, i) != config_learning_rate(b, i):
-            return i - 1
-    return last
+    return min(a.iterations, b.iterations) if first is None else first - 1
 
 
 def config_differences(saved: Any, current: Any) -> List[str]:

@@ -150,7 +150,8 @@ def test_shared_iterations_end_where_two_rates_part():
     """Two recipes train alike up to the first iteration whose learning rate differs; any other
     difference in what a run learns (the seed, the model) parts them from the start."""
     from cnsr.config_drift import shared_iterations
-    cfg = json.loads((ROOT / "configs" / "experiments" / "room_adaptive.json").read_text())
+    cfg = dict(json.loads((ROOT / "configs" / "experiments" / "room_adaptive.json").read_text()),
+               learning_rate_decay=0)
     decayed = dict(cfg, learning_rate_decay=5000)
     assert shared_iterations(cfg, decayed) == shared_iterations(decayed, cfg) == 15000
     assert shared_iterations(cfg, cfg) == 20000
@@ -160,6 +161,8 @@ def test_shared_iterations_end_where_two_rates_part():
     assert shared_iterations(cfg, dict(cfg, learning_rate=2e-4)) == 0
     assert shared_iterations(cfg, dict(cfg, seed=3)) == 0
     assert shared_iterations(cfg, dict(cfg, batch_size=16)) == 0
+    assert shared_iterations(cfg, dict(cfg, logging=False)) == 0              # the test batch draws
+    assert shared_iterations(cfg, dict(cfg, checkpoint_interval=500, job_name="x")) == 20000
     model = json.loads(json.dumps(decayed))
     model["model"]["representations"][0]["representation_dim"] = 32
     assert shared_iterations(cfg, model) == 0

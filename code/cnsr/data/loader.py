@@ -15,6 +15,8 @@ of :class:`LoaderFactory`.
 """
 from __future__ import annotations
 
+import contextlib
+
 import multiprocessing as mp
 import os
 import warnings
@@ -199,9 +201,15 @@ class BatchLoader:
         sampler = self.loader.sampler
         if isinstance(sampler, BatchSampler):
             sampler.set_epoch(self.epoch)
+        # Starting a pass draws the DataLoader's base seed from torch's global generator. The
+        # rest of a resumed epoch is no new pass: an uninterrupted run drew that seed when the
+        # epoch began, before the checkpoint that restored the generator, so it is not drawn again.
+        resumed = isinstance(sampler, BatchSampler) and self.epoch == sampler.first_epoch and sampler.skip > 0
         self.epoch += 1
         try:
-            for batch in self.loader:
+            with torch.random.fork_rng(devices=[]) if resumed else contextlib.nullcontext():
+                batches = iter(self.loader)
+            for batch in batches:
                 yield batch_to_device(batch, self.device, self.to_float)
         except DatasetError as e:
             raise DatasetError(worker_message(e)) from None

@@ -469,10 +469,16 @@ class Trainer:
             except OutputError as e:
                 raise RunFolderError(str(e)) from None
             self.monitor = TensorBoardMonitor(self.log_dir, cfg.model.output_pass)
-        if self._train_iter is None:
-            self._train_iter = self._make_loader("train")
-        if self.monitor is not None:
-            self.test_batch()   # a test set that cannot be read fails now, not at the first test
+        # Making the loaders draws from torch's global generator (a DataLoader's base seed), as the
+        # training steps do (composite training's batch shift, a GQN's latents). An uninterrupted
+        # run made them before iteration 1, so a resumed one, whose checkpoint restored that
+        # generator as it was after its last iteration, makes them without drawing: it then draws
+        # what the uninterrupted run drew.
+        with torch.random.fork_rng(devices=[]) if self.start_iteration > 1 else contextlib.nullcontext():
+            if self._train_iter is None:
+                self._train_iter = self._make_loader("train")
+            if self.monitor is not None:
+                self.test_batch()   # a test set that cannot be read fails now, not at the first test
 
         sums: Dict[str, float] = {}
         count = 0

@@ -19,7 +19,7 @@ EXAMPLES = """examples:
   python code/run-experiments.py --set learning_rate=5e-4 --out_folder exp_lr   # one setting changed in every run
   python code/run-experiments.py --only room_adaptive --dataset_set views_per_scene=5 --set views_per_scene=5 --out_folder exp_views5   # 4 observations
   python code/run-experiments.py --only room_monolithic,room_static,room_adaptive
-  python code/run-experiments.py --set learning_rate_decay=8000 --branch_from experiments --out_folder exp_decay8k   # trains only from iteration 12,000 on
+  python code/run-experiments.py --set learning_rate_decay=8000 --branch_from experiments --out_folder exp_decay8k   # trains from iteration 12,001 on
   python code/run-experiments.py --report_only                    # rewrite the tables from what has finished
   python code/run-experiments.py --scale paper --device cuda      # the paper's settings (GPU-days)
 """

@@ -29,14 +29,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
-from ..config import parse_config
-from ..config_drift import config_drift, shared_iterations
+from ..config import ConfigError, parse_config
+from ..config_drift import config_drift, differences_beyond_rate, first_rate_difference
 from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
 from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
-from ..analysis.curves import load_curves, plot_compare
+from ..analysis.curves import load_curves, plot_compare, summarize
 from .report import CURVE_FIGURES, build_report, write_report
 from .suite import Experiment, Suite, SuiteError
 
@@ -67,9 +67,51 @@ def _link(src: Path, dst: Path) -> None:
     place), a copy where the file system cannot link."""
     try:
         os.link(src, dst)
+    except FileExistsError:
+        if not _same_file(src, dst):       # not another process's link of the same file: replaced
+            with atomic_path(dst) as tmp:
+                shutil.copy2(src, tmp)
     except OSError:
         with atomic_path(dst) as tmp:
             shutil.copy2(src, tmp)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _segments_of(run: Path) -> List[Dict[str, Any]]:
+    """The training sessions of ``run/train_log.json`` (malformed entries left out)."""
+    log = _read_json(run / "train_log.json", {})
+    segments = log.get("segments") if isinstance(log, dict) else None
+    out = []
+    for seg in segments if isinstance(segments, list) else []:
+        try:
+            if isinstance(seg, dict) and int(seg.get("start_iteration", 1)) >= 1 and int(seg.get("iterations_run", 0)) >= 0:
+                out.append(seg)
+        except (TypeError, ValueError):
+            pass
+    return out
+
+
+def _segments_until(segments: List[Dict[str, Any]], iteration: int, origin: Path) -> List[Dict[str, Any]]:
+    """The sessions' share of iterations 1..``iteration``: a session that went on past it keeps its
+    prorated share of the time (and no last loss, which it reached later)."""
+    out = []
+    for seg in segments:
+        start, n = int(seg.get("start_iteration", 1)), int(seg.get("iterations_run", 0))
+        if n <= 0 or start > iteration:
+            continue
+        part = min(n, iteration - start + 1)
+        seg = dict(seg, branched_from=str(origin))
+        if part < n:
+            wall = float(seg.get("wall_s") or 0.0) * part / n
+            seg.update(iterations_run=part, wall_s=wall, prorated=True, last_loss=None)
+        out.append(seg)
+    return out
 
 
 class Runner:
@@ -228,61 +270,90 @@ class Runner:
     def branch(self, e: Experiment, source: PathLike) -> Optional[int]:
         """Start run ``e``, not yet started here, from the same run in the output folder
         ``source`` where that one was trained under a recipe that differs from this one in the
-        learning rate of later iterations only (:func:`cnsr.config_drift.shared_iterations`): say
-        ``--set learning_rate_decay=5000`` on the runs of a finished suite. Its checkpoints up to the
-        last iteration the two recipes share, their curve points and the training time spent on
-        them are taken over (checkpoints and dataset files hard-linked where the file system
-        allows, else copied); ``source`` is only read. Training then resumes from the newest of
-        them. Returns the iteration branched from, or None (already started here, nothing in
-        ``source`` to take, recipes that part at the first iteration: the run starts afresh)."""
+        learning rate of later iterations only (:func:`cnsr.config_drift.shared_iterations`, for
+        each of its training sessions) on a dataset made with the same settings: say ``--set
+        learning_rate_decay=5000`` on the runs of a finished suite. Its checkpoints up to the last
+        iteration the two recipes share and the dataset's files are hard-linked (copied where the
+        file system cannot link), their curve points and training time copied; ``source`` is only
+        read. Training then resumes from the newest of them. Returns the iteration branched from,
+        or None (already started here, nothing in ``source`` to take, recipes or data that part at
+        the first iteration: the run starts afresh)."""
         source = Path(source)
         folder, old = self.run_folder(e), source / e.name
-        if self.latest(e) is not None or _same_path(folder, old):
+        if _same_path(folder, old):
             return None
+        info = read_run_info(folder)
+        pending = info.get("branched_from") if isinstance(info.get("branched_from"), dict) else None
+        if self.latest(e) is not None and not (pending and not (folder / Path(str(pending.get("checkpoint"))).name).is_file()):
+            return None      # started here (a branch stopped half-way is finished below)
         saved = _read_json(old / "config.json", None)
         if not isinstance(saved, dict):
-            self.log(f"{e.name}: {old} holds no run to branch from; training from the start")
+            hint = (" (a run folder: give the output folder that holds it)" if (source / RUN_FILE).is_file() else "")
+            self.log(f"{e.name}: {old} holds no run to branch from{hint}; training from the start")
             return None
         cfg = self.config_of(e)
-        shared = shared_iterations(saved, cfg)
+        shared, why = self._shared_with(e, saved, old, source, cfg)
         found = [(i, p) for i, p in backend.checkpoints(old, e.name) if i <= shared]
         if not found:
-            drift = config_drift(saved, cfg)
-            why = (f"they differ in {', '.join(drift.keys(drift.model + drift.recipe))}" if shared == 0 else
-                   f"no checkpoint there at or before iteration {shared}, the last the two recipes share")
+            why = why or f"no checkpoint there at or before iteration {shared}, the last the two recipes share"
             self.log(f"{e.name}: not branched from {old} ({why}); training from the start")
             return None
         iteration, checkpoint = found[-1]
         self._link_dataset(e.dataset, source)
         folder.mkdir(parents=True, exist_ok=True)
-        for _, p in found:
-            _link(p, folder / p.name)
-        curves = _read_json(old / "curves" / "curves.json", None)
-        if isinstance(curves, dict) and isinstance(curves.get("points"), list):
-            kept = [pt for pt in curves["points"] if isinstance(pt, dict) and pt.get("iteration", shared + 1) <= iteration]
-            (folder / "curves").mkdir(exist_ok=True)
-            _write_json(folder / "curves" / "curves.json", dict(curves, points=kept, summary={}))
-        segments = []
-        for seg in _read_json(old / "train_log.json", {}).get("segments", []):
-            start, n = int(seg.get("start_iteration", 1)), int(seg.get("iterations_run", 0))
-            if n <= 0 or start > iteration:
-                continue
-            part = min(n, iteration - start + 1)
-            seg = dict(seg, branched_from=str(old))
-            if part < n:     # the session went on past the branch: its share of the time, prorated
-                seg.update(iterations_run=part, wall_s=seg.get("wall_s", 0.0) * part / n, prorated=True)
-            segments.append(seg)
-        _write_json(folder / "train_log.json", {"segments": segments})
-        info = read_run_info(old)
+        # the records first, the checkpoints last and oldest first: a branch stopped half-way holds
+        # no checkpoint or not yet the one its run.json names, and the next command finishes it
         _write_json(folder / RUN_FILE, {
             "format": RUN_FORMAT, "run_id": new_run_id(), "job_name": e.name,
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "branched_from": {"checkpoint": str(checkpoint.resolve()), "run_id": info.get("run_id"),
+            "branched_from": {"checkpoint": str(checkpoint.resolve()), "run_id": read_run_info(old).get("run_id"),
                               "shared_iterations": shared},
             "checkpoints": [], "sessions": []})
         _write_json(folder / "config.json", cfg)
+        curves = _read_json(old / "curves" / "curves.json", None)
+        if isinstance(curves, dict) and isinstance(curves.get("points"), list):
+            kept = [pt for pt in curves["points"]
+                    if isinstance(pt, dict) and isinstance(pt.get("iteration"), int) and pt["iteration"] <= iteration]
+            (folder / "curves").mkdir(exist_ok=True)
+            _write_json(folder / "curves" / "curves.json", dict(curves, points=kept, summary=summarize(kept)))
+        _write_json(folder / "train_log.json", {"segments": _segments_until(_segments_of(old), iteration, old)})
+        for _, p in found:
+            _link(p, folder / p.name)
         self.log(f"{e.name}: branched from {checkpoint} (the recipes agree up to iteration {shared})")
         return iteration
+
+    def _shared_with(self, e: Experiment, saved: Dict[str, Any], old: Path, source: Path,
+                     cfg: Dict[str, Any]):
+        """``(iterations, why not)``: how many first iterations the run in ``old`` trained as
+        ``cfg`` would: the same model, recipe and data but for the learning rate, and the same rate
+        at each iteration it trained, session by session (a session given other ``--iterations``
+        placed a decay or a cosine elsewhere)."""
+        spec = self.suite.datasets[e.dataset]
+        try:
+            backend.check_dataset(self.dataset_config(e.dataset), self.suite.dataset_folder(source, e.dataset),
+                                  spec.train_batches, spec.test_batches)
+        except Exception as error:      # DatasetError: made with other settings
+            return 0, f"its dataset was made with other settings: {str(error).splitlines()[0]}"
+        other = differences_beyond_rate(saved, cfg)
+        if other:
+            return 0, f"they differ in {', '.join(other)}"
+        segments = _segments_of(old)
+        if len(segments) > 1 and any("iterations" not in s for s in segments):
+            return 0, "it was trained in several sessions whose iteration targets were not recorded"
+        try:
+            trained = max((int(s.get("start_iteration", 1)) + int(s.get("iterations_run", 0)) - 1
+                           for s in segments), default=int(saved.get("iterations", 0)))
+            shared = min(trained, int(cfg["iterations"]))
+            for seg in segments or [{"start_iteration": 1, "iterations_run": trained}]:
+                start = int(seg.get("start_iteration", 1))
+                end = min(start + int(seg.get("iterations_run", 0)) - 1, int(cfg["iterations"]))
+                first = first_rate_difference(dict(saved, iterations=seg.get("iterations", saved.get("iterations"))),
+                                              cfg, start, end)
+                if first is not None:
+                    shared = min(shared, first - 1)
+        except (ConfigError, TypeError, ValueError) as error:
+            return 0, f"its config or training log cannot be read ({error})"
+        return shared, (None if shared else "their learning rates differ from iteration 1")
 
     def _link_dataset(self, name: str, source: Path) -> None:
         """Take the dataset files missing here from ``source``'s copy of the dataset when that was
@@ -322,9 +393,9 @@ class Runner:
                                 keep_checkpoints=self.suite.keep_checkpoints)
         log_path = folder / "train_log.json"
         log = _read_json(log_path, {"segments": []})
-        log["segments"].append({k: summary[k] for k in ("start_iteration", "iterations_run", "wall_s", "it_per_s",
-                                                        "data_wait_fraction", "first_loss", "last_loss")
-                                if k in summary})
+        log["segments"].append(dict({k: summary[k] for k in ("start_iteration", "iterations_run", "wall_s", "it_per_s",
+                                                             "data_wait_fraction", "first_loss", "last_loss")
+                                     if k in summary}, iterations=target))
         _write_json(log_path, log)
         its = summary["iterations_run"]
         self.log(f"{e.name}: {its} iterations in {summary['wall_s'] / 60:.1f} min "
