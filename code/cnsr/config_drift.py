@@ -142,7 +142,10 @@ def differences_beyond_rate(saved: Any, current: Any) -> List[str]:
 
 
 def _parsed(config: Any) -> Config:
-    return parse_config(json.loads(json.dumps(dict(config))) if isinstance(config, Mapping) else config.to_dict())
+    """``config`` as a :class:`Config` (a dict is validated; a Config is taken as it is)."""
+    if isinstance(config, Config):
+        return config
+    return parse_config(json.loads(json.dumps(dict(config))))
 
 
 def first_rate_difference(saved: Any, current: Any, start: int = 1, end: Optional[int] = None) -> Optional[int]:

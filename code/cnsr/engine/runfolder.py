@@ -122,7 +122,8 @@ def job_folder(run_folder: PathLike, job_name: str) -> Path:
     return run_folder.parent / job_name
 
 
-def _same_file(a: PathLike, b: PathLike) -> bool:
+def same_file(a: PathLike, b: PathLike) -> bool:
+    """Whether two paths name the same file (False where either cannot be read)."""
     try:
         return os.path.samefile(a, b)
     except OSError:
@@ -140,7 +141,7 @@ def choose_run_folder(job_name: str, out_folder: Optional[PathLike] = None, chec
         folder = p.parent
         if is_run_folder(folder):
             newest = list_checkpoints(folder, job_name)
-            if newest and _same_file(newest[-1][1], p):
+            if newest and same_file(newest[-1][1], p):
                 return folder, f"continuing the run of {p.name}"
             shown = newest[-1][1].name if newest else "none"
             return (new_version_folder(job_folder(folder, job_name)),
@@ -198,7 +199,7 @@ class RunFolder:
 
     def _check_ownership(self) -> None:
         existing = list_checkpoints(self.path, self.job_name)
-        if self.resume_from is not None and _same_file(self.resume_from.parent, self.path) and \
+        if self.resume_from is not None and same_file(self.resume_from.parent, self.path) and \
                 self.resume_iteration is not None:
             named = checkpoint_iteration(self.resume_from, self.job_name)
             if named is not None and named != self.resume_iteration:
@@ -209,9 +210,9 @@ class RunFolder:
         if not existing:
             return
         newest_it, newest = existing[-1]
-        if self.resume_from is not None and _same_file(self.resume_from, newest):
+        if self.resume_from is not None and same_file(self.resume_from, newest):
             return
-        if self.resume_from is not None and _same_file(self.resume_from.parent, self.path):
+        if self.resume_from is not None and same_file(self.resume_from.parent, self.path):
             why = (f"resuming {self.resume_from.name} into its own folder would mix a second history with "
                    f"the later checkpoints there (up to {newest.name}) and prune them")
         else:

@@ -33,7 +33,7 @@ from ..config import ConfigError, parse_config
 from ..config_drift import config_drift, differences_beyond_rate, first_rate_difference
 from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
-from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info
+from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info, same_file
 from . import backend
 from .columns import ALWAYS_RECOMPUTE, COLUMN_GROUPS, MEASURE_SETTINGS, MeasureSettings, RunContext
 from ..analysis.curves import load_curves, plot_compare, summarize
@@ -68,7 +68,7 @@ def _link(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
     except FileExistsError:
-        if not _same_file(src, dst):       # not another process's link of the same file: replaced
+        if not same_file(src, dst):       # not another process's link of the same file: replaced
             with atomic_path(dst) as tmp:
                 shutil.copy2(src, tmp)
     except OSError:
@@ -76,11 +76,11 @@ def _link(src: Path, dst: Path) -> None:
             shutil.copy2(src, tmp)
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
+def _half_branched(folder: Path) -> bool:
+    """Whether ``folder``'s run.json records a branch whose checkpoint was not linked yet (the
+    branch stopped half-way: :meth:`Runner.branch` links it last)."""
+    branched = read_run_info(folder).get("branched_from")
+    return isinstance(branched, dict) and not (folder / Path(str(branched.get("checkpoint"))).name).is_file()
 
 
 def _segments_of(run: Path) -> List[Dict[str, Any]]:
@@ -282,9 +282,7 @@ class Runner:
         folder, old = self.run_folder(e), source / e.name
         if _same_path(folder, old):
             return None
-        info = read_run_info(folder)
-        pending = info.get("branched_from") if isinstance(info.get("branched_from"), dict) else None
-        if self.latest(e) is not None and not (pending and not (folder / Path(str(pending.get("checkpoint"))).name).is_file()):
+        if self.latest(e) is not None and not _half_branched(folder):
             return None      # started here (a branch stopped half-way is finished below)
         saved = _read_json(old / "config.json", None)
         if not isinstance(saved, dict):
@@ -356,15 +354,10 @@ class Runner:
         return shared, (None if shared else "their learning rates differ from iteration 1")
 
     def _link_dataset(self, name: str, source: Path) -> None:
-        """Take the dataset files missing here from ``source``'s copy of the dataset when that was
-        made with the settings asked for."""
-        spec = self.suite.datasets[name]
+        """Take the dataset files missing here from ``source``'s copy of the dataset, which
+        :meth:`_shared_with` found made with the settings asked for."""
         here, there = self.suite.dataset_folder(self.out, name), self.suite.dataset_folder(source, name)
         if not self.dataset_missing(name) or not (there / "dataset.json").is_file():
-            return
-        try:
-            backend.check_dataset(self.dataset_config(name), there, spec.train_batches, spec.test_batches)
-        except Exception:     # made with other settings: rendered here as usual
             return
         for p in sorted(there.rglob("*")):
             target = here / p.relative_to(there)
