@@ -586,3 +586,16 @@ def test_branch_from_takes_over_the_iterations_two_recipes_share(tiny_suite, tmp
     assert json.loads((tmp_path / "f" / "null" / "run.json").read_text())["branched_from"]["shared_iterations"] == 1
     assert [s["iterations_run"] for s in _segments(tmp_path / "f", "null")] == [1]
     assert _segments(tmp_path / "f", "null")[0]["wall_s"] == pytest.approx(1.0)   # half of the first session's
+    # a source dataset without its dataset.json cannot be checked: not branched
+    blind = tmp_path / "blind"
+    (blind / "datasets" / "tinyroom").mkdir(parents=True)
+    (blind / "null").symlink_to(a / "null")
+    for p in (a / "datasets" / "tinyroom").iterdir():
+        if p.name != "dataset.json":
+            (blind / "datasets" / "tinyroom" / p.name).symlink_to(p)
+    said = []
+    runner = Runner(Suite(tiny_suite), tmp_path / "g", iterations=5, progress=False, log=said.append,
+                    overrides=runner.overrides, dataset_overrides=["batch_size=4"])
+    assert runner.branch(Suite(tiny_suite).get("null"), blind) is None
+    assert "not branched" in said[-1] and "has no dataset.json" in said[-1]
+    assert not (tmp_path / "g" / "null").exists()

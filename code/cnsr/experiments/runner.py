@@ -327,9 +327,11 @@ class Runner:
         at each iteration it trained, session by session (a session given other ``--iterations``
         placed a decay or a cosine elsewhere)."""
         spec = self.suite.datasets[e.dataset]
+        data = self.suite.dataset_folder(source, e.dataset)
+        if not (data / "dataset.json").is_file():
+            return 0, f"{data} has no dataset.json, so how its data were made cannot be checked"
         try:
-            backend.check_dataset(self.dataset_config(e.dataset), self.suite.dataset_folder(source, e.dataset),
-                                  spec.train_batches, spec.test_batches)
+            backend.check_dataset(self.dataset_config(e.dataset), data, spec.train_batches, spec.test_batches)
         except Exception as error:      # DatasetError: made with other settings
             return 0, f"its dataset was made with other settings: {str(error).splitlines()[0]}"
         other = differences_beyond_rate(saved, cfg)
@@ -357,7 +359,7 @@ class Runner:
         """Take the dataset files missing here from ``source``'s copy of the dataset, which
         :meth:`_shared_with` found made with the settings asked for."""
         here, there = self.suite.dataset_folder(self.out, name), self.suite.dataset_folder(source, name)
-        if not self.dataset_missing(name) or not (there / "dataset.json").is_file():
+        if not self.dataset_missing(name):
             return
         for p in sorted(there.rglob("*")):
             target = here / p.relative_to(there)
