@@ -12,9 +12,10 @@ The one list that decides which is which lives here:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .config import Config, ConfigError, parse_config
 
@@ -160,22 +161,36 @@ def first_rate_difference(saved: Any, current: Any, start: int = 1, end: Optiona
     return None
 
 
-def shared_iterations(saved: Any, current: Any) -> int:
+def shared_iterations(saved: Any, current: Any,
+                      sessions: Optional[Sequence[Tuple[int, int, int]]] = None) -> int:
     """How many first iterations a run under ``current`` trains exactly as one under ``saved``
     did: 0 where the two differ in anything but the learning rate and :data:`NEUTRAL_KEYS`
     (:func:`differences_beyond_rate`); else the iterations before the first one whose rate
     differs, at most the shorter run's. Say ``saved`` holds the rate for 20,000 iterations and
     ``current`` anneals the last 5,000 (``learning_rate_decay``): 15,000, so the first's
     checkpoint at 15,000 is a checkpoint of the second too. Where the data lie is not compared:
-    the caller makes sure they are the same."""
+    the caller makes sure they are the same.
+
+    ``sessions``: how the saved run was trained, as ``(first iteration, last iteration, the
+    iteration target that session was given)``, one per training session: a session given
+    another target (``--iterations``) placed a decay or a cosine elsewhere, so each session's
+    rates are those of ``saved`` with its own target, and the saved run ends where its last
+    session did. Default: one session over ``saved``'s whole length."""
     if differences_beyond_rate(saved, current):
         return 0
     try:
         a, b = _parsed(saved), _parsed(current)
-        first = first_rate_difference(a, b)
+        if sessions is None:
+            sessions = [(1, a.iterations, a.iterations)]
+        shared = min(max((last for _, last, _ in sessions), default=0), b.iterations)
+        for first_it, last_it, target in sessions:
+            as_run = a if target == a.iterations else dataclasses.replace(a, iterations=int(target))
+            first = first_rate_difference(as_run, b, first_it, min(last_it, b.iterations))
+            if first is not None:
+                shared = min(shared, first - 1)
     except (ConfigError, TypeError, ValueError):
         return 0
-    return min(a.iterations, b.iterations) if first is None else first - 1
+    return max(shared, 0)
 
 
 def config_differences(saved: Any, current: Any) -> List[str]:

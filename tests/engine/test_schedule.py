@@ -166,3 +166,19 @@ def test_shared_iterations_end_where_two_rates_part():
     model = json.loads(json.dumps(decayed))
     model["model"]["representations"][0]["representation_dim"] = 32
     assert shared_iterations(cfg, model) == 0
+
+
+def test_shared_iterations_session_by_session():
+    """A run trained in sessions shares only what each session trained at the rates asked for: a
+    first session given --iterations 10000 annealed its own last 5000, so a recipe that anneals
+    at 15,000 of 20,000 parts from it at iteration 5001; sessions that kept the run's target
+    share up to the decay, and nothing beyond the last iteration trained."""
+    from cnsr.config_drift import shared_iterations
+    cfg = json.loads((ROOT / "configs" / "experiments" / "room_adaptive.json").read_text())
+    assert cfg["learning_rate_decay"] == 5000 and cfg["iterations"] == 20000
+    assert shared_iterations(cfg, cfg, [(1, 12000, 20000), (12001, 20000, 20000)]) == 20000
+    assert shared_iterations(cfg, cfg, [(1, 10000, 10000), (10001, 20000, 20000)]) == 5000
+    assert shared_iterations(cfg, cfg, [(1, 7000, 20000)]) == 7000            # stopped at 7000
+    assert shared_iterations(cfg, dict(cfg, learning_rate_decay=0), [(1, 7000, 20000)]) == 7000
+    assert shared_iterations(cfg, dict(cfg, learning_rate_decay=0), [(1, 18000, 20000)]) == 15000
+    assert shared_iterations(cfg, cfg, []) == 0                                 # nothing trained

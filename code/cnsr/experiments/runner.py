@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..config import ConfigError, parse_config
-from ..config_drift import config_drift, differences_beyond_rate, first_rate_difference
+from ..config_drift import config_drift, differences_beyond_rate, shared_iterations
 from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
 from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info, same_file
@@ -341,18 +341,13 @@ class Runner:
         if len(segments) > 1 and any("iterations" not in s for s in segments):
             return 0, "it was trained in several sessions whose iteration targets were not recorded"
         try:
-            trained = max((int(s.get("start_iteration", 1)) + int(s.get("iterations_run", 0)) - 1
-                           for s in segments), default=int(saved.get("iterations", 0)))
-            shared = min(trained, int(cfg["iterations"]))
-            for seg in segments or [{"start_iteration": 1, "iterations_run": trained}]:
-                start = int(seg.get("start_iteration", 1))
-                end = min(start + int(seg.get("iterations_run", 0)) - 1, int(cfg["iterations"]))
-                first = first_rate_difference(dict(saved, iterations=seg.get("iterations", saved.get("iterations"))),
-                                              cfg, start, end)
-                if first is not None:
-                    shared = min(shared, first - 1)
-        except (ConfigError, TypeError, ValueError) as error:
+            sessions = [(int(s.get("start_iteration", 1)),
+                         int(s.get("start_iteration", 1)) + int(s.get("iterations_run", 0)) - 1,
+                         int(s.get("iterations", saved["iterations"]))) for s in segments]
+            parse_config(json.loads(json.dumps(saved)))
+        except (KeyError, TypeError, ValueError) as error:      # ConfigError is a ValueError
             return 0, f"its config or training log cannot be read ({error})"
+        shared = shared_iterations(saved, cfg, sessions or None)
         return shared, (None if shared else "their learning rates differ from iteration 1")
 
     def _link_dataset(self, name: str, source: Path) -> None:
