@@ -344,10 +344,10 @@ class Runner:
             sessions = [(int(s.get("start_iteration", 1)),
                          int(s.get("start_iteration", 1)) + int(s.get("iterations_run", 0)) - 1,
                          int(s.get("iterations", saved["iterations"]))) for s in segments]
-            parse_config(json.loads(json.dumps(saved)))
+            parsed = parse_config(json.loads(json.dumps(saved)))
         except (KeyError, TypeError, ValueError) as error:      # ConfigError is a ValueError
             return 0, f"its config or training log cannot be read ({error})"
-        shared = shared_iterations(saved, cfg, sessions or None)
+        shared = shared_iterations(parsed, cfg, sessions or None)
         return shared, (None if shared else "their learning rates differ from iteration 1")
 
     def _link_dataset(self, name: str, source: Path) -> None:
