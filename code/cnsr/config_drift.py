@@ -178,6 +178,15 @@ def shared_iterations(saved: Any, current: Any,
     session did. Default: one session over ``saved``'s whole length."""
     if differences_beyond_rate(saved, current):
         return 0
+    return iterations_at_same_rate(saved, current, sessions)
+
+
+def iterations_at_same_rate(saved: Any, current: Any,
+                            sessions: Optional[Sequence[Tuple[int, int, int]]] = None) -> int:
+    """The learning-rate half of :func:`shared_iterations`, for a caller that has already found
+    that the two configs differ in nothing else (:func:`differences_beyond_rate` empty): the
+    iterations before the first one whose rate differs, session by session, at most the shorter
+    run's; 0 where a config cannot be read."""
     try:
         a, b = _parsed(saved), _parsed(current)
         if sessions is None:

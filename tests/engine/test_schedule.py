@@ -182,3 +182,8 @@ def test_shared_iterations_session_by_session():
     assert shared_iterations(cfg, dict(cfg, learning_rate_decay=0), [(1, 7000, 20000)]) == 7000
     assert shared_iterations(cfg, dict(cfg, learning_rate_decay=0), [(1, 18000, 20000)]) == 15000
     assert shared_iterations(cfg, cfg, []) == 0                                 # nothing trained
+    # its rate half, for a caller that compared the rest itself: rates only, the seed not looked at
+    from cnsr.config_drift import iterations_at_same_rate
+    assert iterations_at_same_rate(cfg, cfg, [(1, 10000, 10000), (10001, 20000, 20000)]) == 5000
+    assert iterations_at_same_rate(cfg, dict(cfg, seed=3)) == 20000
+    assert shared_iterations(cfg, dict(cfg, seed=3)) == 0

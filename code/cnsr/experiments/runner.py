@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..config import ConfigError, parse_config
-from ..config_drift import config_drift, differences_beyond_rate, shared_iterations
+from ..config_drift import config_drift, differences_beyond_rate, iterations_at_same_rate
 from ..overrides import apply_overrides as apply_set_overrides
 from ..io.atomic import atomic_path
 from ..engine.runfolder import FORMAT as RUN_FORMAT, RUN_FILE, new_run_id, read_run_info, same_file
@@ -347,7 +347,7 @@ class Runner:
             parsed = parse_config(json.loads(json.dumps(saved)))
         except (KeyError, TypeError, ValueError) as error:      # ConfigError is a ValueError
             return 0, f"its config or training log cannot be read ({error})"
-        shared = shared_iterations(parsed, cfg, sessions or None)
+        shared = iterations_at_same_rate(parsed, cfg, sessions or None)
         return shared, (None if shared else "their learning rates differ from iteration 1")
 
     def _link_dataset(self, name: str, source: Path) -> None:
